@@ -1,0 +1,60 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "kpstock",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "kpstock", targets: ["kpstock"]),
+    .library(name: "KPStock", targets: ["KPStock"]),
+    .library(name: "Postgres", targets: ["Postgres"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CLibPQ",
+      pkgConfig: "libpq",
+      providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+    ),
+    .target(name: "Postgres", dependencies: ["CLibPQ"]),
+    .target(
+      name: "EmbeddedCluster",
+      dependencies: [.product(name: "Logging", package: "swift-log")]
+    ),
+    .executableTarget(name: "EmbedFilesTool"),
+    .plugin(
+      name: "EmbedFilesPlugin",
+      capability: .buildTool(),
+      dependencies: ["EmbedFilesTool"]
+    ),
+    .target(
+      name: "KPStock",
+      dependencies: [
+        "Postgres",
+        "EmbeddedCluster",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      plugins: ["EmbedFilesPlugin"]
+    ),
+    .executableTarget(
+      name: "kpstock",
+      dependencies: [
+        "KPStock",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .target(
+      name: "KPStockTestSupport",
+      dependencies: ["KPStock", "Postgres", "EmbeddedCluster"],
+      path: "Tests/KPStockTestSupport"
+    ),
+    .testTarget(name: "PostgresTests", dependencies: ["Postgres", "KPStockTestSupport"]),
+    .testTarget(name: "EmbeddedClusterTests", dependencies: ["EmbeddedCluster", "KPStockTestSupport"]),
+    .testTarget(name: "KPStockTests", dependencies: ["KPStock", "KPStockTestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["kpstock", "KPStockTestSupport"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -5,7 +5,7 @@ let package = Package(
   name: "kpstock",
   platforms: [.macOS(.v14)],
   products: [
-    .executable(name: "kpstock", targets: ["kpstock"]),
+    .executable(name: "kpstock", targets: ["KPStockCLI"]),
     .library(name: "KPStock", targets: ["KPStock"]),
     .library(name: "Postgres", targets: ["Postgres"]),
   ],
@@ -40,9 +40,11 @@ let package = Package(
       plugins: ["EmbedFilesPlugin"]
     ),
     .executableTarget(
-      name: "kpstock",
+      name: "KPStockCLI",
       dependencies: [
         "KPStock",
+        "EmbeddedCluster",
+        "Postgres",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -54,7 +56,7 @@ let package = Package(
     .testTarget(name: "PostgresTests", dependencies: ["Postgres", "KPStockTestSupport"]),
     .testTarget(name: "EmbeddedClusterTests", dependencies: ["EmbeddedCluster", "KPStockTestSupport"]),
     .testTarget(name: "KPStockTests", dependencies: ["KPStock", "KPStockTestSupport"]),
-    .testTarget(name: "CLITests", dependencies: ["kpstock", "KPStockTestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["KPStockCLI", "KPStockTestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

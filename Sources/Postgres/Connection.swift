@@ -1,0 +1,157 @@
+import CLibPQ
+import Foundation
+
+/// One libpq connection, owned by exactly one task at a time.
+///
+/// `Connection` is deliberately not `Sendable`: Swift 6's region checking then proves that no two
+/// tasks ever use the same connection concurrently, which libpq does not allow. Hand one to another
+/// task with `sending`; share a database between tasks by opening a connection in each.
+public final class Connection {
+  let handle: OpaquePointer
+
+  /// Connects with a `postgres://` URL or a `key=value` conninfo string; an empty string lets libpq
+  /// read the `PG*` environment variables.
+  ///
+  /// The session is pinned to UTC, ISO dates and UTF-8 so that values always come back in the one
+  /// text shape the decoders read, whatever the server's defaults are.
+  public init(connectingTo conninfo: String) throws {
+    guard let handle = PQconnectdb(conninfo) else {
+      throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")
+    }
+    self.handle = handle
+    guard PQstatus(handle) == CONNECTION_OK else {
+      let message = Connection.lastErrorMessage(handle)
+      PQfinish(handle)
+      throw PostgresError(kind: .connection, message: message)
+    }
+    try executeScript(
+      unsafeSQL: """
+        SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';
+        SET TimeZone = 'UTC'; SET extra_float_digits = 3;
+        """)
+  }
+
+  deinit { PQfinish(handle) }
+
+  /// The server's version number, e.g. 150018 for 15.18.
+  public var serverVersion: Int { Int(PQserverVersion(handle)) }
+
+  public var isInTransaction: Bool { PQtransactionStatus(handle) != PQTRANS_IDLE }
+
+  /// Runs one statement and returns its rows.
+  @discardableResult
+  public func query(_ query: Query) throws -> QueryResult {
+    let (sql, binds) = query.rendered
+    let result = try withParameters(binds) { types, values, lengths, formats in
+      PQexecParams(handle, sql, Int32(binds.count), types, values, lengths, formats, 0)
+    }
+    return QueryResult(handle: try check(result))
+  }
+
+  /// Runs one statement and returns how many rows it touched.
+  @discardableResult
+  public func execute(_ query: Query) throws -> Int {
+    try self.query(query).affectedRows
+  }
+
+  /// Runs SQL that may hold several statements and no parameters, such as a migration file.
+  public func executeScript(unsafeSQL sql: String) throws {
+    guard !sql.utf8.contains(0) else {
+      throw PostgresError(kind: .bind, message: "SQL text contains a NUL byte")
+    }
+    _ = try check(PQexec(handle, sql))
+  }
+
+  func check(_ result: OpaquePointer?) throws -> ResultHandle {
+    guard let result else {
+      throw PostgresError(kind: .connection, message: Connection.lastErrorMessage(handle))
+    }
+    let owned = ResultHandle(result)
+    switch PQresultStatus(result) {
+    case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+      return owned
+    default:
+      throw error(from: result)
+    }
+  }
+
+  func error(from result: OpaquePointer) -> PostgresError {
+    func field(_ code: Int32) -> String? {
+      guard let value = PQresultErrorField(result, code) else { return nil }
+      return String(cString: value)
+    }
+    let sqlState = field(CLIBPQ_DIAG_SQLSTATE).map(SQLState.init)
+    let message =
+      field(CLIBPQ_DIAG_MESSAGE_PRIMARY)
+      ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+    let broken = PQstatus(handle) != CONNECTION_OK
+    return PostgresError(
+      kind: broken && sqlState == nil ? .connection : .server,
+      sqlState: sqlState,
+      message: message.isEmpty ? Connection.lastErrorMessage(handle) : message,
+      detail: field(CLIBPQ_DIAG_MESSAGE_DETAIL),
+      hint: field(CLIBPQ_DIAG_MESSAGE_HINT),
+      constraint: field(CLIBPQ_DIAG_CONSTRAINT_NAME),
+      table: field(CLIBPQ_DIAG_TABLE_NAME),
+      column: field(CLIBPQ_DIAG_COLUMN_NAME),
+      schema: field(CLIBPQ_DIAG_SCHEMA_NAME),
+      dataType: field(CLIBPQ_DIAG_DATATYPE_NAME),
+      severity: field(CLIBPQ_DIAG_SEVERITY_NONLOCALIZED),
+      context: field(CLIBPQ_DIAG_CONTEXT))
+  }
+
+  static func lastErrorMessage(_ handle: OpaquePointer) -> String {
+    let text = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+    return text.isEmpty ? "connection failed" : text.replacingOccurrences(of: "\n", with: " ")
+  }
+
+  /// Lays the parameters out as the C arrays PQexecParams wants, checking each text value first.
+  private func withParameters(
+    _ binds: [PostgresBind],
+    _ body: (
+      UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?
+    ) -> OpaquePointer?
+  ) throws -> OpaquePointer? {
+    var buffers: [UnsafeMutablePointer<CChar>?] = []
+    defer { buffers.forEach { $0?.deallocate() } }
+    var lengths: [Int32] = []
+    for (offset, bind) in binds.enumerated() {
+      guard let bytes = bind.bytes else {
+        buffers.append(nil)
+        lengths.append(0)
+        continue
+      }
+      if bind.format == .text {
+        if bytes.contains(0) {
+          throw PostgresError(
+            kind: .bind, message: "parameter $\(offset + 1) contains a NUL byte, which text cannot hold")
+        }
+        if String(validating: bytes, as: UTF8.self) == nil {
+          throw PostgresError(kind: .bind, message: "parameter $\(offset + 1) is not valid UTF-8 text")
+        }
+      }
+      let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+      bytes.withUnsafeBufferPointer { source in
+        source.withMemoryRebound(to: CChar.self) { buffer.update(from: $0.baseAddress!, count: bytes.count) }
+      }
+      buffer[bytes.count] = 0
+      buffers.append(buffer)
+      lengths.append(Int32(bytes.count))
+    }
+    let types = binds.map { Oid($0.typeOID) }
+    let formats = binds.map { $0.format.rawValue }
+    let values = buffers.map { UnsafePointer($0) }
+    return types.withUnsafeBufferPointer { types in
+      values.withUnsafeBufferPointer { values in
+        lengths.withUnsafeBufferPointer { lengths in
+          formats.withUnsafeBufferPointer { formats in
+            body(types.baseAddress, values.baseAddress, lengths.baseAddress, formats.baseAddress)
+          }
+        }
+      }
+    }
+  }
+}
+
+@available(*, unavailable, message: "a connection belongs to one task; open another for concurrent work")
+extension Connection: Sendable {}

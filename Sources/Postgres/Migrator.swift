@@ -1,0 +1,92 @@
+/// One schema change: a file's name (without `.sql`) and its SQL.
+public struct Migration: Sendable, Equatable {
+  public let name: String
+  public let sql: String
+
+  public init(name: String, sql: String) {
+    self.name = name
+    self.sql = sql
+  }
+}
+
+public struct MigrationError: Error, Sendable, CustomStringConvertible {
+  public let description: String
+}
+
+/// Applies migrations in name order, each in its own transaction, recording a checksum per file.
+///
+/// A session-level advisory lock serialises migrators, so two processes starting at once apply each
+/// file exactly once. An applied file whose text has changed is refused rather than silently skipped:
+/// the database would no longer match the code that describes it.
+public struct Migrator: Sendable {
+  public let migrations: [Migration]
+  public let lockKey: Int64
+
+  public init(migrations: [Migration], lockKey: Int64) {
+    self.migrations = migrations.sorted { $0.name < $1.name }
+    self.lockKey = lockKey
+  }
+
+  /// Applies what is missing and returns the names applied, oldest first.
+  @discardableResult
+  public func migrate(_ connection: Connection) throws -> [String] {
+    try connection.execute("SELECT pg_advisory_lock(\(lockKey))")
+    defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(lockKey))") }
+    try connection.executeScript(
+      unsafeSQL: """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+          name text PRIMARY KEY,
+          checksum text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now(),
+          applied_by text NOT NULL DEFAULT session_user
+        )
+        """)
+    let pending = try verify(connection)
+    for migration in pending {
+      try connection.transaction { connection in
+        try connection.executeScript(unsafeSQL: migration.sql)
+        try connection.execute(
+          """
+          INSERT INTO schema_migrations (name, checksum)
+          VALUES (\(migration.name), encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex'))
+          """)
+      }
+    }
+    return pending.map(\.name)
+  }
+
+  /// The migrations not yet applied; throws if an applied one has drifted or is unknown to this build.
+  public func pending(_ connection: Connection) throws -> [Migration] {
+    let exists: Bool = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS exists")[0]
+      .decode("exists")
+    return exists ? try verify(connection) : migrations
+  }
+
+  private func verify(_ connection: Connection) throws -> [Migration] {
+    var applied: [String: String] = [:]
+    for row in try connection.query("SELECT name, checksum FROM schema_migrations") {
+      applied[try row.decode("name")] = try row.decode("checksum")
+    }
+    var pending: [Migration] = []
+    for migration in migrations {
+      guard let recorded = applied.removeValue(forKey: migration.name) else {
+        pending.append(migration)
+        continue
+      }
+      let current: String = try connection.query(
+        "SELECT encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex') AS checksum"
+      )[0].decode("checksum")
+      guard current == recorded else {
+        throw MigrationError(
+          description:
+            "migration \(migration.name).sql was changed after it was applied (checksum \(current.prefix(12)) ≠ "
+            + "\(recorded.prefix(12))); restore the original file and put the change in a new migration")
+      }
+    }
+    if let unknown = applied.keys.sorted().first {
+      throw MigrationError(
+        description: "the database has migration \(unknown) that this kpstock does not know; upgrade kpstock")
+    }
+    return pending
+  }
+}

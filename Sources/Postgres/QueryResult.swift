@@ -1,0 +1,86 @@
+import CLibPQ
+
+/// Owns one libpq result and frees it exactly once.
+final class ResultHandle {
+  let pointer: OpaquePointer
+  let columnNames: [String]
+  let columnIndex: [String: Int]
+
+  init(_ pointer: OpaquePointer) {
+    self.pointer = pointer
+    let count = Int(PQnfields(pointer))
+    var names: [String] = []
+    var index: [String: Int] = [:]
+    for column in 0..<count {
+      let name = String(cString: PQfname(pointer, Int32(column)))
+      names.append(name)
+      if index[name] == nil { index[name] = column }
+    }
+    columnNames = names
+    columnIndex = index
+  }
+
+  deinit { PQclear(pointer) }
+}
+
+/// The rows a statement returned, read lazily from libpq's buffer.
+public struct QueryResult: RandomAccessCollection {
+  let handle: ResultHandle
+  /// Rows inserted, updated, deleted or copied, as the server's command tag reports them.
+  public let affectedRows: Int
+
+  init(handle: ResultHandle) {
+    self.handle = handle
+    affectedRows = Int(String(cString: PQcmdTuples(handle.pointer))) ?? 0
+  }
+
+  public var columns: [String] { handle.columnNames }
+  public var startIndex: Int { 0 }
+  public var endIndex: Int { Int(PQntuples(handle.pointer)) }
+  public subscript(position: Int) -> Row { Row(handle: handle, index: Int32(position)) }
+}
+
+/// One row; values are decoded on demand, and a failure names the column.
+public struct Row {
+  let handle: ResultHandle
+  let index: Int32
+
+  public var columns: [String] { handle.columnNames }
+
+  public func decode<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T {
+    guard let position = handle.columnIndex[column] else {
+      throw RowDecodingError(column: column, expectedType: "\(T.self)", value: "<no such column>")
+    }
+    return try decode(at: position, as: type)
+  }
+
+  public func decode<T: PostgresDecodable>(at position: Int, as type: T.Type = T.self) throws -> T {
+    let name = handle.columnNames[position]
+    guard let text = text(at: position) else {
+      guard let null = T.postgresNull else {
+        throw RowDecodingError(column: name, expectedType: "\(T.self)", value: nil)
+      }
+      return null
+    }
+    guard let value = T(postgresText: text) else {
+      throw RowDecodingError(column: name, expectedType: "\(T.self)", value: String(text.prefix(60)))
+    }
+    return value
+  }
+
+  /// The value as the server's text, nil for SQL NULL.
+  public func text(at position: Int) -> String? {
+    let column = Int32(position)
+    if PQgetisnull(handle.pointer, index, column) == 1 { return nil }
+    let length = Int(PQgetlength(handle.pointer, index, column))
+    let start = PQgetvalue(handle.pointer, index, column)!
+    return start.withMemoryRebound(to: UInt8.self, capacity: length) {
+      String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+    }
+  }
+
+  public func text(_ column: String) -> String? {
+    guard let position = handle.columnIndex[column] else { return nil }
+    return text(at: position)
+  }
+}

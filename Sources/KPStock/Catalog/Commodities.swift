@@ -1,0 +1,131 @@
+import Foundation
+import Postgres
+
+/// Something the programme stocks, counted in integer base units.
+public struct Commodity: Sendable, Equatable {
+  public var code: String
+  public var name: String
+  public var category: String
+  /// `piece` or `mg`; every quantity in the ledger is a whole number of these.
+  public var baseUnit: String
+  /// Base units in one pack; packs matter only when ordering.
+  public var packSize: Int
+  /// A remainder above this many base units rounds an order up by one pack.
+  public var packRoundingThreshold: Int
+  public var lotTracked: Bool
+  /// A controlled drug (methadone): register entries and witnessed doses apply.
+  public var controlled: Bool
+}
+
+public enum CommodityInput {
+  public static let requiredColumns = ["code", "name", "category", "base_unit", "pack_size"]
+  public static let optionalColumns = ["pack_rounding_threshold", "lot_tracked", "controlled"]
+
+  public static func commodity(_ input: InputValues, reference: ReferenceData, existing: Commodity? = nil)
+    throws(FieldError) -> Commodity
+  {
+    let code = try input.required("code", current: existing?.code) { text throws(FieldError) in
+      try FieldParsing.newCode(text, field: "code")
+    }
+    let name = try input.required("name", current: existing?.name) { text throws(FieldError) in
+      try FieldParsing.requiredText(text, field: "name")
+    }
+    let category = try input.required("category", current: existing?.category) { text throws(FieldError) in
+      try reference.category(text, field: "category")
+    }
+    let baseUnit = try input.required("base_unit", current: existing?.baseUnit) { text throws(FieldError) in
+      try FieldParsing.choice(text, field: "base_unit", noun: "base unit", from: ["piece", "mg"])
+    }
+    let packSize = try input.required("pack_size", current: existing?.packSize) { text throws(FieldError) in
+      try FieldParsing.integer(text, field: "pack_size", range: 1...1_000_000_000)
+    }
+    let threshold =
+      try input.optional("pack_rounding_threshold", current: existing?.packRoundingThreshold) {
+        text throws(FieldError) in
+        try FieldParsing.integer(text, field: "pack_rounding_threshold", range: 0...1_000_000_000)
+      } ?? 0
+    guard threshold < packSize else {
+      throw FieldError(
+        field: "pack_rounding_threshold", problem: "\(threshold) must be smaller than pack_size \(packSize)")
+    }
+    let lotTracked =
+      try input.optional("lot_tracked", current: existing?.lotTracked) { text throws(FieldError) in
+        try FieldParsing.boolean(text, field: "lot_tracked")
+      } ?? false
+    let controlled =
+      try input.optional("controlled", current: existing?.controlled) { text throws(FieldError) in
+        try FieldParsing.boolean(text, field: "controlled")
+      } ?? false
+    if controlled && !lotTracked {
+      throw FieldError(field: "controlled", problem: "a controlled commodity must also be lot-tracked")
+    }
+    return Commodity(
+      code: code, name: name, category: category, baseUnit: baseUnit, packSize: packSize,
+      packRoundingThreshold: threshold, lotTracked: lotTracked, controlled: controlled)
+  }
+}
+
+/// Reads and writes `commodities`.
+public enum CommodityCatalog {
+  public static func list(_ connection: Connection, category: String? = nil) throws -> [Commodity] {
+    let rows = try connection.query(
+      """
+      SELECT * FROM commodities WHERE \(category)::text IS NULL OR category = \(category)
+      ORDER BY category, code
+      """)
+    return try rows.map(decode)
+  }
+
+  public static func find(_ connection: Connection, code: String) throws -> Commodity? {
+    try connection.query("SELECT * FROM commodities WHERE code = \(code)").first.map(decode)
+  }
+
+  static func decode(_ row: Row) throws -> Commodity {
+    Commodity(
+      code: try row.decode("code"), name: try row.decode("name"), category: try row.decode("category"),
+      baseUnit: try row.decode("base_unit"), packSize: try row.decode("pack_size"),
+      packRoundingThreshold: try row.decode("pack_rounding_threshold"), lotTracked: try row.decode("lot_tracked"),
+      controlled: try row.decode("controlled"))
+  }
+
+  public static func insertIfMissing(_ connection: Connection, _ commodity: Commodity) throws -> Bool {
+    try save(connection, commodity, onConflict: "DO NOTHING")
+  }
+
+  @discardableResult
+  public static func upsert(_ connection: Connection, _ commodity: Commodity) throws -> Bool {
+    try save(
+      connection, commodity,
+      onConflict: """
+        (code) DO UPDATE SET name = EXCLUDED.name, category = EXCLUDED.category, base_unit = EXCLUDED.base_unit,
+          pack_size = EXCLUDED.pack_size, pack_rounding_threshold = EXCLUDED.pack_rounding_threshold,
+          lot_tracked = EXCLUDED.lot_tracked, controlled = EXCLUDED.controlled
+        """)
+  }
+
+  private static func save(_ connection: Connection, _ commodity: Commodity, onConflict: String) throws -> Bool {
+    let rows = try connection.query(
+      """
+      INSERT INTO commodities (code, name, category, base_unit, pack_size, pack_rounding_threshold, lot_tracked,
+        controlled)
+      VALUES (\(commodity.code), \(commodity.name), \(commodity.category), \(commodity.baseUnit), \(commodity.packSize),
+        \(commodity.packRoundingThreshold), \(commodity.lotTracked), \(commodity.controlled))
+      ON CONFLICT \(unsafeRaw: onConflict)
+      RETURNING xmax = 0 AS inserted
+      """)
+    return try rows.first?.decode("inserted") ?? false
+  }
+
+  public static func listing(_ commodities: [Commodity]) -> Listing {
+    Listing(
+      columns: [
+        "code", "name", "category", "base_unit", "pack_size", "pack_rounding_threshold", "lot_tracked", "controlled",
+      ],
+      rows: commodities.map { item in
+        [
+          .text(item.code), .text(item.name), .text(item.category), .text(item.baseUnit), .integer(item.packSize),
+          .integer(item.packRoundingThreshold), .boolean(item.lotTracked), .boolean(item.controlled),
+        ]
+      })
+  }
+}

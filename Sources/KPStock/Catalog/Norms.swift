@@ -1,0 +1,101 @@
+import Foundation
+import Postgres
+
+/// How much of a commodity one person of a key population needs in a week, from a dated source.
+public struct Norm: Sendable, Equatable {
+  public var commodityCode: String
+  public var populationCode: String
+  public var effectiveFrom: CalendarDate
+  /// Base units per person per week; may be fractional (0.5 lubricant sachets).
+  public var quantityPerWeek: Decimal
+  public var source: String
+}
+
+public enum NormInput {
+  public static let requiredColumns = ["commodity", "population", "per_person_per_week", "effective_from", "source"]
+
+  public static func norm(_ input: InputValues, reference: ReferenceData, today: CalendarDate) throws(FieldError)
+    -> Norm
+  {
+    let commodity = try reference.commodities.resolve(input["commodity"] ?? "", field: "commodity")
+    let population = try reference.populations.resolve(input["population"] ?? "", field: "population")
+    let quantity = try input.required("per_person_per_week", current: nil) { text throws(FieldError) in
+      try FieldParsing.decimal(text, field: "per_person_per_week", range: 0...100_000)
+    }
+    let effective = try input.optional("effective_from", current: today) { text throws(FieldError) in
+      try FieldParsing.date(text, field: "effective_from")
+    }
+    let source = try input.required("source", current: nil) { text throws(FieldError) in
+      try FieldParsing.requiredText(text, field: "source", maxLength: 500)
+    }
+    return Norm(
+      commodityCode: commodity, populationCode: population, effectiveFrom: effective ?? today,
+      quantityPerWeek: quantity, source: source)
+  }
+}
+
+/// Reads and writes `norms`.
+public enum NormCatalog {
+  /// The norms in force on `date` (one per commodity and population), or every dated row when `history`.
+  public static func list(
+    _ connection: Connection, on date: CalendarDate, history: Bool = false, commodity: String? = nil,
+    population: String? = nil
+  ) throws -> [Norm] {
+    let filter: Query = """
+      (\(commodity)::text IS NULL OR commodity_code = \(commodity))
+      AND (\(population)::text IS NULL OR population_code = \(population))
+      """
+    let rows: QueryResult
+    if history {
+      rows = try connection.query(
+        """
+        SELECT * FROM norms WHERE \(filter) ORDER BY commodity_code, population_code, effective_from
+        """)
+    } else {
+      rows = try connection.query(
+        """
+        SELECT DISTINCT ON (commodity_code, population_code) * FROM norms
+        WHERE effective_from <= \(date) AND \(filter)
+        ORDER BY commodity_code, population_code, effective_from DESC
+        """)
+    }
+    return try rows.map { row in
+      Norm(
+        commodityCode: try row.decode("commodity_code"), populationCode: try row.decode("population_code"),
+        effectiveFrom: try row.decode("effective_from"), quantityPerWeek: try row.decode("quantity_per_week"),
+        source: try row.decode("source"))
+    }
+  }
+
+  /// Records the norm from its effective date, replacing a norm set for the same day.
+  @discardableResult
+  public static func set(_ connection: Connection, _ norm: Norm, keepExisting: Bool = false) throws -> Bool {
+    let conflict =
+      keepExisting
+      ? "DO NOTHING"
+      : """
+      (commodity_code, population_code, effective_from) DO UPDATE SET quantity_per_week = EXCLUDED.quantity_per_week,
+        source = EXCLUDED.source, recorded_at = now(), recorded_by = session_user
+      """
+    let rows = try connection.query(
+      """
+      INSERT INTO norms (commodity_code, population_code, effective_from, quantity_per_week, source)
+      VALUES (\(norm.commodityCode), \(norm.populationCode), \(norm.effectiveFrom), \(norm.quantityPerWeek),
+        \(norm.source))
+      ON CONFLICT \(unsafeRaw: conflict)
+      RETURNING xmax = 0 AS inserted
+      """)
+    return try rows.first?.decode("inserted") ?? false
+  }
+
+  public static func listing(_ norms: [Norm]) -> Listing {
+    Listing(
+      columns: ["commodity", "population", "per_person_per_week", "effective_from", "source"],
+      rows: norms.map { norm in
+        [
+          .text(norm.commodityCode), .text(norm.populationCode), .decimal(norm.quantityPerWeek),
+          Cell(norm.effectiveFrom), .text(norm.source),
+        ]
+      })
+  }
+}

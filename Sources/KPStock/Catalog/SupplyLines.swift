@@ -1,0 +1,153 @@
+import Foundation
+import Postgres
+
+/// Who supplies a site with a category of commodities, and the max–min rules for re-ordering.
+public struct SupplyLine: Sendable, Equatable {
+  public var siteCode: String
+  public var category: String
+  public var supplierCode: String
+  public var leadTimeDays: Int
+  public var reviewPeriodDays: Int
+  public var safetyStockWeeks: Decimal
+  /// `forced`, `standard` or `continuous` max–min (USAID|DELIVER Logistics Handbook §4.5).
+  public var variant: String
+  public var emergencyOrderPointWeeks: Decimal
+}
+
+public enum SupplyLineInput {
+  public static let requiredColumns = ["site", "category", "supplier"]
+  public static let optionalColumns = [
+    "lead_time_days", "review_period_days", "safety_stock_weeks", "variant", "emergency_order_point_weeks",
+  ]
+  public static let variants = ["forced", "standard", "continuous"]
+
+  /// Defaults for a new line: weekly forced ordering, one week's lead time and safety stock, EOP one week.
+  static let defaults = (
+    leadTimeDays: 7, reviewPeriodDays: 7, safetyStockWeeks: Decimal(1), variant: "forced",
+    emergencyOrderPointWeeks: Decimal(1)
+  )
+
+  public static func supplyLine(_ input: InputValues, reference: ReferenceData, existing: SupplyLine? = nil)
+    throws(FieldError) -> SupplyLine
+  {
+    let site = try input.required("site", current: existing?.siteCode) { text throws(FieldError) in
+      try reference.sites.resolve(text, field: "site")
+    }
+    let category = try input.required("category", current: existing?.category) { text throws(FieldError) in
+      try reference.category(text, field: "category")
+    }
+    let supplier = try input.required("supplier", current: existing?.supplierCode) { text throws(FieldError) in
+      try reference.sites.resolve(text, field: "supplier")
+    }
+    guard supplier != site else {
+      throw FieldError(field: "supplier", problem: "\(site) cannot supply itself")
+    }
+    func days(_ column: String, _ current: Int?, _ fallback: Int, lowest: Int) throws(FieldError) -> Int {
+      try input.optional(column, current: current ?? fallback) { text throws(FieldError) in
+        try FieldParsing.integer(text, field: column, range: lowest...365)
+      } ?? fallback
+    }
+    func weeks(_ column: String, _ current: Decimal?, _ fallback: Decimal) throws(FieldError) -> Decimal {
+      try input.optional(column, current: current ?? fallback) { text throws(FieldError) in
+        try FieldParsing.decimal(text, field: column, range: 0...52, maxFractionDigits: 2)
+      } ?? fallback
+    }
+    return SupplyLine(
+      siteCode: site, category: category, supplierCode: supplier,
+      leadTimeDays: try days("lead_time_days", existing?.leadTimeDays, defaults.leadTimeDays, lowest: 0),
+      reviewPeriodDays: try days(
+        "review_period_days", existing?.reviewPeriodDays, defaults.reviewPeriodDays, lowest: 1),
+      safetyStockWeeks: try weeks("safety_stock_weeks", existing?.safetyStockWeeks, defaults.safetyStockWeeks),
+      variant: try input.optional("variant", current: existing?.variant ?? defaults.variant) {
+        text throws(FieldError) in
+        try FieldParsing.choice(text, field: "variant", noun: "max-min variant", from: variants)
+      } ?? defaults.variant,
+      emergencyOrderPointWeeks: try weeks(
+        "emergency_order_point_weeks", existing?.emergencyOrderPointWeeks, defaults.emergencyOrderPointWeeks))
+  }
+}
+
+public struct SupplyLineFilter: Sendable {
+  public var siteCode: String?
+  public var supplierCode: String?
+  public var countyCode: String?
+  public var category: String?
+
+  public init(siteCode: String? = nil, supplierCode: String? = nil, countyCode: String? = nil, category: String? = nil)
+  {
+    self.siteCode = siteCode
+    self.supplierCode = supplierCode
+    self.countyCode = countyCode
+    self.category = category
+  }
+}
+
+/// Reads and writes `supply_lines`.
+public enum SupplyLineCatalog {
+  public static func list(_ connection: Connection, filter: SupplyLineFilter = SupplyLineFilter()) throws
+    -> [SupplyLine]
+  {
+    let rows = try connection.query(
+      """
+      SELECT l.* FROM supply_lines l JOIN sites s ON s.code = l.site_code
+      WHERE (\(filter.siteCode)::text IS NULL OR l.site_code = \(filter.siteCode))
+        AND (\(filter.supplierCode)::text IS NULL OR l.supplier_code = \(filter.supplierCode))
+        AND (\(filter.countyCode)::text IS NULL OR s.county_code = \(filter.countyCode))
+        AND (\(filter.category)::text IS NULL OR l.category = \(filter.category))
+      ORDER BY l.supplier_code, l.site_code, l.category
+      """)
+    return try rows.map(decode)
+  }
+
+  public static func find(_ connection: Connection, site: String, category: String) throws -> SupplyLine? {
+    try connection.query("SELECT * FROM supply_lines WHERE site_code = \(site) AND category = \(category)")
+      .first.map(decode)
+  }
+
+  static func decode(_ row: Row) throws -> SupplyLine {
+    SupplyLine(
+      siteCode: try row.decode("site_code"), category: try row.decode("category"),
+      supplierCode: try row.decode("supplier_code"), leadTimeDays: try row.decode("lead_time_days"),
+      reviewPeriodDays: try row.decode("review_period_days"), safetyStockWeeks: try row.decode("safety_stock_weeks"),
+      variant: try row.decode("variant"), emergencyOrderPointWeeks: try row.decode("emergency_order_point_weeks"))
+  }
+
+  /// Inserts or replaces the line for (site, category); returns true when it was new.
+  @discardableResult
+  public static func set(_ connection: Connection, _ line: SupplyLine, keepExisting: Bool = false) throws -> Bool {
+    let conflict =
+      keepExisting
+      ? "DO NOTHING"
+      : """
+      (site_code, category) DO UPDATE SET supplier_code = EXCLUDED.supplier_code,
+        lead_time_days = EXCLUDED.lead_time_days, review_period_days = EXCLUDED.review_period_days,
+        safety_stock_weeks = EXCLUDED.safety_stock_weeks, variant = EXCLUDED.variant,
+        emergency_order_point_weeks = EXCLUDED.emergency_order_point_weeks
+      """
+    let rows = try connection.query(
+      """
+      INSERT INTO supply_lines (site_code, category, supplier_code, lead_time_days, review_period_days,
+        safety_stock_weeks, variant, emergency_order_point_weeks)
+      VALUES (\(line.siteCode), \(line.category), \(line.supplierCode), \(line.leadTimeDays), \(line.reviewPeriodDays),
+        \(line.safetyStockWeeks), \(line.variant), \(line.emergencyOrderPointWeeks))
+      ON CONFLICT \(unsafeRaw: conflict)
+      RETURNING xmax = 0 AS inserted
+      """)
+    return try rows.first?.decode("inserted") ?? false
+  }
+
+  public static func listing(_ lines: [SupplyLine]) -> Listing {
+    Listing(
+      columns: [
+        "site", "category", "supplier", "lead_time_days", "review_period_days", "safety_stock_weeks", "variant",
+        "emergency_order_point_weeks",
+      ],
+      rows: lines.map { line in
+        [
+          .text(line.siteCode), .text(line.category), .text(line.supplierCode), .integer(line.leadTimeDays),
+          .integer(line.reviewPeriodDays), .decimal(line.safetyStockWeeks), .text(line.variant),
+          .decimal(line.emergencyOrderPointWeeks),
+        ]
+      })
+  }
+}

@@ -1,0 +1,63 @@
+import Postgres
+
+/// Loads the CSV files under Seeds/. Seeding never overwrites: a row whose key exists is left as the
+/// user last set it, so running it again (or after local edits) changes nothing.
+public enum Seeds {
+  public struct Result: Sendable, Equatable {
+    public var added: [String: Int] = [:]
+    public var total: Int { added.values.reduce(0, +) }
+  }
+
+  /// Counties, sub-counties, key populations, the commodity catalogue and norms.
+  @discardableResult
+  public static func loadReference(_ connection: Connection) throws -> Result {
+    try connection.transaction { connection in
+      var result = Result()
+      result.added["counties"] = try insertRows(
+        connection, try EmbeddedSchema.seedFile("reference/counties.csv"), columns: ["code", "name"]
+      ) { row in "INSERT INTO counties (code, name) VALUES (\(row["code"]), \(row["name"])) ON CONFLICT DO NOTHING" }
+      result.added["sub_counties"] = try insertRows(
+        connection, try EmbeddedSchema.seedFile("reference/sub_counties.csv"), columns: ["county", "name"]
+      ) { row in
+        "INSERT INTO sub_counties (county_code, name) VALUES (\(row["county"]), \(row["name"])) ON CONFLICT DO NOTHING"
+      }
+      result.added["populations"] = try insertRows(
+        connection, try EmbeddedSchema.seedFile("reference/populations.csv"), columns: ["code", "name"]
+      ) { row in
+        "INSERT INTO populations (code, name) VALUES (\(row["code"]), \(row["name"])) ON CONFLICT DO NOTHING"
+      }
+      for (table, file) in [(ReferenceTable.commodities, "commodities"), (.norms, "norms")] {
+        let summary = try ReferenceImport.load(
+          table, from: try EmbeddedSchema.seedFile("reference/\(file).csv"), into: connection, existing: .keep)
+        result.added[file] = summary.inserted
+      }
+      return result
+    }
+  }
+
+  /// The Kwale demo network: the county store, two DICEs, four satellites, the Kombani MAT clinic,
+  /// a prison and a hospital, and the supply lines between them.
+  @discardableResult
+  public static func loadKwaleDemo(_ connection: Connection) throws -> Result {
+    try connection.transaction { connection in
+      var result = Result()
+      for (table, file) in [(ReferenceTable.sites, "sites"), (.supplyLines, "supply_lines")] {
+        let summary = try ReferenceImport.load(
+          table, from: try EmbeddedSchema.seedFile("demo/kwale/\(file).csv"), into: connection, existing: .keep)
+        result.added[file] = summary.inserted
+      }
+      return result
+    }
+  }
+
+  private static func insertRows(
+    _ connection: Connection, _ csv: CSVTable, columns: [String], _ insert: (CSVRow) -> Query
+  ) throws -> Int {
+    try csv.requireColumns(required: columns)
+    var added = 0
+    for record in csv.records {
+      added += try connection.execute(insert(CSVRow(table: csv, record: record)))
+    }
+    return added
+  }
+}

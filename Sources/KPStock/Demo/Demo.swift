@@ -1,0 +1,65 @@
+import Postgres
+
+/// `kpstock demo`: the Kwale network loaded from nothing, and a short tour of what exists.
+public enum Demo {
+  public struct Tour: Sendable {
+    public var sections: [(title: String, text: String)]
+  }
+
+  /// Loads reference data and the Kwale network (idempotent: a second run adds nothing).
+  public static func load(_ connection: Connection) throws -> Seeds.Result {
+    var result = try Seeds.loadReference(connection)
+    result.added.merge(try Seeds.loadKwaleDemo(connection).added) { $0 + $1 }
+    return result
+  }
+
+  public static func tour(_ connection: Connection) throws -> Tour {
+    let reference = try ReferenceData.load(connection)
+    let sites = try SiteCatalog.list(connection, filter: SiteFilter(countyCode: "002"))
+    let lines = try SupplyLineCatalog.list(connection, filter: SupplyLineFilter(countyCode: "002"))
+    let commodities = try CommodityCatalog.list(connection)
+    let norms = try NormCatalog.list(connection, on: try ProgrammeCalendar.today(connection))
+    let siteListing = Listing(
+      columns: ["code", "name", "kind", "sub_county"],
+      rows: sites.map { [.text($0.code), .text($0.name), .text($0.kind), Cell($0.subCounty)] })
+    let commodityListing = Listing(
+      columns: ["code", "name", "base_unit", "pack_size", "lot_tracked"],
+      rows: commodities.map {
+        [.text($0.code), .text($0.name), .text($0.baseUnit), .integer($0.packSize), .boolean($0.lotTracked)]
+      })
+    return Tour(sections: [
+      (
+        "Reference data",
+        "\(reference.counties.count) counties, \(reference.populations.codes.count) key populations, "
+          + "\(commodities.count) commodities, \(norms.count) norms in force\n"
+      ),
+      ("Kwale county (002): \(sites.count) sites", siteListing.rendered(as: .table)),
+      ("Supply network", supplyTree(sites: sites, lines: lines)),
+      ("Commodities", commodityListing.rendered(as: .table)),
+    ])
+  }
+
+  /// Draws who supplies whom, from the sites nobody supplies downwards, with each link's categories.
+  static func supplyTree(sites: [Site], lines: [SupplyLine]) -> String {
+    let names = Dictionary(sites.map { ($0.code, $0.name) }) { first, _ in first }
+    var children: [String: [String: [String]]] = [:]
+    for line in lines {
+      children[line.supplierCode, default: [:]][line.siteCode, default: []].append(line.category)
+    }
+    let supplied = Set(lines.map(\.siteCode))
+    let roots = sites.map(\.code).filter { !supplied.contains($0) && children[$0] != nil }
+    var output = ""
+    func draw(_ code: String, prefix: String, categories: [String]?, isLast: Bool, depth: Int) {
+      let branch = depth == 0 ? "" : (isLast ? "└─ " : "├─ ")
+      let label = categories.map { "  [\($0.joined(separator: ", "))]" } ?? ""
+      output += prefix + branch + code + "  " + (names[code] ?? "") + label + "\n"
+      let next = depth == 0 ? "" : prefix + (isLast ? "   " : "│  ")
+      let kids = (children[code] ?? [:]).sorted { $0.key < $1.key }
+      for (index, kid) in kids.enumerated() {
+        draw(kid.key, prefix: next, categories: kid.value.sorted(), isLast: index == kids.count - 1, depth: depth + 1)
+      }
+    }
+    for root in roots.sorted() { draw(root, prefix: "", categories: nil, isLast: true, depth: 0) }
+    return output.isEmpty ? "(no supply lines)\n" : output
+  }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Postgres
+
+/// How a listing is printed: aligned for a terminal, CSV for a spreadsheet, JSON for a program.
+public enum OutputFormat: String, CaseIterable, Sendable {
+  case table, csv, json
+}
+
+/// One value in a listing; the case decides alignment in a table and the JSON type.
+public enum Cell: Sendable, Equatable {
+  case text(String)
+  case integer(Int)
+  case decimal(Decimal)
+  case boolean(Bool)
+  case empty
+
+  public init(_ text: String?) { self = text.map(Cell.text) ?? .empty }
+  public init(_ date: CalendarDate?) { self = date.map { .text($0.description) } ?? .empty }
+
+  var plain: String {
+    switch self {
+    case .text(let text): text
+    case .integer(let value): String(value)
+    case .decimal(let value): value.description
+    case .boolean(let value): value ? "true" : "false"
+    case .empty: ""
+    }
+  }
+
+  var isNumeric: Bool {
+    switch self {
+    case .integer, .decimal: true
+    default: false
+    }
+  }
+}
+
+/// Rows under named columns. Column names are the JSON keys and CSV header: snake_case, stable.
+public struct Listing: Sendable, Equatable {
+  public var columns: [String]
+  public var rows: [[Cell]]
+
+  public init(columns: [String], rows: [[Cell]]) {
+    self.columns = columns
+    self.rows = rows
+  }
+
+  public func rendered(as format: OutputFormat) -> String {
+    switch format {
+    case .table: table()
+    case .csv: csv()
+    case .json: json()
+    }
+  }
+
+  func table() -> String {
+    let headers = columns.map { $0.replacingOccurrences(of: "_", with: " ").uppercased() }
+    var widths = headers.map(\.count)
+    for row in rows {
+      for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.plain.count) }
+    }
+    func line(_ cells: [String], numeric: [Bool]) -> String {
+      var parts: [String] = []
+      for (index, text) in cells.enumerated() {
+        let padding = String(repeating: " ", count: widths[index] - text.count)
+        parts.append(numeric[index] ? padding + text : text + padding)
+      }
+      return parts.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+    }
+    var lines = [line(headers, numeric: headers.map { _ in false })]
+    for row in rows {
+      lines.append(line(row.map(\.plain), numeric: row.map(\.isNumeric)))
+    }
+    if rows.isEmpty { lines.append("(none)") }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  func csv() -> String {
+    var lines = [columns.map(Self.csvField).joined(separator: ",")]
+    for row in rows {
+      lines.append(row.map { Self.csvField($0) }.joined(separator: ","))
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// Quotes where RFC 4180 needs it, and defuses text a spreadsheet would run as a formula.
+  static func csvField(_ cell: Cell) -> String {
+    var text = cell.plain
+    if case .text = cell, let first = text.first, "=+@\t\r".contains(first) || (first == "-" && text.count > 1) {
+      text = "'" + text
+    }
+    return csvField(text)
+  }
+
+  static func csvField(_ text: String) -> String {
+    guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+    return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+  }
+
+  func json() -> String {
+    guard !rows.isEmpty else { return "[]\n" }
+    let objects = rows.map { row in
+      "  {" + zip(columns, row).map { "\(Self.jsonString($0)): \(Self.jsonValue($1))" }.joined(separator: ", ") + "}"
+    }
+    return "[\n" + objects.joined(separator: ",\n") + "\n]\n"
+  }
+
+  static func jsonValue(_ cell: Cell) -> String {
+    switch cell {
+    case .text(let text): jsonString(text)
+    case .integer(let value): String(value)
+    case .decimal(let value): value.description
+    case .boolean(let value): value ? "true" : "false"
+    case .empty: "null"
+    }
+  }
+
+  static func jsonString(_ text: String) -> String {
+    var result = "\""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\"": result += "\\\""
+      case "\\": result += "\\\\"
+      case "\n": result += "\\n"
+      case "\r": result += "\\r"
+      case "\t": result += "\\t"
+      case _ where scalar.value < 0x20 || scalar == "\u{2028}" || scalar == "\u{2029}":
+        result += String(format: "\\u%04x", scalar.value)
+      default: result.unicodeScalars.append(scalar)
+      }
+    }
+    return result + "\""
+  }
+}
+
+/// A single record shown as `field: value` lines (for `show` commands), or as a one-row listing.
+public struct Record: Sendable {
+  public var fields: [(name: String, value: Cell)]
+
+  public init(fields: [(name: String, value: Cell)]) { self.fields = fields }
+
+  public func rendered(as format: OutputFormat) -> String {
+    switch format {
+    case .table:
+      let width = fields.map(\.name.count).max() ?? 0
+      return fields.map { name, value in
+        name.replacingOccurrences(of: "_", with: " ").padding(toLength: width + 2, withPad: " ", startingAt: 0)
+          + value.plain
+      }.joined(separator: "\n") + "\n"
+    case .csv:
+      return Listing(columns: fields.map(\.name), rows: [fields.map(\.value)]).csv()
+    case .json:
+      return "{"
+        + fields.map { "\(Listing.jsonString($0.name)): \(Listing.jsonValue($0.value))" }.joined(separator: ", ")
+        + "}\n"
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import Postgres
+
+/// A failure worded for the person at the terminal, with the exit status the CLI should return.
+public struct KPStockError: Error, Sendable, CustomStringConvertible {
+  public enum Kind: Sendable, Equatable {
+    /// Something the user typed or supplied was wrong: fix the input and run again.
+    case badInput
+    /// The database or cluster could not do what was asked.
+    case operational
+  }
+
+  public var kind: Kind
+  public var message: String
+  /// Extra lines (e.g. every bad row of a file) printed before the message.
+  public var details: [String]
+
+  public init(_ kind: Kind, _ message: String, details: [String] = []) {
+    self.kind = kind
+    self.message = message
+    self.details = details
+  }
+
+  public static func badInput(_ message: String, details: [String] = []) -> KPStockError {
+    KPStockError(.badInput, message, details: details)
+  }
+
+  public var exitCode: Int32 { kind == .badInput ? 2 : 1 }
+
+  public var description: String { message }
+}
+
+/// One field of one input was wrong. The caller decides how to name the place: `--kind` on the
+/// command line, `sites.csv:4: kind` in a file.
+public struct FieldError: Error, Sendable, Equatable, CustomStringConvertible {
+  public var field: String
+  public var problem: String
+
+  public init(field: String, problem: String) {
+    self.field = field
+    self.problem = problem
+  }
+
+  public var description: String { "\(field): \(problem)" }
+}
+
+extension KPStockError {
+  /// Words a database refusal the way a user would: which rule, on which thing.
+  public static func describing(_ error: PostgresError) -> KPStockError {
+    if let constraint = error.constraint, let sentence = ConstraintMessages.sentence(for: constraint) {
+      return .badInput(sentence)
+    }
+    if error.sqlState?.isIntegrityConstraintViolation == true || error.sqlState?.isDataException == true {
+      return .badInput(error.message)
+    }
+    if error.kind == .connection {
+      return KPStockError(.operational, "cannot reach the database: \(error.message)")
+    }
+    return KPStockError(.operational, "database error: \(error)")
+  }
+}
+
+/// Sentences for the constraints in Schema/, keyed by constraint name.
+enum ConstraintMessages {
+  static func sentence(for constraint: String) -> String? {
+    table[constraint]
+  }
+
+  private static let table: [String: String] = [
+    "sites_closed_after_opened": "closed_on: must not be before opened_on",
+    "sites_dhis2_uid_key": "dhis2_uid: already used by another site",
+    "sites_county_code_sub_county_fkey": "sub_county: not a sub-county of that county",
+    "commodities_threshold_below_pack": "pack_rounding_threshold: must be smaller than pack_size",
+    "commodities_controlled_are_lot_tracked": "controlled: a controlled commodity must also be lot-tracked",
+    "supply_lines_not_self": "supplier: a site cannot supply itself",
+    "supply_lines_no_loop": "supplier: this supply line would make a loop (a site would end up supplying itself)",
+    "programme_settings_time_zone": "time_zone: not a time zone PostgreSQL knows",
+  ]
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import KPStock
+
+struct CommodityCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "commodity",
+    abstract: "List, show, add and update commodities (condoms, lubricant, injecting equipment, methadone, naloxone).",
+    subcommands: [List.self, Show.self, Add.self, Update.self])
+
+  static let flags = FlagNames(renamed: ["code": "CODE"])
+
+  struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "List commodities.", discussion: "Example: kpstock commodity list --category condom")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: FormatOption
+    @Option(help: "condom, lubricant, injecting_equipment, opioid_agonist or overdose_reversal.") var category: String?
+
+    func run() throws {
+      let connection = try database.open()
+      let reference = try ReferenceData.load(connection)
+      let category = try CommodityCommand.flags.check { () throws(FieldError) in
+        try self.category.map { text throws(FieldError) in try reference.category(text, field: "category") }
+      }
+      let commodities = try CommodityCatalog.list(connection, category: category)
+      Console.output(CommodityCatalog.listing(commodities).rendered(as: output.format))
+    }
+  }
+
+  struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one commodity.")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: FormatOption
+    @Argument(help: "Commodity code, e.g. MALE-CONDOM (any case).") var code: String
+
+    func run() throws {
+      let connection = try database.open()
+      let reference = try ReferenceData.load(connection)
+      let commodity = try CommodityCatalog.find(connection, code: try resolve(code, in: reference.commodities))!
+      Console.output(CommodityCommand.record(commodity).rendered(as: output.format))
+    }
+  }
+
+  struct CommodityFields: ParsableArguments {
+    @Option(help: "Commodity name.") var name: String?
+    @Option(help: "condom, lubricant, injecting_equipment, opioid_agonist or overdose_reversal.") var category: String?
+    @Option(name: .customLong("base-unit"), help: "piece or mg: the unit every quantity is counted in.")
+    var baseUnit: String?
+    @Option(name: .customLong("pack-size"), help: "Base units per pack.") var packSize: String?
+    @Option(
+      name: .customLong("pack-rounding-threshold"),
+      help: "A remainder above this many base units rounds an order up one pack (default 0).")
+    var packRoundingThreshold: String?
+    @Option(name: .customLong("lot-tracked"), help: "true or false: receipts need lot and expiry.")
+    var lotTracked: String?
+    @Option(help: "true or false: a controlled drug (must be lot-tracked).") var controlled: String?
+
+    var values: InputValues {
+      var values = InputValues()
+      values["name"] = name
+      values["category"] = category
+      values["base_unit"] = baseUnit
+      values["pack_size"] = packSize
+      values["pack_rounding_threshold"] = packRoundingThreshold
+      values["lot_tracked"] = lotTracked
+      values["controlled"] = controlled
+      return values
+    }
+  }
+
+  struct Add: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Add a commodity.",
+      discussion:
+        "Example: kpstock commodity add PREP-TDF --name 'TDF/FTC tablet' --category opioid_agonist --base-unit piece --pack-size 30"
+    )
+
+    @OptionGroup var database: DatabaseOptions
+    @Argument(help: "New commodity code: 2-32 letters, digits or dashes.") var code: String
+    @OptionGroup var fields: CommodityFields
+
+    func run() throws {
+      let connection = try database.open()
+      let reference = try ReferenceData.load(connection)
+      var values = fields.values
+      values["code"] = code
+      let commodity = try CommodityCommand.flags.check { () throws(FieldError) in
+        try CommodityInput.commodity(values, reference: reference)
+      }
+      guard try withDatabaseErrors({ try CommodityCatalog.insertIfMissing(connection, commodity) }) else {
+        throw KPStockError.badInput(
+          "commodity \(commodity.code) already exists; change it with 'kpstock commodity update \(commodity.code)'")
+      }
+      Console.output("added commodity \(commodity.code)\n")
+      Console.output(CommodityCommand.record(commodity).rendered(as: .table))
+    }
+  }
+
+  struct Update: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Change a commodity's details; only the options given change.",
+      discussion: "Example: kpstock commodity update FEMALE-CONDOM --pack-size 25")
+
+    @OptionGroup var database: DatabaseOptions
+    @Argument(help: "Commodity code.") var code: String
+    @OptionGroup var fields: CommodityFields
+
+    func run() throws {
+      let values = fields.values
+      guard !values.values.isEmpty else {
+        throw KPStockError.badInput("nothing to change: give at least one of --name, --category, --pack-size, ...")
+      }
+      let connection = try database.open()
+      let reference = try ReferenceData.load(connection)
+      let existing = try CommodityCatalog.find(connection, code: try resolve(code, in: reference.commodities))!
+      let commodity = try CommodityCommand.flags.check { () throws(FieldError) in
+        try CommodityInput.commodity(values, reference: reference, existing: existing)
+      }
+      try withDatabaseErrors { try CommodityCatalog.upsert(connection, commodity) }
+      Console.output("updated commodity \(commodity.code)\n")
+      Console.output(CommodityCommand.record(commodity).rendered(as: .table))
+    }
+  }
+
+  static func record(_ commodity: Commodity) -> Record {
+    let listing = CommodityCatalog.listing([commodity])
+    return Record(fields: Array(zip(listing.columns, listing.rows[0])).map { (name: $0, value: $1) })
+  }
+}

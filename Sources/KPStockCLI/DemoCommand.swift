@@ -1,0 +1,33 @@
+import ArgumentParser
+import KPStock
+
+struct DemoCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "demo",
+    abstract: "Set up the Kwale demo from nothing and show what exists.",
+    discussion: """
+      Starts the embedded database (unless --database-url or DATABASE_URL names one), migrates it, loads
+      reference data and the Kwale network, and prints a tour. Running it again adds nothing.
+      """)
+
+  @OptionGroup var database: DatabaseOptions
+
+  func run() throws {
+    let connection = try database.open()
+    let loaded = try withDatabaseErrors { try Demo.load(connection) }
+    Console.output(
+      loaded.total == 0
+        ? "kpstock demo: the Kwale demo data were already loaded (\(database.target))\n\n"
+        : "kpstock demo: loaded \(loaded.total) reference and Kwale network rows into the \(database.target)\n\n")
+    for section in try Demo.tour(connection).sections {
+      Console.output("== \(section.title)\n\(section.text)\n")
+    }
+    Console.output(
+      """
+      Next: kpstock site list --county 002 --format csv
+            kpstock supply-line list --supplier STORE-KWALE
+            kpstock norm list --commodity MALE-CONDOM
+
+      """)
+  }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import KPStock
+
+struct SupplyLineCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "supply-line",
+    abstract: "Who supplies each site, per commodity category, and the max-min parameters for its orders.",
+    subcommands: [List.self, SetCommand.self])
+
+  static let flags = FlagNames(renamed: ["emergency_order_point_weeks": "--eop-weeks"])
+
+  struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "List supply lines.", discussion: "Example: kpstock supply-line list --supplier STORE-KWALE")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: FormatOption
+    @Option(help: "Supplied site code.") var site: String?
+    @Option(help: "Supplying site code.") var supplier: String?
+    @Option(help: "County code or name of the supplied sites.") var county: String?
+    @Option(help: "Commodity category.") var category: String?
+
+    func run() throws {
+      let connection = try database.open()
+      let reference = try ReferenceData.load(connection)
+      let filter = try SupplyLineCommand.flags.check { () throws(FieldError) in
+        SupplyLineFilter(
+          siteCode: try site.map { text throws(FieldError) in try reference.sites.resolve(text, field: "site") },
+          supplierCode: try supplier.map { text throws(FieldError) in
+            try reference.sites.resolve(text, field: "supplier")
+          },
+          countyCode: try county.map { text throws(FieldError) in try reference.county(text, field: "county") },
+          category: try category.map { text throws(FieldError) in try reference.category(text, field: "category") })
+      }
+      let lines = try SupplyLineCatalog.list(connection, filter: filter)
+      Console.output(SupplyLineCatalog.listing(lines).rendered(as: output.format))
+    }
+  }
+
+  struct SetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "set",
+      abstract: "Add or change the supply line for a site and category; options not given keep their value.",
+      discussion: """
+        A new line defaults to weekly forced ordering: lead time 7 days, review 7 days, 1 week safety stock, EOP 1 week.
+        Example: kpstock supply-line set --site SAT-KINANGO --category condom --supplier DICE-KWALE --lead-time-days 2
+        """)
+
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Supplied site code.") var site: String
+    @Option(help: "condom, lubricant, injecting_equipment, opioid_agonist or overdose_reversal.") var category: String
+    @Option(help: "Supplying site code.") var supplier: String?
+    @Option(name: .customLong("lead-time-days"), help: "Days from order to receipt.") var leadTimeDays: String?
+    @Option(name: .customLong("review-period-days"), help: "Days between reviews.") var reviewPeriodDays: String?
+    @Option(name: .customLong("safety-stock-weeks"), help: "Weeks of safety stock.") var safetyStockWeeks: String?
+    @Option(help: "Max-min variant: forced, standard or continuous.") var variant: String?
+    @Option(name: .customLong("eop-weeks"), help: "Emergency order point in weeks of stock.") var eopWeeks: String?
+
+    func run() throws {
+      let connection = try database.open()
+      let reference = try ReferenceData.load(connection)
+      var values = InputValues()
+      values["site"] = site
+      values["category"] = category
+      values["supplier"] = supplier
+      values["lead_time_days"] = leadTimeDays
+      values["review_period_days"] = reviewPeriodDays
+      values["safety_stock_weeks"] = safetyStockWeeks
+      values["variant"] = variant
+      values["emergency_order_point_weeks"] = eopWeeks
+      let (siteCode, categoryName) = try SupplyLineCommand.flags.check { () throws(FieldError) in
+        (try reference.sites.resolve(site, field: "site"), try reference.category(category, field: "category"))
+      }
+      let existing = try SupplyLineCatalog.find(connection, site: siteCode, category: categoryName)
+      let line = try SupplyLineCommand.flags.check { () throws(FieldError) in
+        try SupplyLineInput.supplyLine(values, reference: reference, existing: existing)
+      }
+      try withDatabaseErrors { try SupplyLineCatalog.set(connection, line) }
+      Console.output("\(existing == nil ? "added" : "updated") supply line\n")
+      Console.output(SupplyLineCatalog.listing([line]).rendered(as: .table))
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import EmbeddedCluster
+import Foundation
+import KPStock
+import Postgres
+
+/// One throwaway PostgreSQL cluster per test process, with durability off, and a migrated,
+/// reference-seeded template database that each suite clones, so suites run in parallel and never
+/// see each other's rows.
+public enum TestDatabase {
+  public static let templateName = "kpstock_template"
+
+  /// The running test cluster, started on first use and stopped when the process exits.
+  public static func cluster() throws -> EmbeddedCluster {
+    try sharedCluster.get()
+  }
+
+  /// A new database cloned from the template: schema migrated, reference data loaded.
+  public static func fresh() throws -> TestDatabaseHandle {
+    try create(template: templateName)
+  }
+
+  /// A new database with nothing in it, for migration tests.
+  public static func empty() throws -> TestDatabaseHandle {
+    try create(template: "template0")
+  }
+
+  private static func create(template: String) throws -> TestDatabaseHandle {
+    let cluster = try cluster()
+    let name = "test_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
+    let admin = try Connection(connectingTo: cluster.connectionString(database: "postgres"))
+    try admin.execute("CREATE DATABASE \(identifier: name) TEMPLATE \(identifier: template)")
+    return TestDatabaseHandle(name: name, conninfo: cluster.connectionString(database: name))
+  }
+}
+
+/// A database of one's own inside the test cluster.
+public struct TestDatabaseHandle: Sendable {
+  public let name: String
+  /// libpq conninfo; also usable as `DATABASE_URL` for the kpstock binary.
+  public let conninfo: String
+
+  public func connect() throws -> Connection {
+    try Connection(connectingTo: conninfo)
+  }
+}
+
+private let sharedCluster: Result<EmbeddedCluster, any Error> = Result {
+  let home = "/tmp/kpstock-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+  try FileManager.default.createDirectory(
+    atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+  let cluster = EmbeddedCluster(
+    configuration: ClusterConfiguration(
+      home: home, durable: false, serverSettings: ["max_connections": "300", "shared_buffers": "64MB"]))
+  try cluster.start()
+  atexit {
+    if case .success(let cluster) = sharedCluster {
+      try? cluster.destroy()
+      try? FileManager.default.removeItem(atPath: cluster.configuration.home)
+    }
+  }
+  let admin = try Connection(connectingTo: cluster.connectionString(database: "postgres"))
+  try admin.execute("CREATE DATABASE \(identifier: TestDatabase.templateName)")
+  do {
+    let template = try Connection(connectingTo: cluster.connectionString(database: TestDatabase.templateName))
+    try KPStockDatabase.prepare(template)
+  }
+  return cluster
+}

@@ -1,0 +1,45 @@
+import KPStock
+import KPStockTestSupport
+import Postgres
+import Testing
+
+@Suite("Seeds")
+struct SeedTests {
+  @Test func aFreshDatabaseHasKenyasCountiesAndTheCatalogue() throws {
+    let connection = try TestDatabase.fresh().connect()
+    let reference = try ReferenceData.load(connection)
+    #expect(reference.counties.count == 47)
+    #expect(reference.counties["002"] == "Kwale")
+    #expect(reference.counties["047"] == "Nairobi")
+    #expect(reference.subCounties["002"] == ["Kinango", "Lunga Lunga", "Matuga", "Msambweni"])
+    #expect(reference.populations.codes == ["FSW", "MSW", "MSM", "TG", "PWID", "PWUD", "PRISONER"])
+    #expect(reference.commodities.codes.isSuperset(of: ["MALE-CONDOM", "LUBRICANT", "NS-SET", "METHADONE", "NALOXONE"]))
+  }
+
+  @Test func seedingTwiceAddsNothingTheSecondTime() throws {
+    let connection = try TestDatabase.fresh().connect()
+    let first = try Seeds.loadKwaleDemo(connection)
+    #expect(first.added["sites"] == 10)
+    #expect(first.added["supply_lines"] == 24)
+    let again = try Demo.load(connection)
+    #expect(again.total == 0)
+    let sites: Int = try connection.query("SELECT count(*) AS n FROM sites")[0].decode("n")
+    #expect(sites == 10)
+  }
+
+  @Test func seedingKeepsALocalEdit() throws {
+    let connection = try TestDatabase.fresh().connect()
+    try connection.execute("UPDATE commodities SET pack_size = 288 WHERE code = 'MALE-CONDOM'")
+    try Seeds.loadReference(connection)
+    let pack: Int = try connection.query("SELECT pack_size FROM commodities WHERE code = 'MALE-CONDOM'")[0]
+      .decode("pack_size")
+    #expect(pack == 288)
+  }
+
+  @Test func theMethadoneCatalogueEntryIsAControlledLotTrackedMilligramItem() throws {
+    let connection = try TestDatabase.fresh().connect()
+    let methadone = try #require(try CommodityCatalog.find(connection, code: "METHADONE"))
+    #expect(methadone.baseUnit == "mg")
+    #expect(methadone.controlled && methadone.lotTracked)
+  }
+}

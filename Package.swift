@@ -35,7 +35,6 @@ let package = Package(
       dependencies: [
         "Postgres",
         "EmbeddedCluster",
-        .product(name: "Logging", package: "swift-log"),
       ],
       plugins: ["EmbedFilesPlugin"]
     ),

@@ -30,6 +30,6 @@ struct KPStockCommand: ParsableCommand {
       """,
     subcommands: [
       DemoCommand.self, DatabaseCommand.self, SiteCommand.self, CommodityCommand.self, NormCommand.self,
-      SupplyLineCommand.self, ImportCommand.self,
+      SupplyLineCommand.self, ImportCommand.self, SettingsCommand.self,
     ])
 }

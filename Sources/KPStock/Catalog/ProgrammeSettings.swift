@@ -23,3 +23,53 @@ public enum ProgrammeCalendar {
     try connection.query("SELECT programme_today() AS today")[0].decode("today")
   }
 }
+
+public enum ProgrammeSettingsInput {
+  public static let columns = [
+    "time_zone", "wastage_percent", "forecast_tolerance_percent", "backdating_window_days",
+  ]
+
+  /// Applies the given changes to `current`; a time zone is checked against PostgreSQL's list on save.
+  public static func settings(_ input: InputValues, current: ProgrammeSettings) throws(FieldError)
+    -> ProgrammeSettings
+  {
+    var settings = current
+    settings.timeZone = try input.required("time_zone", current: current.timeZone) { text throws(FieldError) in
+      try FieldParsing.requiredText(text, field: "time_zone", maxLength: 64)
+    }
+    settings.wastagePercent = try input.required("wastage_percent", current: current.wastagePercent) {
+      text throws(FieldError) in
+      try FieldParsing.decimal(text, field: "wastage_percent", range: 0...100, maxFractionDigits: 2)
+    }
+    settings.forecastTolerancePercent = try input.required(
+      "forecast_tolerance_percent", current: current.forecastTolerancePercent
+    ) { text throws(FieldError) in
+      try FieldParsing.decimal(text, field: "forecast_tolerance_percent", range: 0...100, maxFractionDigits: 2)
+    }
+    settings.backdatingWindowDays = try input.required(
+      "backdating_window_days", current: current.backdatingWindowDays
+    ) { text throws(FieldError) in
+      try FieldParsing.integer(text, field: "backdating_window_days", range: 0...3660)
+    }
+    return settings
+  }
+}
+
+extension ProgrammeSettings {
+  public func save(_ connection: Connection) throws {
+    try connection.execute(
+      """
+      UPDATE programme_settings SET time_zone = \(timeZone), wastage_percent = \(wastagePercent),
+        forecast_tolerance_percent = \(forecastTolerancePercent), backdating_window_days = \(backdatingWindowDays)
+      """)
+  }
+
+  public var record: Record {
+    Record(fields: [
+      ("time_zone", .text(timeZone)),
+      ("wastage_percent", .decimal(wastagePercent)),
+      ("forecast_tolerance_percent", .decimal(forecastTolerancePercent)),
+      ("backdating_window_days", .integer(backdatingWindowDays)),
+    ])
+  }
+}

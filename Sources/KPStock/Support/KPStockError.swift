@@ -73,6 +73,6 @@ enum ConstraintMessages {
     "commodities_controlled_are_lot_tracked": "controlled: a controlled commodity must also be lot-tracked",
     "supply_lines_not_self": "supplier: a site cannot supply itself",
     "supply_lines_no_loop": "supplier: this supply line would make a loop (a site would end up supplying itself)",
-    "programme_settings_time_zone": "time_zone: not a time zone PostgreSQL knows",
+    "programme_settings_time_zone": "--time-zone: not a time zone PostgreSQL knows (e.g. Africa/Nairobi)",
   ]
 }

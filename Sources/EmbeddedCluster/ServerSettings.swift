@@ -1,0 +1,52 @@
+import Foundation
+
+/// Renders kpstock's own settings file, which postgresql.conf includes last, so it is rewritten before every start
+/// and configuration changes (durability, extra settings) apply at the next server start.
+enum ServerSettings {
+  static let includedFileName = "kpstock.conf"
+  static let includeDirective = "include = '\(includedFileName)'"
+
+  static func render(_ configuration: ClusterConfiguration, socketDirectory: String) throws -> String {
+    try validate(configuration)
+    var lines = [
+      "# Written by kpstock before every server start; edits here are lost. Use ALTER SYSTEM instead.",
+      "listen_addresses = ''",
+      "unix_socket_directories = \(quote(socketDirectoryEntry(socketDirectory)))",
+      "unix_socket_permissions = 0700",
+      "port = \(configuration.port)",
+    ]
+    if !configuration.durable {
+      lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+    }
+    for (name, value) in configuration.serverSettings.sorted(by: { $0.key < $1.key }) {
+      lines.append("\(name) = \(quote(value))")
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// Any setting accepts a quoted value, so quoting everything avoids guessing each setting's type.
+  static func quote(_ value: String) -> String {
+    "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'"
+  }
+
+  /// unix_socket_directories is a comma-separated list; double quotes keep a comma or space inside one entry.
+  private static func socketDirectoryEntry(_ directory: String) -> String {
+    directory.contains(where: { $0 == "," || $0 == " " }) ? "\"\(directory)\"" : directory
+  }
+
+  private static func validate(_ configuration: ClusterConfiguration) throws {
+    guard (1...65_535).contains(configuration.port) else {
+      throw ClusterError(.invalidConfiguration, "port \(configuration.port) is outside 1...65535")
+    }
+    for (name, value) in configuration.serverSettings {
+      let validName =
+        !name.isEmpty && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") }
+      guard validName else {
+        throw ClusterError(.invalidConfiguration, "invalid server setting name '\(name)'")
+      }
+      guard !value.contains(where: \.isNewline) else {
+        throw ClusterError(.invalidConfiguration, "server setting \(name) must not contain a line break")
+      }
+    }
+  }
+}

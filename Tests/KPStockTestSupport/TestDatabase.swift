@@ -44,7 +44,21 @@ public struct TestDatabaseHandle: Sendable {
   }
 }
 
+/// Stops and removes clusters left by test processes that died before their exit handler ran
+/// (a crash, or an interrupted run), so they do not pile up on a developer's machine.
+private func removeAbandonedClusters() {
+  guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/tmp") else { return }
+  for name in names where name.hasPrefix("kpstock-test-") {
+    let parts = name.split(separator: "-")
+    guard parts.count == 4, let pid = Int32(parts[2]), kill(pid, 0) != 0, errno == ESRCH else { continue }
+    let home = "/tmp/" + name
+    try? EmbeddedCluster(configuration: ClusterConfiguration(home: home, durable: false)).destroy()
+    try? FileManager.default.removeItem(atPath: home)
+  }
+}
+
 private let sharedCluster: Result<EmbeddedCluster, any Error> = Result {
+  removeAbandonedClusters()
   let home = "/tmp/kpstock-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
   try FileManager.default.createDirectory(
     atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])

@@ -48,9 +48,9 @@ struct CommodityCommand: ParsableCommand {
     @Option(help: "condom, lubricant, injecting_equipment, opioid_agonist or overdose_reversal.") var category: String?
     @Option(name: .customLong("base-unit"), help: "piece or mg: the unit every quantity is counted in.")
     var baseUnit: String?
-    @Option(name: .customLong("pack-size"), help: "Base units per pack.") var packSize: String?
+    @Option(name: .customLong("pack-size"), parsing: .unconditional, help: "Base units per pack.") var packSize: String?
     @Option(
-      name: .customLong("pack-rounding-threshold"),
+      name: .customLong("pack-rounding-threshold"), parsing: .unconditional,
       help: "A remainder above this many base units rounds an order up one pack (default 0).")
     var packRoundingThreshold: String?
     @Option(name: .customLong("lot-tracked"), help: "true or false: receipts need lot and expiry.")

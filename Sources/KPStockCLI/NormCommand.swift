@@ -53,7 +53,7 @@ struct NormCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Commodity code.") var commodity: String
     @Option(help: "Key population code.") var population: String
-    @Option(help: "Base units per person per week (decimals allowed).") var qty: String
+    @Option(parsing: .unconditional, help: "Base units per person per week (decimals allowed).") var qty: String
     @Option(help: "Effective date, YYYY-MM-DD (default today).") var from: String?
     @Option(help: "Where the figure comes from.") var source: String
 

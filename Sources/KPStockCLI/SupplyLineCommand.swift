@@ -50,11 +50,15 @@ struct SupplyLineCommand: ParsableCommand {
     @Option(help: "Supplied site code.") var site: String
     @Option(help: "condom, lubricant, injecting_equipment, opioid_agonist or overdose_reversal.") var category: String
     @Option(help: "Supplying site code.") var supplier: String?
-    @Option(name: .customLong("lead-time-days"), help: "Days from order to receipt.") var leadTimeDays: String?
-    @Option(name: .customLong("review-period-days"), help: "Days between reviews.") var reviewPeriodDays: String?
-    @Option(name: .customLong("safety-stock-weeks"), help: "Weeks of safety stock.") var safetyStockWeeks: String?
+    @Option(name: .customLong("lead-time-days"), parsing: .unconditional, help: "Days from order to receipt.")
+    var leadTimeDays: String?
+    @Option(name: .customLong("review-period-days"), parsing: .unconditional, help: "Days between reviews.")
+    var reviewPeriodDays: String?
+    @Option(name: .customLong("safety-stock-weeks"), parsing: .unconditional, help: "Weeks of safety stock.")
+    var safetyStockWeeks: String?
     @Option(help: "Max-min variant: forced, standard or continuous.") var variant: String?
-    @Option(name: .customLong("eop-weeks"), help: "Emergency order point in weeks of stock.") var eopWeeks: String?
+    @Option(name: .customLong("eop-weeks"), parsing: .unconditional, help: "Emergency order point in weeks of stock.")
+    var eopWeeks: String?
 
     func run() throws {
       let connection = try database.open()

@@ -29,6 +29,7 @@ public enum ReferenceImport {
   public enum ExistingRows: Sendable { case replace, keep }
 
   /// - Parameter dryRun: check and count everything, then roll back.
+  @discardableResult
   public static func load(
     _ table: ReferenceTable, from csv: CSVTable, into connection: Connection, existing: ExistingRows = .replace,
     dryRun: Bool = false
@@ -59,7 +60,8 @@ public enum ReferenceImport {
   private static func loadSites(
     _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRows
   ) throws -> ImportSummary {
-    try csv.requireColumns(required: SiteInput.requiredColumns, optional: SiteInput.optionalColumns)
+    // county_name is accepted (and ignored) so that 'kpstock site list --format csv' imports back.
+    try csv.requireColumns(required: SiteInput.requiredColumns, optional: SiteInput.optionalColumns + ["county_name"])
     let current = Dictionary(try SiteCatalog.list(connection).map { ($0.code, $0) }) { first, _ in first }
     let columns = SiteInput.requiredColumns + SiteInput.optionalColumns
     let sites = try csv.parseRecords { row throws(FieldError) in

@@ -1,0 +1,247 @@
+import Foundation
+import KPStockTestSupport
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `kpstock db` against a server named by `DATABASE_URL` or `--database-url`.
+@Suite("kpstock db with a server URL")
+struct DatabaseServerCommandTests {
+  @Test func statusSaysConnectedWithNoPendingMigrations() throws {
+    let cli = try CLI()
+    let outcome = try cli.run("db", "status")
+    expectSuccess(outcome)
+    #expect(outcome.outputLines.contains { $0.hasPrefix("target ") && $0.contains("server ") })
+    #expect(outcome.outputLines.contains { $0.hasPrefix("connected ") && $0.hasSuffix(" true") })
+    #expect(outcome.outputLines.contains { $0.hasPrefix("migrations pending ") && $0.hasSuffix(" none") })
+    let status = try cli.jsonObject("db", "status")
+    #expect(status["connected"] as? Bool == true)
+    #expect(status["migrations_applied"] as? Int == 1)
+    #expect(status["migrations_pending"] as? String == "none")
+    #expect(status["running"] == nil)
+  }
+
+  @Test func startStopAndDestroyAreRefusedForAServer() throws {
+    let cli = try CLI()
+    for arguments in [["db", "start"], ["db", "stop"], ["db", "destroy", "--yes"]] {
+      let outcome = try cli.run(arguments)
+      #expect(outcome.status == 2)
+      #expect(outcome.stdout == "")
+      #expect(outcome.stderr.hasPrefix("kpstock: error: kpstock is using the server "))
+      #expect(outcome.stderr.hasSuffix("; 'db \(arguments[1])' manages only the embedded cluster\n"))
+      #expect(outcome.errorLines.count == 1)
+    }
+    #expect(try cli.integer("SELECT count(*) FROM counties") == 47)
+  }
+
+  @Test func migrateOnAnEmptyDatabaseAppliesTheSchemaAndSeedLoadsTheReferenceData() throws {
+    let database = try TestDatabase.empty()
+    let process = KPStockProcess(database: database)
+    let migrated = try process.run(["db", "migrate"])
+    expectSuccess(migrated)
+    #expect(migrated.stdout == "applied 0001_reference\n")
+    let again = try process.run(["db", "migrate"])
+    #expect(again.stdout == "the database is up to date\n")
+
+    let seeded = try process.run(["db", "seed"])
+    expectSuccess(seeded)
+    #expect(seeded.stdout.hasPrefix("added "))
+    #expect(seeded.stdout.contains("47 counties"))
+    #expect(seeded.stdout.contains("7 populations"))
+    #expect(seeded.stdout.contains("7 commodities"))
+    let reseeded = try process.run(["db", "seed", "--demo", "KWALE"])
+    expectSuccess(reseeded)
+    #expect(reseeded.stdout.contains("0 counties"))
+    #expect(reseeded.stdout.contains("10 sites"))
+    #expect(reseeded.stdout.contains("24 supply_lines"))
+  }
+
+  @Test func theFirstCommandOnAnEmptyDatabaseMigratesItAndSaysSoOnStderr() throws {
+    let database = try TestDatabase.empty()
+    let process = KPStockProcess(database: database)
+    let outcome = try process.run(["commodity", "list", "--format", "csv"])
+    #expect(outcome.status == 0)
+    #expect(outcome.stderr == "kpstock: migrated the database (0001_reference) and loaded reference data\n")
+    #expect(outcome.outputLines.count == 8)
+    let second = try process.run(["commodity", "list", "--format", "csv"])
+    #expect(second.stderr == "")
+    #expect(second.stdout == outcome.stdout)
+  }
+
+  @Test func anUnknownDemoIsRefused() throws {
+    let cli = try CLI()
+    expectRefused(try cli.run("db", "seed", "--demo", "mombasa"), "--demo: unknown demo 'mombasa' (kwale)")
+    #expect(try cli.integer("SELECT count(*) FROM sites") == 0)
+  }
+
+  @Test func theDatabaseURLFlagOverridesTheEnvironment() throws {
+    let demo = try CLI(demo: true)
+    let other = try TestDatabase.fresh()
+    // The environment names a database with no sites; the flag names the demo database.
+    let process = KPStockProcess(database: other)
+    let outcome = try process.run(["site", "list", "--format", "csv", "--database-url", demo.database.conninfo])
+    expectSuccess(outcome)
+    #expect(outcome.outputLines.count == 11)
+    let unreachable = KPStockProcess(environment: ["DATABASE_URL": "host=/tmp/kpstock-no-such-socket-dir dbname=x"])
+    let flagged = try unreachable.run(["site", "list", "--database-url", demo.database.conninfo, "--format", "csv"])
+    expectSuccess(flagged)
+    #expect(flagged.stdout == outcome.stdout)
+  }
+
+  @Test func anUnreachableServerFailsWithStatusOneAndHidesThePassword() throws {
+    let process = KPStockProcess(
+      environment: ["DATABASE_URL": "postgresql://kp:s3cret-pw@localhost/kpstock?host=/tmp/kpstock-no-such-socket-dir"])
+    let outcome = try process.run(["site", "list"])
+    #expect(outcome.status == 1)
+    #expect(outcome.stdout == "")
+    #expect(outcome.stderr.hasPrefix("kpstock: error: cannot use the database (server postgresql://kp:***@"))
+    #expect(!outcome.stderr.contains("s3cret"))
+    let status = try process.run(["db", "status", "--format", "json"])
+    #expect(status.status == 0)
+    #expect(!status.stdout.contains("s3cret"))
+    let parsed = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+    #expect(parsed?["connected"] as? Bool == false)
+  }
+
+  @Test func destroyWithoutYesIsRefusedAndTouchesNothing() throws {
+    let home = try temporaryClusterHome()
+    defer { try? FileManager.default.removeItem(atPath: home) }
+    let process = KPStockProcess(home: home)
+    expectRefused(
+      try process.run(["db", "destroy"]), "db destroy deletes every record in \(home); add --yes to confirm")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty)
+  }
+}
+
+/// `kpstock` with its own embedded cluster in a temporary home. Each test destroys its cluster, so no
+/// server outlives the suite.
+@Suite("kpstock db with the embedded cluster", .serialized)
+struct EmbeddedClusterCommandTests {
+  /// Runs `body` with a process whose cluster lives in a new home, then destroys the cluster and the home.
+  func withClusterHome(_ body: (KPStockProcess, String) throws -> Void) throws {
+    let home = try temporaryClusterHome()
+    let process = KPStockProcess(home: home)
+    defer {
+      let destroyed = try? process.run(["db", "destroy", "--yes"])
+      #expect(destroyed?.status == 0, "db destroy --yes: \(destroyed?.stderr ?? "did not run")")
+      try? FileManager.default.removeItem(atPath: home)
+    }
+    try body(process, home)
+  }
+
+  func status(_ process: KPStockProcess) throws -> [String: Any] {
+    let outcome = try process.run(["db", "status", "--format", "json"])
+    try #require(outcome.status == 0, "db status: \(outcome.stderr)")
+    return try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+  }
+
+  @Test func statusOfAFreshHomeSaysNotInitializedAndStartsNothing() throws {
+    try withClusterHome { process, home in
+      let fields = try status(process)
+      #expect(fields["target"] as? String == "embedded cluster in \(home)")
+      #expect(fields["initialized"] as? Bool == false)
+      #expect(fields["running"] as? Bool == false)
+      #expect(fields["pid"] is NSNull)
+      #expect(fields["connected"] == nil)
+      #expect(!FileManager.default.fileExists(atPath: home + "/data/PG_VERSION"))
+    }
+  }
+
+  @Test func theFirstCommandStartsAndMigratesTheClusterAndStopStartWorks() throws {
+    try withClusterHome { process, home in
+      let first = try process.run(["site", "list", "--format", "csv"])
+      #expect(first.status == 0, "stderr: \(first.stderr)")
+      #expect(first.outputLines == [siteColumns.joined(separator: ",")])
+      #expect(
+        first.errorLines == [
+          "kpstock: started the embedded PostgreSQL server (data in \(home))",
+          "kpstock: migrated the database (0001_reference) and loaded reference data",
+        ])
+
+      let running = try status(process)
+      #expect(running["initialized"] as? Bool == true)
+      #expect(running["running"] as? Bool == true)
+      #expect((running["pid"] as? Int ?? 0) > 0)
+      #expect(running["connected"] as? Bool == true)
+      #expect(running["migrations_pending"] as? String == "none")
+      if geteuid() == 0 {
+        #expect((running["server_user"] as? String)?.hasPrefix("postgres") == true)
+      }
+      let table = try process.run(["db", "status"])
+      #expect(table.outputLines.contains { $0.hasPrefix("running ") && $0.hasSuffix(" true") })
+
+      let alreadyRunning = try process.run(["db", "start"])
+      expectSuccess(alreadyRunning)
+      #expect(alreadyRunning.stdout == "PostgreSQL is already running\n")
+
+      let stopped = try process.run(["db", "stop"])
+      expectSuccess(stopped)
+      #expect(stopped.stdout == "PostgreSQL is stopped\n")
+      let after = try status(process)
+      #expect(after["running"] as? Bool == false)
+      #expect(after["pid"] is NSNull)
+      #expect(after["connected"] == nil)
+
+      let again = try process.run(["site", "list", "--format", "csv"])
+      #expect(again.status == 0, "stderr: \(again.stderr)")
+      #expect(again.stderr == "kpstock: started the embedded PostgreSQL server (data in \(home))\n")
+      #expect(try status(process)["running"] as? Bool == true)
+    }
+  }
+
+  @Test func aKilledServerIsRestartedByTheNextCommand() throws {
+    try withClusterHome { process, home in
+      let demo = try process.run(["demo"])
+      #expect(demo.status == 0, "stderr: \(demo.stderr)")
+      let pid = try #require(try status(process)["pid"] as? Int)
+      let firstLine = try String(contentsOfFile: home + "/data/postmaster.pid", encoding: .utf8)
+        .split(separator: "\n").first
+      #expect(firstLine.map(String.init) == String(pid))
+
+      #expect(kill(pid_t(pid), SIGKILL) == 0)
+      try waitUntilGone(pid_t(pid))
+
+      let outcome = try process.run(["site", "list", "--county", "002", "--format", "csv"])
+      #expect(outcome.status == 0, "stderr: \(outcome.stderr)")
+      #expect(outcome.outputLines.count == 11)
+      #expect(outcome.stderr.contains("started the embedded PostgreSQL server"))
+      let restarted = try status(process)
+      #expect(restarted["running"] as? Bool == true)
+      #expect(restarted["pid"] as? Int != pid)
+    }
+  }
+
+  @Test func destroyWithYesDeletesTheData() throws {
+    let home = try temporaryClusterHome()
+    let process = KPStockProcess(home: home)
+    defer {
+      _ = try? process.run(["db", "destroy", "--yes"])
+      try? FileManager.default.removeItem(atPath: home)
+    }
+    expectSuccess(try process.run(["db", "start"]))
+    let destroyed = try process.run(["db", "destroy", "--yes"])
+    expectSuccess(destroyed)
+    #expect(destroyed.stdout == "deleted the embedded database in \(home)\n")
+    #expect(!FileManager.default.fileExists(atPath: home + "/data"))
+    let fields = try status(process)
+    #expect(fields["initialized"] as? Bool == false)
+    #expect(fields["running"] as? Bool == false)
+  }
+
+  /// Waits until `pid` has exited: no such process, or a zombie nobody has reaped yet.
+  func waitUntilGone(_ pid: pid_t, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let deadline = Date().addingTimeInterval(20)
+    while Date() < deadline {
+      if kill(pid, 0) != 0 && errno == ESRCH { return }
+      if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let state = stat.split(separator: ")").last?.split(separator: " ").first, state == "Z"
+      {
+        return
+      }
+      usleep(50_000)
+    }
+    Issue.record("process \(pid) did not exit within 20 seconds", sourceLocation: sourceLocation)
+  }
+}

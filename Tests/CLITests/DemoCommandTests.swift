@@ -1,0 +1,68 @@
+import Foundation
+import KPStockTestSupport
+import Testing
+
+@Suite("kpstock demo")
+struct DemoCommandTests {
+  @Test func theDemoLoadsKwaleAndPrintsItsSitesAndSupplyNetwork() throws {
+    let database = try TestDatabase.fresh()
+    let process = KPStockProcess(database: database)
+    let outcome = try process.run(["demo"])
+    expectSuccess(outcome)
+    #expect(outcome.stdout.hasPrefix("kpstock demo: loaded 34 reference and Kwale network rows into the server "))
+    #expect(
+      outcome.stdout.contains("== Reference data\n47 counties, 7 key populations, 7 commodities, 13 norms in force\n"))
+    #expect(outcome.stdout.contains("== Kwale county (002): 10 sites\n"))
+    for code in kwaleSites {
+      #expect(outcome.outputLines.contains { $0.hasPrefix(code + " ") }, "site \(code) is listed")
+    }
+    let network = """
+      == Supply network
+      STORE-KWALE  Kwale County Store
+      ├─ DICE-KWALE  Kwale Town DICE  [condom, injecting_equipment, lubricant, overdose_reversal]
+      │  ├─ SAT-KINANGO  Kinango satellite  [condom, injecting_equipment, lubricant]
+      │  └─ SAT-MATUGA  Matuga satellite  [condom, injecting_equipment, lubricant]
+      ├─ DICE-UKUNDA  Ukunda DICE  [condom, injecting_equipment, lubricant, overdose_reversal]
+      │  ├─ SAT-LUNGALUNGA  Lunga Lunga satellite  [condom, injecting_equipment, lubricant]
+      │  └─ SAT-MSAMBWENI  Msambweni satellite  [condom, injecting_equipment, lubricant]
+      └─ MAT-KOMBANI  Kombani MAT clinic  [opioid_agonist, overdose_reversal]
+         ├─ HOSP-MSAMBWENI  Msambweni County Referral Hospital  [opioid_agonist]
+         └─ PRISON-KWALE  Kwale GK Prison  [opioid_agonist]
+
+      """
+    #expect(outcome.stdout.contains(network))
+    #expect(outcome.stdout.contains("== Commodities\n"))
+    #expect(outcome.stdout.hasSuffix("kpstock norm list --commodity MALE-CONDOM\n"))
+
+    let sites = try process.run(["site", "list", "--county", "002", "--format", "csv"])
+    #expect(sites.outputLines.count == 11)
+  }
+
+  @Test func runningTheDemoTwiceKeepsOneCopyOfTheData() throws {
+    let cli = try CLI()
+    expectSuccess(try cli.run("demo"))
+    let second = try cli.run("demo")
+    expectSuccess(second)
+    #expect(second.stdout.hasPrefix("kpstock demo: the Kwale demo data were already loaded (server "))
+    #expect(second.stdout.contains("== Kwale county (002): 10 sites\n"))
+    #expect(try cli.integer("SELECT count(*) FROM sites") == 10)
+    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 24)
+    #expect(try cli.integer("SELECT count(*) FROM commodities") == 7)
+    #expect(try cli.integer("SELECT count(*) FROM norms") == 13)
+  }
+
+  @Test func theDemoLeavesALocalEditAlone() throws {
+    let cli = try CLI()
+    expectSuccess(try cli.run("demo"))
+    expectSuccess(try cli.run("site", "update", "DICE-UKUNDA", "--name", "Ukunda Drop-in Centre"))
+    expectSuccess(
+      try cli.run("supply-line", "set", "--site", "SAT-KINANGO", "--category", "condom", "--lead-time-days", "3"))
+    let again = try cli.run("demo")
+    expectSuccess(again)
+    #expect(again.stdout.contains("DICE-UKUNDA  Ukunda Drop-in Centre  [condom"))
+    #expect(try cli.text("SELECT name FROM sites WHERE code = 'DICE-UKUNDA'") == "Ukunda Drop-in Centre")
+    #expect(
+      try cli.integer("SELECT lead_time_days FROM supply_lines WHERE site_code = 'SAT-KINANGO' AND category = 'condom'")
+        == 3)
+  }
+}

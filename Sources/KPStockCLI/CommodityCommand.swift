@@ -89,7 +89,9 @@ struct CommodityCommand: ParsableCommand {
       let commodity = try CommodityCommand.flags.check { () throws(FieldError) in
         try CommodityInput.commodity(values, reference: reference)
       }
-      guard try withDatabaseErrors({ try CommodityCatalog.insertIfMissing(connection, commodity) }) else {
+      guard
+        try withDatabaseErrors(CommodityCommand.flags, { try CommodityCatalog.insertIfMissing(connection, commodity) })
+      else {
         throw KPStockError.badInput(
           "commodity \(commodity.code) already exists; change it with 'kpstock commodity update \(commodity.code)'")
       }
@@ -118,7 +120,7 @@ struct CommodityCommand: ParsableCommand {
       let commodity = try CommodityCommand.flags.check { () throws(FieldError) in
         try CommodityInput.commodity(values, reference: reference, existing: existing)
       }
-      try withDatabaseErrors { try CommodityCatalog.upsert(connection, commodity) }
+      try withDatabaseErrors(CommodityCommand.flags) { try CommodityCatalog.upsert(connection, commodity) }
       Console.output("updated commodity \(commodity.code)\n")
       Console.output(CommodityCommand.record(commodity).rendered(as: .table))
     }

@@ -15,6 +15,11 @@ enum Main {
       Console.error("kpstock: error: \(error.message)")
       exit(error.exitCode)
     } catch {
+      // A malformed command line is bad input like any other: same status 2, so scripts need check one code.
+      if KPStockCommand.exitCode(for: error) == .validationFailure {
+        Console.error(KPStockCommand.fullMessage(for: error))
+        exit(2)
+      }
       KPStockCommand.exit(withError: error)
     }
   }

@@ -21,6 +21,12 @@ struct NormCommand: ParsableCommand {
     @Option(help: "Show the norms in force on this date, YYYY-MM-DD (default today).") var on: String?
     @Flag(help: "Show every dated norm, not only those in force.") var history = false
 
+    func validate() throws {
+      if history && on != nil {
+        throw ValidationError("--on and --history do not go together: --history lists every date")
+      }
+    }
+
     func run() throws {
       let connection = try database.open()
       let reference = try ReferenceData.load(connection)
@@ -70,7 +76,7 @@ struct NormCommand: ParsableCommand {
       let norm = try NormCommand.flags.check { () throws(FieldError) in
         try NormInput.norm(values, reference: reference, today: today)
       }
-      let added = try withDatabaseErrors { try NormCatalog.set(connection, norm) }
+      let added = try withDatabaseErrors(NormCommand.flags) { try NormCatalog.set(connection, norm) }
       Console.output(
         "\(added ? "set" : "replaced") norm \(norm.commodityCode) for \(norm.populationCode): "
           + "\(norm.quantityPerWeek) per person per week from \(norm.effectiveFrom)\n")

@@ -44,13 +44,13 @@ struct FlagNames {
   }
 }
 
-/// Database work wrapped so that a refused statement reads as a sentence, not a SQLSTATE.
+/// Database work wrapped so that a refused statement reads as a sentence naming the flag, not a SQLSTATE.
 @discardableResult
-func withDatabaseErrors<T>(_ body: () throws -> T) throws -> T {
+func withDatabaseErrors<T>(_ flags: FlagNames = FlagNames(), _ body: () throws -> T) throws -> T {
   do {
     return try body()
   } catch let error as PostgresError {
-    throw KPStockError.describing(error)
+    throw KPStockError.describing(error, fieldName: flags.flag(for:))
   }
 }
 

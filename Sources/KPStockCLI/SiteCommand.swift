@@ -32,8 +32,8 @@ struct SiteCommand: ParsableCommand {
         }
         if let subCounty, let county = filter.countyCode {
           filter.subCounty = try reference.subCounty(subCounty, county: county, field: "sub_county")
-        } else {
-          filter.subCounty = subCounty
+        } else if let subCounty {
+          filter.subCounty = try reference.subCountyInAnyCounty(subCounty, field: "sub_county")
         }
       }
       let sites = try SiteCatalog.list(connection, filter: filter)
@@ -97,7 +97,7 @@ struct SiteCommand: ParsableCommand {
       let site = try SiteCommand.flags.check { () throws(FieldError) in
         try SiteInput.site(values, reference: reference)
       }
-      guard try withDatabaseErrors({ try SiteCatalog.insertIfMissing(connection, site) }) else {
+      guard try withDatabaseErrors(SiteCommand.flags, { try SiteCatalog.insertIfMissing(connection, site) }) else {
         throw KPStockError.badInput(
           "site \(site.code) already exists; change it with 'kpstock site update \(site.code)'")
       }
@@ -126,7 +126,7 @@ struct SiteCommand: ParsableCommand {
       let site = try SiteCommand.flags.check { () throws(FieldError) in
         try SiteInput.site(values, reference: reference, existing: existing)
       }
-      try withDatabaseErrors { try SiteCatalog.upsert(connection, site) }
+      try withDatabaseErrors(SiteCommand.flags) { try SiteCatalog.upsert(connection, site) }
       Console.output("updated site \(site.code)\n")
       Console.output(SiteCommand.record(site, reference: reference).rendered(as: .table))
     }

@@ -79,7 +79,7 @@ struct SupplyLineCommand: ParsableCommand {
       let line = try SupplyLineCommand.flags.check { () throws(FieldError) in
         try SupplyLineInput.supplyLine(values, reference: reference, existing: existing)
       }
-      try withDatabaseErrors { try SupplyLineCatalog.set(connection, line) }
+      try withDatabaseErrors(SupplyLineCommand.flags) { try SupplyLineCatalog.set(connection, line) }
       Console.output("\(existing == nil ? "added" : "updated") supply line\n")
       Console.output(SupplyLineCatalog.listing([line]).rendered(as: .table))
     }

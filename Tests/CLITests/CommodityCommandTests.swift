@@ -103,7 +103,8 @@ struct CommodityCommandTests {
     let outcome = try cli.run(
       "commodity", "add", "PREP-TDF", "--name", "TDF/FTC tablet", "--category", "opioid_agonist", "--base-unit",
       "piece", "--pack-size", "30", "--pack-rounding-threshold", "30")
-    expectRefused(outcome, "--pack-rounding-threshold: 30 must be smaller than pack_size 30")
+    expectRefused(
+      outcome, "--pack-rounding-threshold: the pack rounding threshold (30) must be smaller than the pack size (30)")
     #expect(try cli.integer("SELECT count(*) FROM commodities WHERE code = 'PREP-TDF'") == 0)
   }
 
@@ -159,7 +160,7 @@ struct CommodityCommandTests {
     let cli = try CLI()
     expectRefused(
       try cli.run("commodity", "update", "FEMALE-CONDOM", "--pack-size", "10"),
-      "--pack-rounding-threshold: 10 must be smaller than pack_size 10")
+      "--pack-size: the pack rounding threshold (10) must be smaller than the pack size (10)")
     #expect(try cli.integer("SELECT pack_size FROM commodities WHERE code = 'FEMALE-CONDOM'") == 20)
   }
 

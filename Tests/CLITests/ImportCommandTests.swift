@@ -162,7 +162,7 @@ struct ImportCommandTests {
       outcome.errorLines == [
         "sites.csv:3: kind: 'clinic' is not a site kind (dice, hospital, mat_clinic, prison, satellite, store)",
         "sites.csv:5: county: unknown county 'Mombasaa' (did you mean Mombasa, 001?)",
-        "sites.csv:6: closed_on: 2024-04-30 is before opened_on 2024-05-01",
+        "sites.csv:6: closed_on: 2024-04-30 is before the opening date 2024-05-01",
         "kpstock: error: nothing imported: 3 of 6 rows in sites.csv have errors",
       ])
     #expect(try cli.integer("SELECT count(*) FROM sites") == 10)
@@ -212,7 +212,7 @@ struct ImportCommandTests {
 
     let bad = try importing("sites", "bad.csv", "code,name,kind,county\nSAT-X,X,clinic,001\n", "--dry-run", with: cli)
     #expect(bad.status == 2)
-    #expect(bad.errorLines.last == "kpstock: error: nothing imported: 1 of 1 rows in bad.csv have errors")
+    #expect(bad.errorLines.last == "kpstock: error: nothing imported: 1 of 1 row in bad.csv has errors")
 
     let real = try importing("sites", "sites.csv", contents, with: cli)
     #expect(real.stdout == "sites.csv: 2 added, 1 updated\n")
@@ -313,7 +313,7 @@ struct ImportCommandTests {
     #expect(
       outcome.errorLines == [
         "quoted.csv:3: name: must not be empty",
-        "kpstock: error: nothing imported: 1 of 2 rows in quoted.csv have errors",
+        "kpstock: error: nothing imported: 1 of 2 rows in quoted.csv has errors",
       ])
 
     let good = try importing(

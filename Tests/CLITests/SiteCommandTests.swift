@@ -184,7 +184,7 @@ struct SiteCommandTests {
     let outcome = try cli.run(
       "site", "add", "DICE-LIKONI", "--name", "Likoni DICE", "--kind", "dice", "--county", "001",
       "--opened-on", "2024-01-15", "--closed-on", "2023-12-31")
-    expectRefused(outcome, "--closed-on: 2023-12-31 is before opened_on 2024-01-15")
+    expectRefused(outcome, "--closed-on: 2023-12-31 is before the opening date 2024-01-15")
     #expect(try cli.integer("SELECT count(*) FROM sites") == 0)
   }
 
@@ -192,7 +192,7 @@ struct SiteCommandTests {
     let cli = try CLI(demo: true)
     expectRefused(
       try cli.run("site", "update", "SAT-MATUGA", "--closed-on", "2020-01-01"),
-      "--closed-on: 2020-01-01 is before opened_on 2021-02-01")
+      "--closed-on: 2020-01-01 is before the opening date 2021-02-01")
     #expect(try cli.text("SELECT closed_on::text FROM sites WHERE code = 'SAT-MATUGA'") == nil)
   }
 

@@ -9,7 +9,7 @@ struct SupplyLineCommandTests {
     "emergency_order_point_weeks",
   ]
 
-  static let loopMessage = "supplier: this supply line would make a loop (a site would end up supplying itself)"
+  static let loopMessage = "--supplier: this supply line would make a loop (a site would end up supplying itself)"
 
   // MARK: list
 

@@ -11,7 +11,8 @@ public struct KPStockProcess: Sendable {
   /// Next to the test bundle in the build folder, unless `KPSTOCK_BINARY` names it.
   public static var binaryPath: String {
     if let path = ProcessInfo.processInfo.environment["KPSTOCK_BINARY"] { return path }
-    let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+    let testBinary =
+      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
       ?? CommandLine.arguments[0]
     var folder = URL(fileURLWithPath: testBinary).deletingLastPathComponent()
     while folder.path != "/" {

@@ -40,7 +40,8 @@ struct ReferenceImportTests {
     #expect {
       try ReferenceImport.load(.supplyLines, from: file, into: connection)
     } throws: { error in
-      (error as? KPStockError)?.message.hasPrefix("nothing imported: lines.csv:3: supplier: this supply line would make a loop")
+      (error as? KPStockError)?.message.hasPrefix(
+        "nothing imported: lines.csv:3: supplier: this supply line would make a loop")
         == true
     }
     #expect(try count(connection, "supply_lines") == before)
@@ -69,8 +70,11 @@ struct ReferenceImportTests {
     let before = try NormCatalog.list(
       connection, on: CalendarDate("2025-06-01")!, commodity: "MALE-CONDOM", population: "FSW")
     #expect(before.map(\.quantityPerWeek) == [9])
-    #expect(try NormCatalog.list(connection, on: CalendarDate("2026-06-01")!, history: true, commodity: "MALE-CONDOM",
-      population: "FSW").count == 2)
+    #expect(
+      try NormCatalog.list(
+        connection, on: CalendarDate("2026-06-01")!, history: true, commodity: "MALE-CONDOM",
+        population: "FSW"
+      ).count == 2)
   }
 }
 
@@ -78,13 +82,15 @@ struct ReferenceImportTests {
 struct DatabaseTargetTests {
   @Test func theFlagWinsThenDatabaseURLThenPGVariablesThenTheEmbeddedCluster() {
     let env = ["DATABASE_URL": "postgres://env/db", "PGHOST": "/tmp", "KPSTOCK_HOME": "/tmp/kp"]
-    #expect(DatabaseTarget.resolve(databaseURL: "postgres://flag/db", environment: env).conninfo == "postgres://flag/db")
+    #expect(
+      DatabaseTarget.resolve(databaseURL: "postgres://flag/db", environment: env).conninfo == "postgres://flag/db")
     #expect(DatabaseTarget.resolve(databaseURL: nil, environment: env).conninfo == "postgres://env/db")
     guard case .libpqEnvironment = DatabaseTarget.resolve(databaseURL: nil, environment: ["PGDATABASE": "x"]) else {
       Issue.record("PG* variables should select libpq's environment")
       return
     }
-    guard case .embedded(let cluster) = DatabaseTarget.resolve(databaseURL: nil, environment: ["KPSTOCK_HOME": "/tmp/kp"])
+    guard
+      case .embedded(let cluster) = DatabaseTarget.resolve(databaseURL: nil, environment: ["KPSTOCK_HOME": "/tmp/kp"])
     else {
       Issue.record("no server named should select the embedded cluster")
       return

@@ -13,7 +13,8 @@ struct SeedTests {
     #expect(reference.counties["047"] == "Nairobi")
     #expect(reference.subCounties["002"] == ["Kinango", "Lunga Lunga", "Matuga", "Msambweni"])
     #expect(reference.populations.codes == ["FSW", "MSW", "MSM", "TG", "PWID", "PWUD", "PRISONER"])
-    #expect(reference.commodities.codes.isSuperset(of: ["MALE-CONDOM", "LUBRICANT", "NS-SET", "METHADONE", "NALOXONE"]))
+    #expect(
+      reference.commodities.codes.isSuperset(of: ["MALE-CONDOM", "LUBRICANT", "NS-SET", "METHADONE", "NALOXONE"]))
   }
 
   @Test func seedingTwiceAddsNothingTheSecondTime() throws {

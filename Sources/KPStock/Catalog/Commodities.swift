@@ -45,8 +45,11 @@ public enum CommodityInput {
         try FieldParsing.integer(text, field: "pack_rounding_threshold", range: 0...1_000_000_000)
       } ?? 0
     guard threshold < packSize else {
+      // Blame the value the user just typed: a smaller pack can invalidate the stored threshold.
+      let blamed = input["pack_rounding_threshold"] == nil ? "pack_size" : "pack_rounding_threshold"
       throw FieldError(
-        field: "pack_rounding_threshold", problem: "\(threshold) must be smaller than pack_size \(packSize)")
+        field: blamed,
+        problem: "the pack rounding threshold (\(threshold)) must be smaller than the pack size (\(packSize))")
     }
     let lotTracked =
       try input.optional("lot_tracked", current: existing?.lotTracked) { text throws(FieldError) in

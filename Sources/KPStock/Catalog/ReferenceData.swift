@@ -67,6 +67,13 @@ public struct ReferenceData: Sendable {
     throw FieldError(field: field, problem: "unknown sub-county '\(input)' in \(countyName) (\(choices))")
   }
 
+  /// A sub-county name matched in any county, for filters given without a county.
+  public func subCountyInAnyCounty(_ input: String, field: String) throws(FieldError) -> String {
+    let wanted = input.trimmingCharacters(in: .whitespaces).lowercased()
+    if let match = subCounties.values.joined().first(where: { $0.lowercased() == wanted }) { return match }
+    throw FieldError(field: field, problem: "unknown sub-county '\(input)'")
+  }
+
   public func category(_ input: String, field: String) throws(FieldError) -> String {
     let word = input.replacingOccurrences(of: "-", with: "_")
     return try FieldParsing.choice(word, field: field, noun: "commodity category", from: categories)

@@ -62,7 +62,7 @@ public enum SiteInput {
       try FieldParsing.date(text, field: "closed_on")
     }
     if let opened = site.openedOn, let closed = site.closedOn, closed < opened {
-      throw FieldError(field: "closed_on", problem: "\(closed) is before opened_on \(opened)")
+      throw FieldError(field: "closed_on", problem: "\(closed) is before the opening date \(opened)")
     }
     return site
   }

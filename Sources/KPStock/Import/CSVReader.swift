@@ -169,7 +169,8 @@ extension CSVTable {
     }
     if !problems.isEmpty {
       throw .badInput(
-        "nothing imported: \(problems.count) of \(records.count) rows in \(fileName) have errors", details: problems)
+        "nothing imported: \(problems.count) of \(rows(records.count)) in \(fileName) "
+          + "\(problems.count == 1 ? "has" : "have") errors", details: problems)
     }
     return values
   }
@@ -183,8 +184,20 @@ public struct CSVRow {
   public var line: Int { record.line }
 
   /// The cell, or "" when the column is absent from this file.
+  ///
+  /// A leading `'` before `=`, `+`, `-`, `@`, tab or CR is the formula guard our CSV export adds
+  /// (see Listing), so it is removed and an exported file imports back unchanged.
   public subscript(column: String) -> String {
     guard let position = table.column(column) else { return "" }
-    return record.fields[position]
+    let cell = record.fields[position]
+    if cell.hasPrefix("'"), let next = cell.dropFirst().first, "=+-@\t\r".contains(next) {
+      return String(cell.dropFirst())
+    }
+    return cell
   }
+}
+
+/// "1 row", "3 rows".
+func rows(_ count: Int) -> String {
+  count == 1 ? "1 row" : "\(count) rows"
 }

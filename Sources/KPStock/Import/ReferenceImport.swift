@@ -70,7 +70,7 @@ public enum ReferenceImport {
       return try SiteInput.site(values, reference: reference, existing: current[code])
     }
     try refuseDuplicates(csv, sites.map { ($0.line, $0.value.code) }, column: "code")
-    return try write(csv, .sites, sites, exists: { current[$0.code] != nil }) { site in
+    return try write(csv, .sites, existing, sites, exists: { current[$0.code] != nil }) { site in
       existing == .keep ? try SiteCatalog.insertIfMissing(connection, site) : try SiteCatalog.upsert(connection, site)
     }
   }
@@ -87,7 +87,7 @@ public enum ReferenceImport {
       return try CommodityInput.commodity(values, reference: reference, existing: current[code])
     }
     try refuseDuplicates(csv, commodities.map { ($0.line, $0.value.code) }, column: "code")
-    return try write(csv, .commodities, commodities, exists: { current[$0.code] != nil }) { commodity in
+    return try write(csv, .commodities, existing, commodities, exists: { current[$0.code] != nil }) { commodity in
       existing == .keep
         ? try CommodityCatalog.insertIfMissing(connection, commodity)
         : try CommodityCatalog.upsert(connection, commodity)
@@ -110,7 +110,8 @@ public enum ReferenceImport {
         "\($0.commodityCode)/\($0.populationCode)/\($0.effectiveFrom)"
       })
     return try write(
-      csv, .norms, norms, exists: { current.contains("\($0.commodityCode)/\($0.populationCode)/\($0.effectiveFrom)") }
+      csv, .norms, existing, norms,
+      exists: { current.contains("\($0.commodityCode)/\($0.populationCode)/\($0.effectiveFrom)") }
     ) { norm in
       try NormCatalog.set(connection, norm, keepExisting: existing == .keep)
     }
@@ -132,7 +133,8 @@ public enum ReferenceImport {
     }
     try refuseDuplicates(
       csv, lines.map { ($0.line, "\($0.value.siteCode)/\($0.value.category)") }, column: "site and category")
-    return try write(csv, .supplyLines, lines, exists: { current["\($0.siteCode)/\($0.category)"] != nil }) { line in
+    return try write(csv, .supplyLines, existing, lines, exists: { current["\($0.siteCode)/\($0.category)"] != nil }) {
+      line in
       try SupplyLineCatalog.set(connection, line, keepExisting: existing == .keep)
     }
   }
@@ -150,14 +152,16 @@ public enum ReferenceImport {
     }
     if !problems.isEmpty {
       throw KPStockError.badInput(
-        "nothing imported: \(problems.count) rows in \(csv.fileName) repeat an earlier row", details: problems)
+        "nothing imported: \(rows(problems.count)) in \(csv.fileName) \(problems.count == 1 ? "repeats" : "repeat") "
+          + "an earlier row", details: problems)
     }
   }
 
   /// Writes each row, naming the file and line when the database refuses one; the caller's
   /// transaction then rolls every row back.
   private static func write<T>(
-    _ csv: CSVTable, _ table: ReferenceTable, _ rows: [(line: Int, value: T)], exists: (T) -> Bool,
+    _ csv: CSVTable, _ table: ReferenceTable, _ existing: ExistingRows, _ rows: [(line: Int, value: T)],
+    exists: (T) -> Bool,
     _ save: (T) throws -> Bool
   ) throws -> ImportSummary {
     var summary = ImportSummary(file: csv.fileName, table: table)
@@ -167,7 +171,7 @@ public enum ReferenceImport {
         let inserted = try save(value)
         if inserted {
           summary.inserted += 1
-        } else if existed {
+        } else if existed && existing == .replace {
           summary.updated += 1
         } else {
           summary.unchanged += 1

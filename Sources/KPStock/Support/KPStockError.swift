@@ -45,9 +45,13 @@ public struct FieldError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension KPStockError {
   /// Words a database refusal the way a user would: which rule, on which thing.
-  public static func describing(_ error: PostgresError) -> KPStockError {
-    if let constraint = error.constraint, let sentence = ConstraintMessages.sentence(for: constraint) {
-      return .badInput(sentence)
+  ///
+  /// - Parameter fieldName: how to name a field to this user: a flag on the command line, a column in a file.
+  public static func describing(
+    _ error: PostgresError, fieldName: (String) -> String = { $0 }
+  ) -> KPStockError {
+    if let constraint = error.constraint, let refusal = ConstraintMessages.fieldError(for: constraint) {
+      return .badInput("\(fieldName(refusal.field)): \(refusal.problem)")
     }
     if error.sqlState?.isIntegrityConstraintViolation == true || error.sqlState?.isDataException == true {
       return .badInput(error.message)
@@ -61,18 +65,18 @@ extension KPStockError {
 
 /// Sentences for the constraints in Schema/, keyed by constraint name.
 enum ConstraintMessages {
-  static func sentence(for constraint: String) -> String? {
-    table[constraint]
+  static func fieldError(for constraint: String) -> FieldError? {
+    table[constraint].map { FieldError(field: $0.field, problem: $0.problem) }
   }
 
-  private static let table: [String: String] = [
-    "sites_closed_after_opened": "closed_on: must not be before opened_on",
-    "sites_dhis2_uid_key": "dhis2_uid: already used by another site",
-    "sites_county_code_sub_county_fkey": "sub_county: not a sub-county of that county",
-    "commodities_threshold_below_pack": "pack_rounding_threshold: must be smaller than pack_size",
-    "commodities_controlled_are_lot_tracked": "controlled: a controlled commodity must also be lot-tracked",
-    "supply_lines_not_self": "supplier: a site cannot supply itself",
-    "supply_lines_no_loop": "supplier: this supply line would make a loop (a site would end up supplying itself)",
-    "programme_settings_time_zone": "--time-zone: not a time zone PostgreSQL knows (e.g. Africa/Nairobi)",
+  private static let table: [String: (field: String, problem: String)] = [
+    "sites_closed_after_opened": ("closed_on", "must not be before the opening date"),
+    "sites_dhis2_uid_key": ("dhis2_uid", "already used by another site"),
+    "sites_county_code_sub_county_fkey": ("sub_county", "not a sub-county of that county"),
+    "commodities_threshold_below_pack": ("pack_rounding_threshold", "must be smaller than the pack size"),
+    "commodities_controlled_are_lot_tracked": ("controlled", "a controlled commodity must also be lot-tracked"),
+    "supply_lines_not_self": ("supplier", "a site cannot supply itself"),
+    "supply_lines_no_loop": ("supplier", "this supply line would make a loop (a site would end up supplying itself)"),
+    "programme_settings_time_zone": ("time_zone", "not a time zone PostgreSQL knows (e.g. Africa/Nairobi)"),
   ]
 }

@@ -1,0 +1,80 @@
+import Foundation
+import KPStockTestSupport
+import Testing
+
+@Suite("kpstock settings")
+struct SettingsCommandTests {
+  @Test func aNewDatabaseHasTheDomainDefaults() throws {
+    let settings = try CLI().jsonObject("settings", "show")
+    #expect(settings["time_zone"] as? String == "Africa/Nairobi")
+    #expect(settings["wastage_percent"] as? Int == 10)
+    #expect(settings["forecast_tolerance_percent"] as? Int == 20)
+    #expect(settings["backdating_window_days"] as? Int == 60)
+  }
+
+  @Test func onlyTheSettingsGivenChange() throws {
+    let cli = try CLI()
+    expectSuccess(try cli.run("settings", "set", "--wastage-percent", "12.5", "--backdating-window-days", "90"))
+    let settings = try cli.jsonObject("settings", "show")
+    #expect(settings["wastage_percent"] as? Double == 12.5)
+    #expect(settings["backdating_window_days"] as? Int == 90)
+    #expect(settings["time_zone"] as? String == "Africa/Nairobi")
+  }
+
+  @Test func anUnknownTimeZoneIsRefusedAndNothingChanges() throws {
+    let cli = try CLI()
+    expectRefused(
+      try cli.run("settings", "set", "--time-zone", "Africa/Nairob", "--wastage-percent", "15"),
+      "--time-zone: not a time zone PostgreSQL knows (e.g. Africa/Nairobi)")
+    #expect(try cli.integer("SELECT wastage_percent::int FROM programme_settings") == 10)
+  }
+
+  @Test func outOfRangePercentagesAndDaysAreRefused() throws {
+    let cli = try CLI()
+    expectRefused(
+      try cli.run("settings", "set", "--wastage-percent", "-5"), "--wastage-percent: -5 is out of range (0–100)")
+    expectRefused(
+      try cli.run("settings", "set", "--backdating-window-days", "ninety"),
+      "--backdating-window-days: 'ninety' is not a whole number")
+    expectRefused(
+      try cli.run("settings", "set"), "nothing to change: give at least one of --time-zone, --wastage-percent, ...")
+  }
+}
+
+@Suite("kpstock command line")
+struct CommandLineTests {
+  @Test func aMalformedCommandLineIsBadInputToo() throws {
+    let outcome = try CLI().run("site", "list", "--bogus")
+    #expect(outcome.status == 2)
+    #expect(outcome.stderr.hasPrefix("Error: Unknown option '--bogus'"))
+  }
+
+  @Test func normListRefusesADateTogetherWithHistory() throws {
+    let outcome = try CLI().run("norm", "list", "--history", "--on", "2026-01-01")
+    #expect(outcome.status == 2)
+    #expect(outcome.stderr.contains("--on and --history do not go together"))
+  }
+
+  @Test func aSubCountyFilterWorksWithoutACountyAndInAnyCase() throws {
+    let cli = try CLI(demo: true)
+    let sites = try cli.jsonArray("site", "list", "--sub-county", "matuga")
+    #expect(
+      Set(sites.compactMap { $0["code"] as? String }) == [
+        "STORE-KWALE", "MAT-KOMBANI", "DICE-KWALE", "SAT-MATUGA",
+        "PRISON-KWALE",
+      ])
+    expectRefused(
+      try cli.run("site", "list", "--sub-county", "Atlantis"), "--sub-county: unknown sub-county 'Atlantis'")
+  }
+
+  @Test func aNameTheCSVExportGuardsAgainstFormulasImportsBackUnchanged() throws {
+    let cli = try CLI()
+    expectSuccess(try cli.run("site", "add", "DICE-X", "--name", "=Likoni", "--kind", "dice", "--county", "001"))
+    let exported = try cli.run("site", "list", "--format", "csv")
+    #expect(exported.stdout.contains(",'=Likoni,"))
+    let path = try temporaryFile(named: "sites.csv", contents: exported.stdout)
+    defer { removeTemporaryFile(path) }
+    expectSuccess(try cli.run("import", "sites", path))
+    #expect(try cli.text("SELECT name FROM sites WHERE code = 'DICE-X'") == "=Likoni")
+  }
+}

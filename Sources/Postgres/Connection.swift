@@ -18,12 +18,14 @@ public final class Connection {
     guard let handle = PQconnectdb(conninfo) else {
       throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")
     }
-    self.handle = handle
+    // Store the handle only once it is known good: after every stored property is set, a throwing
+    // init runs deinit, whose PQfinish would free the handle a second time.
     guard PQstatus(handle) == CONNECTION_OK else {
       let message = Connection.lastErrorMessage(handle)
       PQfinish(handle)
       throw PostgresError(kind: .connection, message: message)
     }
+    self.handle = handle
     try executeScript(
       unsafeSQL: """
         SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';
@@ -86,7 +88,7 @@ public final class Connection {
       ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
     let broken = PQstatus(handle) != CONNECTION_OK
     return PostgresError(
-      kind: broken && sqlState == nil ? .connection : .server,
+      kind: broken ? .connection : .server,
       sqlState: sqlState,
       message: message.isEmpty ? Connection.lastErrorMessage(handle) : message,
       detail: field(CLIBPQ_DIAG_MESSAGE_DETAIL),

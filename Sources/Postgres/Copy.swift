@@ -54,6 +54,7 @@ extension Connection {
     guard PQresultStatus(start) == PGRES_COPY_IN else {
       defer { PQclear(start) }
       if PQresultStatus(start) == PGRES_FATAL_ERROR { throw error(from: start) }
+      if PQresultStatus(start) == PGRES_COPY_OUT { drainCopyOut() }
       throw PostgresError(kind: .usage, message: "statement did not start COPY FROM STDIN: \(sql)")
     }
     PQclear(start)
@@ -83,5 +84,17 @@ extension Connection {
     if let failure { throw failure }
     if let serverError { throw serverError }
     return rows
+  }
+}
+
+extension Connection {
+  /// Reads and discards a COPY TO STDOUT someone started by mistake, so the connection is usable again.
+  fileprivate func drainCopyOut() {
+    var buffer: UnsafeMutablePointer<CChar>?
+    while PQgetCopyData(handle, &buffer, 0) > 0 {
+      PQfreemem(buffer)
+      buffer = nil
+    }
+    while let result = PQgetResult(handle) { PQclear(result) }
   }
 }

@@ -113,18 +113,25 @@ enum TimestampParser {
     else { return nil }
     seconds += Double(hour * 3600 + minute * 60 + second)
     var index = 19
+    var fraction = 0.0
     if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
       index += 1
-      var scale = 0.1
+      // Gather the digits into one integer and add the fraction once: adding digit by digit to the
+      // large seconds value rounded at every step and could land on a neighbouring microsecond.
+      var numerator = 0
+      var denominator = 1
       let start = index
       while index < bytes.count, let digit = digitValue(bytes[index]) {
-        seconds += Double(digit) * scale
-        scale /= 10
+        if denominator < 1_000_000_000_000 {  // further digits cannot change a Double of this size
+          numerator = numerator * 10 + digit
+          denominator *= 10
+        }
         index += 1
       }
       if index == start { return nil }
+      fraction = Double(numerator) / Double(denominator)
     }
-    if index == bytes.count { return seconds }
+    if index == bytes.count { return seconds + fraction }
     let sign: Double
     switch bytes[index] {
     case UInt8(ascii: "+"): sign = 1
@@ -144,7 +151,7 @@ enum TimestampParser {
       unit /= 60
     }
     guard index == bytes.count else { return nil }
-    return seconds - sign * Double(offset)
+    return (seconds - sign * Double(offset)) + fraction
   }
 
   private static func number(_ bytes: [UInt8], _ start: Int, _ length: Int) -> Int? {

@@ -13,6 +13,7 @@ extension Connection {
   /// `maxAttempts` times, after a short randomised pause. `body` must therefore do nothing outside
   /// the database that cannot be repeated. Called inside another transaction, it becomes a savepoint
   /// and leaves retrying to the outermost call.
+  @discardableResult
   public func transaction<T>(
     isolation: IsolationLevel = .readCommitted,
     maxAttempts: Int = 5,

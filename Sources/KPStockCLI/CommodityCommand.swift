@@ -39,7 +39,7 @@ struct CommodityCommand: ParsableCommand {
       let connection = try database.open()
       let reference = try ReferenceData.load(connection)
       let commodity = try CommodityCatalog.find(connection, code: try resolve(code, in: reference.commodities))!
-      Console.output(CommodityCommand.record(commodity).rendered(as: output.format))
+      Console.output(CommodityCatalog.listing([commodity]).record(at: 0).rendered(as: output.format))
     }
   }
 
@@ -90,13 +90,14 @@ struct CommodityCommand: ParsableCommand {
         try CommodityInput.commodity(values, reference: reference)
       }
       guard
-        try withDatabaseErrors(CommodityCommand.flags, { try CommodityCatalog.insertIfMissing(connection, commodity) })
+        try withDatabaseErrors(
+          CommodityCommand.flags, { try CommodityCatalog.save(connection, commodity, existing: .keep) })
       else {
         throw KPStockError.badInput(
           "commodity \(commodity.code) already exists; change it with 'kpstock commodity update \(commodity.code)'")
       }
       Console.output("added commodity \(commodity.code)\n")
-      Console.output(CommodityCommand.record(commodity).rendered(as: .table))
+      Console.output(CommodityCatalog.listing([commodity]).record(at: 0).rendered(as: .table))
     }
   }
 
@@ -120,14 +121,12 @@ struct CommodityCommand: ParsableCommand {
       let commodity = try CommodityCommand.flags.check { () throws(FieldError) in
         try CommodityInput.commodity(values, reference: reference, existing: existing)
       }
-      try withDatabaseErrors(CommodityCommand.flags) { try CommodityCatalog.upsert(connection, commodity) }
+      try withDatabaseErrors(CommodityCommand.flags) {
+        try CommodityCatalog.save(connection, commodity, existing: .replace)
+      }
       Console.output("updated commodity \(commodity.code)\n")
-      Console.output(CommodityCommand.record(commodity).rendered(as: .table))
+      Console.output(CommodityCatalog.listing([commodity]).record(at: 0).rendered(as: .table))
     }
   }
 
-  static func record(_ commodity: Commodity) -> Record {
-    let listing = CommodityCatalog.listing([commodity])
-    return Record(fields: Array(zip(listing.columns, listing.rows[0])).map { (name: $0, value: $1) })
-  }
 }

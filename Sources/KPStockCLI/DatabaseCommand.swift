@@ -134,8 +134,8 @@ struct DatabaseCommand: ParsableCommand {
       if demo != nil {
         result.added.merge(try withDatabaseErrors { try Seeds.loadKwaleDemo(connection) }.added) { $0 + $1 }
       }
-      let parts = result.added.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-      Console.output("added " + parts.joined(separator: ", ") + "\n")
+      Console.output(
+        result.total == 0 ? "nothing to add: the seed data are already loaded\n" : "added \(result.summary)\n")
     }
   }
 }

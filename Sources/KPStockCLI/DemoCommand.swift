@@ -17,8 +17,8 @@ struct DemoCommand: ParsableCommand {
     let loaded = try withDatabaseErrors { try Demo.load(connection) }
     Console.output(
       loaded.total == 0
-        ? "kpstock demo: the Kwale demo data were already loaded (\(database.target))\n\n"
-        : "kpstock demo: loaded \(loaded.total) reference and Kwale network rows into the \(database.target)\n\n")
+        ? "kpstock demo: the Kwale demo was already loaded (\(database.target))\n\n"
+        : "kpstock demo: added \(loaded.summary) (\(database.target))\n\n")
     for section in try Demo.tour(connection).sections {
       Console.output("== \(section.title)\n\(section.text)\n")
     }

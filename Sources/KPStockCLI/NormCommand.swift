@@ -76,7 +76,9 @@ struct NormCommand: ParsableCommand {
       let norm = try NormCommand.flags.check { () throws(FieldError) in
         try NormInput.norm(values, reference: reference, today: today)
       }
-      let added = try withDatabaseErrors(NormCommand.flags) { try NormCatalog.set(connection, norm) }
+      let added = try withDatabaseErrors(NormCommand.flags) {
+        try NormCatalog.save(connection, norm, existing: .replace)
+      }
       Console.output(
         "\(added ? "set" : "replaced") norm \(norm.commodityCode) for \(norm.populationCode): "
           + "\(norm.quantityPerWeek) per person per week from \(norm.effectiveFrom)\n")

@@ -52,7 +52,8 @@ struct SiteCommand: ParsableCommand {
       let connection = try database.open()
       let reference = try ReferenceData.load(connection)
       let site = try SiteCatalog.find(connection, code: try resolve(code, in: reference.sites))!
-      Console.output(SiteCommand.record(site, reference: reference).rendered(as: output.format))
+      Console.output(
+        SiteCatalog.listing([site], counties: reference.counties).record(at: 0).rendered(as: output.format))
     }
   }
 
@@ -97,12 +98,13 @@ struct SiteCommand: ParsableCommand {
       let site = try SiteCommand.flags.check { () throws(FieldError) in
         try SiteInput.site(values, reference: reference)
       }
-      guard try withDatabaseErrors(SiteCommand.flags, { try SiteCatalog.insertIfMissing(connection, site) }) else {
+      guard try withDatabaseErrors(SiteCommand.flags, { try SiteCatalog.save(connection, site, existing: .keep) })
+      else {
         throw KPStockError.badInput(
           "site \(site.code) already exists; change it with 'kpstock site update \(site.code)'")
       }
       Console.output("added site \(site.code)\n")
-      Console.output(SiteCommand.record(site, reference: reference).rendered(as: .table))
+      Console.output(SiteCatalog.listing([site], counties: reference.counties).record(at: 0).rendered(as: .table))
     }
   }
 
@@ -126,14 +128,10 @@ struct SiteCommand: ParsableCommand {
       let site = try SiteCommand.flags.check { () throws(FieldError) in
         try SiteInput.site(values, reference: reference, existing: existing)
       }
-      try withDatabaseErrors(SiteCommand.flags) { try SiteCatalog.upsert(connection, site) }
+      try withDatabaseErrors(SiteCommand.flags) { try SiteCatalog.save(connection, site, existing: .replace) }
       Console.output("updated site \(site.code)\n")
-      Console.output(SiteCommand.record(site, reference: reference).rendered(as: .table))
+      Console.output(SiteCatalog.listing([site], counties: reference.counties).record(at: 0).rendered(as: .table))
     }
   }
 
-  static func record(_ site: Site, reference: ReferenceData) -> Record {
-    let listing = SiteCatalog.listing([site], counties: reference.counties)
-    return Record(fields: Array(zip(listing.columns, listing.rows[0])).map { (name: $0, value: $1) })
-  }
 }

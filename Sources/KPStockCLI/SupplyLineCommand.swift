@@ -79,7 +79,9 @@ struct SupplyLineCommand: ParsableCommand {
       let line = try SupplyLineCommand.flags.check { () throws(FieldError) in
         try SupplyLineInput.supplyLine(values, reference: reference, existing: existing)
       }
-      try withDatabaseErrors(SupplyLineCommand.flags) { try SupplyLineCatalog.set(connection, line) }
+      try withDatabaseErrors(SupplyLineCommand.flags) {
+        try SupplyLineCatalog.save(connection, line, existing: .replace)
+      }
       Console.output("\(existing == nil ? "added" : "updated") supply line\n")
       Console.output(SupplyLineCatalog.listing([line]).rendered(as: .table))
     }

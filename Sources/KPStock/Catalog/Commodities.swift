@@ -91,32 +91,24 @@ public enum CommodityCatalog {
       controlled: try row.decode("controlled"))
   }
 
-  public static func insertIfMissing(_ connection: Connection, _ commodity: Commodity) throws -> Bool {
-    try save(connection, commodity, onConflict: "DO NOTHING")
-  }
-
+  /// Saves by code; returns true when the row was new.
   @discardableResult
-  public static func upsert(_ connection: Connection, _ commodity: Commodity) throws -> Bool {
-    try save(
-      connection, commodity,
-      onConflict: """
-        (code) DO UPDATE SET name = EXCLUDED.name, category = EXCLUDED.category, base_unit = EXCLUDED.base_unit,
-          pack_size = EXCLUDED.pack_size, pack_rounding_threshold = EXCLUDED.pack_rounding_threshold,
-          lot_tracked = EXCLUDED.lot_tracked, controlled = EXCLUDED.controlled
-        """)
-  }
-
-  private static func save(_ connection: Connection, _ commodity: Commodity, onConflict: String) throws -> Bool {
-    let rows = try connection.query(
+  public static func save(_ connection: Connection, _ commodity: Commodity, existing: ExistingRow) throws -> Bool {
+    try KPStock.save(
+      connection,
       """
       INSERT INTO commodities (code, name, category, base_unit, pack_size, pack_rounding_threshold, lot_tracked,
         controlled)
       VALUES (\(commodity.code), \(commodity.name), \(commodity.category), \(commodity.baseUnit), \(commodity.packSize),
         \(commodity.packRoundingThreshold), \(commodity.lotTracked), \(commodity.controlled))
-      ON CONFLICT \(unsafeRaw: onConflict)
-      RETURNING xmax = 0 AS inserted
-      """)
-    return try rows.first?.decode("inserted") ?? false
+      """,
+      conflictKey: "code",
+      updates: """
+        name = EXCLUDED.name, category = EXCLUDED.category, base_unit = EXCLUDED.base_unit,
+        pack_size = EXCLUDED.pack_size, pack_rounding_threshold = EXCLUDED.pack_rounding_threshold,
+        lot_tracked = EXCLUDED.lot_tracked, controlled = EXCLUDED.controlled
+        """,
+      existing: existing)
   }
 
   public static func listing(_ commodities: [Commodity]) -> Listing {

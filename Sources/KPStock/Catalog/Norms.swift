@@ -67,25 +67,23 @@ public enum NormCatalog {
     }
   }
 
-  /// Records the norm from its effective date, replacing a norm set for the same day.
+  /// Records the norm from its effective date; `.replace` overwrites a norm set for the same day.
+  /// Returns true when the row was new.
   @discardableResult
-  public static func set(_ connection: Connection, _ norm: Norm, keepExisting: Bool = false) throws -> Bool {
-    let conflict =
-      keepExisting
-      ? "DO NOTHING"
-      : """
-      (commodity_code, population_code, effective_from) DO UPDATE SET quantity_per_week = EXCLUDED.quantity_per_week,
-        source = EXCLUDED.source, recorded_at = now(), recorded_by = session_user
-      """
-    let rows = try connection.query(
+  public static func save(_ connection: Connection, _ norm: Norm, existing: ExistingRow) throws -> Bool {
+    try KPStock.save(
+      connection,
       """
       INSERT INTO norms (commodity_code, population_code, effective_from, quantity_per_week, source)
       VALUES (\(norm.commodityCode), \(norm.populationCode), \(norm.effectiveFrom), \(norm.quantityPerWeek),
         \(norm.source))
-      ON CONFLICT \(unsafeRaw: conflict)
-      RETURNING xmax = 0 AS inserted
-      """)
-    return try rows.first?.decode("inserted") ?? false
+      """,
+      conflictKey: "commodity_code, population_code, effective_from",
+      updates: """
+        quantity_per_week = EXCLUDED.quantity_per_week, source = EXCLUDED.source, recorded_at = now(),
+        recorded_by = session_user
+        """,
+      existing: existing)
   }
 
   public static func listing(_ norms: [Norm]) -> Listing {

@@ -130,34 +130,23 @@ public enum SiteCatalog {
       closedOn: try row.decode("closed_on"))
   }
 
-  /// Inserts unless the code exists; returns true when the row was new.
-  public static func insertIfMissing(_ connection: Connection, _ site: Site) throws -> Bool {
-    try save(connection, site, onConflict: "DO NOTHING")
-  }
-
-  /// Inserts or replaces by code; returns true when the row was new.
+  /// Saves by code; returns true when the row was new.
   @discardableResult
-  public static func upsert(_ connection: Connection, _ site: Site) throws -> Bool {
-    try save(
-      connection, site,
-      onConflict: """
-        (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, county_code = EXCLUDED.county_code,
-          sub_county = EXCLUDED.sub_county, dhis2_uid = EXCLUDED.dhis2_uid, opened_on = EXCLUDED.opened_on,
-          closed_on = EXCLUDED.closed_on
-        """)
-  }
-
-  @discardableResult
-  private static func save(_ connection: Connection, _ site: Site, onConflict: String) throws -> Bool {
-    let rows = try connection.query(
+  public static func save(_ connection: Connection, _ site: Site, existing: ExistingRow) throws -> Bool {
+    try KPStock.save(
+      connection,
       """
       INSERT INTO sites (code, name, kind, county_code, sub_county, dhis2_uid, opened_on, closed_on)
       VALUES (\(site.code), \(site.name), \(site.kind), \(site.countyCode), \(site.subCounty), \(site.dhis2UID),
         \(site.openedOn), \(site.closedOn))
-      ON CONFLICT \(unsafeRaw: onConflict)
-      RETURNING xmax = 0 AS inserted
-      """)
-    return try rows.first?.decode("inserted") ?? false
+      """,
+      conflictKey: "code",
+      updates: """
+        name = EXCLUDED.name, kind = EXCLUDED.kind, county_code = EXCLUDED.county_code,
+        sub_county = EXCLUDED.sub_county, dhis2_uid = EXCLUDED.dhis2_uid, opened_on = EXCLUDED.opened_on,
+        closed_on = EXCLUDED.closed_on
+        """,
+      existing: existing)
   }
 
   public static func listing(_ sites: [Site], counties: [String: String]) -> Listing {

@@ -112,28 +112,24 @@ public enum SupplyLineCatalog {
       variant: try row.decode("variant"), emergencyOrderPointWeeks: try row.decode("emergency_order_point_weeks"))
   }
 
-  /// Inserts or replaces the line for (site, category); returns true when it was new.
+  /// Saves the line for (site, category); returns true when it was new.
   @discardableResult
-  public static func set(_ connection: Connection, _ line: SupplyLine, keepExisting: Bool = false) throws -> Bool {
-    let conflict =
-      keepExisting
-      ? "DO NOTHING"
-      : """
-      (site_code, category) DO UPDATE SET supplier_code = EXCLUDED.supplier_code,
-        lead_time_days = EXCLUDED.lead_time_days, review_period_days = EXCLUDED.review_period_days,
-        safety_stock_weeks = EXCLUDED.safety_stock_weeks, variant = EXCLUDED.variant,
-        emergency_order_point_weeks = EXCLUDED.emergency_order_point_weeks
-      """
-    let rows = try connection.query(
+  public static func save(_ connection: Connection, _ line: SupplyLine, existing: ExistingRow) throws -> Bool {
+    try KPStock.save(
+      connection,
       """
       INSERT INTO supply_lines (site_code, category, supplier_code, lead_time_days, review_period_days,
         safety_stock_weeks, variant, emergency_order_point_weeks)
       VALUES (\(line.siteCode), \(line.category), \(line.supplierCode), \(line.leadTimeDays), \(line.reviewPeriodDays),
         \(line.safetyStockWeeks), \(line.variant), \(line.emergencyOrderPointWeeks))
-      ON CONFLICT \(unsafeRaw: conflict)
-      RETURNING xmax = 0 AS inserted
-      """)
-    return try rows.first?.decode("inserted") ?? false
+      """,
+      conflictKey: "site_code, category",
+      updates: """
+        supplier_code = EXCLUDED.supplier_code, lead_time_days = EXCLUDED.lead_time_days,
+        review_period_days = EXCLUDED.review_period_days, safety_stock_weeks = EXCLUDED.safety_stock_weeks,
+        variant = EXCLUDED.variant, emergency_order_point_weeks = EXCLUDED.emergency_order_point_weeks
+        """,
+      existing: existing)
   }
 
   public static func listing(_ lines: [SupplyLine]) -> Listing {

@@ -24,14 +24,10 @@ public struct ImportSummary: Sendable, Equatable {
 /// Loads reference CSV files all-or-nothing: every row is checked first and every bad row reported;
 /// only a clean file is written, in one transaction.
 public enum ReferenceImport {
-  /// Whether a row whose key exists replaces it (`kpstock import`) or is left alone (seeds, which must
-  /// never undo a local edit).
-  public enum ExistingRows: Sendable { case replace, keep }
-
   /// - Parameter dryRun: check and count everything, then roll back.
   @discardableResult
   public static func load(
-    _ table: ReferenceTable, from csv: CSVTable, into connection: Connection, existing: ExistingRows = .replace,
+    _ table: ReferenceTable, from csv: CSVTable, into connection: Connection, existing: ExistingRow = .replace,
     dryRun: Bool = false
   ) throws -> ImportSummary {
     do {
@@ -58,7 +54,7 @@ public enum ReferenceImport {
   }
 
   private static func loadSites(
-    _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRows
+    _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRow
   ) throws -> ImportSummary {
     // county_name is accepted (and ignored) so that 'kpstock site list --format csv' imports back.
     try csv.requireColumns(required: SiteInput.requiredColumns, optional: SiteInput.optionalColumns + ["county_name"])
@@ -71,12 +67,12 @@ public enum ReferenceImport {
     }
     try refuseDuplicates(csv, sites.map { ($0.line, $0.value.code) }, column: "code")
     return try write(csv, .sites, existing, sites, exists: { current[$0.code] != nil }) { site in
-      existing == .keep ? try SiteCatalog.insertIfMissing(connection, site) : try SiteCatalog.upsert(connection, site)
+      try SiteCatalog.save(connection, site, existing: existing)
     }
   }
 
   private static func loadCommodities(
-    _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRows
+    _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRow
   ) throws -> ImportSummary {
     try csv.requireColumns(required: CommodityInput.requiredColumns, optional: CommodityInput.optionalColumns)
     let current = Dictionary(try CommodityCatalog.list(connection).map { ($0.code, $0) }) { first, _ in first }
@@ -88,14 +84,12 @@ public enum ReferenceImport {
     }
     try refuseDuplicates(csv, commodities.map { ($0.line, $0.value.code) }, column: "code")
     return try write(csv, .commodities, existing, commodities, exists: { current[$0.code] != nil }) { commodity in
-      existing == .keep
-        ? try CommodityCatalog.insertIfMissing(connection, commodity)
-        : try CommodityCatalog.upsert(connection, commodity)
+      try CommodityCatalog.save(connection, commodity, existing: existing)
     }
   }
 
   private static func loadNorms(
-    _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRows
+    _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRow
   ) throws -> ImportSummary {
     try csv.requireColumns(required: NormInput.requiredColumns)
     let today = try ProgrammeCalendar.today(connection)
@@ -113,12 +107,12 @@ public enum ReferenceImport {
       csv, .norms, existing, norms,
       exists: { current.contains("\($0.commodityCode)/\($0.populationCode)/\($0.effectiveFrom)") }
     ) { norm in
-      try NormCatalog.set(connection, norm, keepExisting: existing == .keep)
+      try NormCatalog.save(connection, norm, existing: existing)
     }
   }
 
   private static func loadSupplyLines(
-    _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRows
+    _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRow
   ) throws -> ImportSummary {
     try csv.requireColumns(required: SupplyLineInput.requiredColumns, optional: SupplyLineInput.optionalColumns)
     let current = Dictionary(
@@ -135,7 +129,7 @@ public enum ReferenceImport {
       csv, lines.map { ($0.line, "\($0.value.siteCode)/\($0.value.category)") }, column: "site and category")
     return try write(csv, .supplyLines, existing, lines, exists: { current["\($0.siteCode)/\($0.category)"] != nil }) {
       line in
-      try SupplyLineCatalog.set(connection, line, keepExisting: existing == .keep)
+      try SupplyLineCatalog.save(connection, line, existing: existing)
     }
   }
 
@@ -160,7 +154,7 @@ public enum ReferenceImport {
   /// Writes each row, naming the file and line when the database refuses one; the caller's
   /// transaction then rolls every row back.
   private static func write<T>(
-    _ csv: CSVTable, _ table: ReferenceTable, _ existing: ExistingRows, _ rows: [(line: Int, value: T)],
+    _ csv: CSVTable, _ table: ReferenceTable, _ existing: ExistingRow, _ rows: [(line: Int, value: T)],
     exists: (T) -> Bool,
     _ save: (T) throws -> Bool
   ) throws -> ImportSummary {

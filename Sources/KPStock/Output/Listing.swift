@@ -97,6 +97,11 @@ public struct Listing: Sendable, Equatable {
     return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
   }
 
+  /// One row as a record, for `show` commands.
+  public func record(at index: Int) -> Record {
+    Record(fields: Array(zip(columns, rows[index])).map { (name: $0, value: $1) })
+  }
+
   func json() -> String {
     guard !rows.isEmpty else { return "[]\n" }
     let objects = rows.map { row in

@@ -45,6 +45,7 @@ let package = Package(
         "EmbeddedCluster",
         "Postgres",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
       ]
     ),
     .target(

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
 import KPStock
+import Logging
 
 /// Runs the command and turns a kpstock error into its message and exit status: 2 for bad input,
 /// 1 when the database could not do the work.
 @main
 enum Main {
   static func main() {
+    bootstrapLogging()
     do {
       var command = try KPStockCommand.parseAsRoot()
       try command.run()
@@ -34,7 +36,20 @@ struct KPStockCommand: ParsableCommand {
       (data in $KPSTOCK_HOME, else the XDG data folder; /var/lib/kpstock when run as root).
       """,
     subcommands: [
-      DemoCommand.self, DatabaseCommand.self, SiteCommand.self, CommodityCommand.self, NormCommand.self,
+      DemoCommand.self, DatabaseCommand.self, CountyCommand.self, SiteCommand.self, CommodityCommand.self,
+      NormCommand.self,
       SupplyLineCommand.self, ImportCommand.self, SettingsCommand.self,
     ])
+}
+
+/// Diagnostics (cluster start-up, retries) go to stderr at the level `KPSTOCK_LOG_LEVEL` names
+/// (trace, debug, info, notice, warning, error, critical); the default shows only warnings and worse.
+private func bootstrapLogging() {
+  let name = ProcessInfo.processInfo.environment["KPSTOCK_LOG_LEVEL"]?.lowercased() ?? ""
+  let level = Logger.Level(rawValue: name) ?? .warning
+  LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = level
+    return handler
+  }
 }

@@ -77,4 +77,13 @@ struct CommandLineTests {
     expectSuccess(try cli.run("import", "sites", path))
     #expect(try cli.text("SELECT name FROM sites WHERE code = 'DICE-X'") == "=Likoni")
   }
+
+  @Test func countyListGivesEveryCodeWithItsSubCountiesAndSites() throws {
+    let counties = try CLI(demo: true).jsonArray("county", "list")
+    #expect(counties.count == 47)
+    let kwale = try #require(counties.first { $0["code"] as? String == "002" })
+    #expect(kwale["name"] as? String == "Kwale")
+    #expect(kwale["sub_counties"] as? Int == 4)
+    #expect(kwale["sites"] as? Int == 10)
+  }
 }

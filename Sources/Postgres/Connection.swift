@@ -8,12 +8,14 @@ import Foundation
 /// task with `sending`; share a database between tasks by opening a connection in each.
 public final class Connection {
   let handle: OpaquePointer
+  let noticeLog = NoticeLog()
 
   /// Connects with a `postgres://` URL or a `key=value` conninfo string; an empty string lets libpq
   /// read the `PG*` environment variables.
   ///
   /// The session is pinned to UTC, ISO dates and UTF-8 so that values always come back in the one
-  /// text shape the decoders read, whatever the server's defaults are.
+  /// text shape the decoders read, whatever the server's defaults are. Server notices are collected
+  /// in `notices` rather than printed (see `PostgresNotice`).
   public init(connectingTo conninfo: String) throws {
     guard let handle = PQconnectdb(conninfo) else {
       throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")
@@ -26,6 +28,7 @@ public final class Connection {
       throw PostgresError(kind: .connection, message: message)
     }
     self.handle = handle
+    installNoticeReceiver()
     try executeScript(
       unsafeSQL: """
         SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';

@@ -15,6 +15,9 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
 
 /// Applies migrations in name order, each in its own transaction, recording a checksum per file.
 ///
+/// The checksum is the SHA-256 of the file's UTF-8 text in lowercase hex, computed here rather than by
+/// the server so that checking every applied file does not send every file's text over the wire.
+///
 /// A session-level advisory lock serialises migrators, so two processes starting at once apply each
 /// file exactly once. An applied file whose text has changed is refused rather than silently skipped:
 /// the database would no longer match the code that describes it.
@@ -28,8 +31,14 @@ public struct Migrator: Sendable {
   }
 
   /// Applies what is missing and returns the names applied, oldest first.
+  ///
+  /// - Parameter finishing: runs after the migrations, in its own transaction and still under the lock,
+  ///   with the names applied. Data a schema needs before anyone may use it (seed rows) belongs here:
+  ///   another migrator cannot return until it is done.
   @discardableResult
-  public func migrate(_ connection: Connection) throws -> [String] {
+  public func migrate(
+    _ connection: Connection, finishing: ((Connection, _ applied: [String]) throws -> Void)? = nil
+  ) throws -> [String] {
     try connection.execute("SELECT pg_advisory_lock(\(lockKey))")
     defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(lockKey))") }
     try connection.executeScript(
@@ -48,11 +57,15 @@ public struct Migrator: Sendable {
         try connection.execute(
           """
           INSERT INTO schema_migrations (name, checksum)
-          VALUES (\(migration.name), encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex'))
+          VALUES (\(migration.name), \(SHA256.hex(migration.sql)))
           """)
       }
     }
-    return pending.map(\.name)
+    let applied = pending.map(\.name)
+    if let finishing {
+      try connection.transaction { connection in try finishing(connection, applied) }
+    }
+    return applied
   }
 
   /// The migrations not yet applied; throws if an applied one has drifted or is unknown to this build.
@@ -73,9 +86,7 @@ public struct Migrator: Sendable {
         pending.append(migration)
         continue
       }
-      let current: String = try connection.query(
-        "SELECT encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex') AS checksum"
-      )[0].decode("checksum")
+      let current = SHA256.hex(migration.sql)
       guard current == recorded else {
         throw MigrationError(
           description:

@@ -4,6 +4,7 @@
 ///
 /// Raw SQL can only enter through names that say so: `Query(unsafeSQL:)` and
 /// `\(unsafeRaw: …)`. `\(identifier: …)` quotes a name; `\(fragment)` splices another query.
+/// Literals are `StaticString`s, so even `Query(stringLiteral:)` cannot be handed a runtime string.
 public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible {
   enum Segment: Sendable {
     case sql(String)
@@ -12,8 +13,8 @@ public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringCon
 
   var segments: [Segment]
 
-  public init(stringLiteral value: String) {
-    segments = [.sql(value)]
+  public init(stringLiteral value: StaticString) {
+    segments = [.sql(value.text)]
   }
 
   public init(stringInterpolation: StringInterpolation) {
@@ -57,10 +58,13 @@ public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringCon
   }
 
   /// Joins fragments, e.g. optional WHERE conditions, with a separator such as `" AND "`.
-  public static func joined(_ parts: [Query], separator: String) -> Query {
+  ///
+  /// The separator is a `Query` rather than a `String` so that only a literal, or SQL that says
+  /// `unsafe`, can become part of the statement's text.
+  public static func joined(_ parts: [Query], separator: Query) -> Query {
     var result = Query(unsafeSQL: "")
     for (index, part) in parts.enumerated() {
-      if index > 0 { result.segments.append(.sql(separator)) }
+      if index > 0 { result.segments += separator.segments }
       result.segments += part.segments
     }
     return result
@@ -73,8 +77,8 @@ public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringCon
       segments.reserveCapacity(interpolationCount * 2 + 1)
     }
 
-    public mutating func appendLiteral(_ literal: String) {
-      segments.append(.sql(literal))
+    public mutating func appendLiteral(_ literal: StaticString) {
+      segments.append(.sql(literal.text))
     }
 
     public mutating func appendInterpolation(_ value: some PostgresEncodable) {
@@ -103,5 +107,11 @@ public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringCon
     public mutating func appendInterpolation(unsafeRaw sql: String) {
       segments.append(.sql(sql))
     }
+  }
+}
+
+extension StaticString {
+  fileprivate var text: String {
+    withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
   }
 }

@@ -43,6 +43,15 @@ struct BindTests {
     #expect(query.binds == [.text("Turkana"), .text("dispensary"), .text("5", typeOID: PostgresOID.int8)])
   }
 
+  @Test func aJoinSeparatorIsAQuerySoItsValuesStayParameters() {
+    let conditions: [Query] = ["a = \(1)", "b = \(2)"]
+    let separator: Query = " OR c = \("it's") OR "
+    let query = Query.joined(conditions, separator: separator)
+    #expect(query.sql == "a = $1 OR c = $2 OR b = $3")
+    #expect(
+      query.binds == [.text("1", typeOID: PostgresOID.int8), .text("it's"), .text("2", typeOID: PostgresOID.int8)])
+  }
+
   @Test func hostileStringsRoundTripExactlyThroughSelect() throws {
     let connection = try TestDatabase.fresh().connect()
     for value in Self.hostileStrings {

@@ -51,6 +51,28 @@ struct MigratorTests {
     #expect(try Self.lockIsFree(handle))
   }
 
+  @Test func checksumsAreComputedWithoutAskingTheServer() throws {
+    let handle = try TestDatabase.empty()
+    let connection = try handle.connect()
+    // With public ahead of pg_catalog, this sha256 shadows the built-in one, so any checksum the
+    // server were asked for would fail the run.
+    try connection.executeScript(
+      unsafeSQL: """
+        CREATE FUNCTION public.sha256(bytea) RETURNS bytea LANGUAGE plpgsql
+          AS $$ BEGIN RAISE EXCEPTION 'the server was asked for a checksum'; END $$;
+        SET search_path = public, pg_catalog;
+        """)
+    let migrator = Migrator(migrations: [Self.createStock, Self.addQuantity], lockKey: Self.lockKey)
+    #expect(try migrator.migrate(connection) == ["0001_stock", "0002_quantity"])
+    #expect(try migrator.migrate(connection) == [])
+    #expect(try migrator.pending(connection).isEmpty)
+    #expect(
+      try Self.recorded(connection).map(\.checksum) == [
+        "8b2f313a4a3c7b1e24626cffa66128e35d62830651027c0d80aff7d5b3fa306c",
+        "c1552ddfcc89791676732d46ef62475deb8580d371818d53ce3c991c85b733a9",
+      ])
+  }
+
   @Test func runningAgainAppliesNothing() throws {
     let handle = try TestDatabase.empty()
     let connection = try handle.connect()
@@ -163,5 +185,27 @@ struct MigratorTests {
     for index in 1...3 {
       #expect(try connection.count("slow_\(index)") == 1)
     }
+  }
+
+  @Test func theFinishingStepRunsUnderTheLockSoALaterMigratorSeesItsWork() async throws {
+    let handle = try TestDatabase.empty()
+    let migrator = Migrator(migrations: [Self.createStock], lockKey: Self.lockKey)
+    let barrier = Barrier(parties: 2)
+    // The step seeds the table only when it is empty, and is slow: were it outside the lock, the second
+    // migrator would find the table empty too and seed it again.
+    let run: @Sendable () throws -> [String] = {
+      let connection = try handle.connect()
+      try barrier.arriveAndWait()
+      return try migrator.migrate(connection) { connection, _ in
+        let empty: Bool = try connection.query("SELECT NOT EXISTS (SELECT 1 FROM stock) AS empty")[0].decode("empty")
+        try connection.execute("SELECT pg_sleep(0.3)")
+        if empty { try connection.execute("INSERT INTO stock (id) SELECT coalesce(max(id), 0) + 1 FROM stock") }
+      }
+    }
+    async let first = onThread(run)
+    async let second = onThread(run)
+    let applied = try await [first, second]
+    #expect(applied.sorted { $0.count < $1.count } == [[], ["0001_stock"]])
+    #expect(try handle.connect().count("stock") == 1)
   }
 }

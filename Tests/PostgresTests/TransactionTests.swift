@@ -71,6 +71,48 @@ struct TransactionTests {
     }
   }
 
+  @Test func withoutALevelTheTopLevelUsesTheServerDefaultAndANestedCallTheOuterLevel() throws {
+    let (_, connection) = try Self.database()
+    let levels: [String] = try connection.transaction { connection in
+      let outer: String = try connection.value("SHOW transaction_isolation")
+      let nested: String = try connection.transaction { try $0.value("SHOW transaction_isolation") }
+      return [outer, nested]
+    }
+    #expect(levels == ["read committed", "read committed"])
+    let nested: String = try connection.transaction(isolation: .serializable) { connection in
+      try connection.transaction { try $0.value("SHOW transaction_isolation") }
+    }
+    #expect(nested == "serializable")
+  }
+
+  @Test func aNestedCallMayRepeatTheOuterLevel() throws {
+    let (handle, connection) = try Self.database()
+    try connection.transaction(isolation: .repeatableRead) { connection in
+      try connection.transaction(isolation: .repeatableRead) { connection in
+        try connection.execute("INSERT INTO ledger (id) VALUES (\(1))")
+      }
+    }
+    #expect(try Self.ids(handle.connect()) == [1])
+  }
+
+  @Test func aNestedCallAskingForADifferentLevelIsRefusedAndTheOuterCarriesOn() throws {
+    let (handle, connection) = try Self.database()
+    var nestedRan = false
+    try connection.transaction { connection in
+      try connection.execute("INSERT INTO ledger (id) VALUES (\(1))")
+      let error = try #require(throws: PostgresError.self) {
+        try connection.transaction(isolation: .serializable) { _ in nestedRan = true }
+      }
+      #expect(error.kind == .usage)
+      #expect(error.message.contains("serializable"))
+      #expect(error.message.contains("read committed"))
+      #expect(error.message.contains("outermost"))
+      try connection.execute("INSERT INTO ledger (id) VALUES (\(2))")
+    }
+    #expect(!nestedRan)
+    #expect(try Self.ids(handle.connect()) == [1, 2])
+  }
+
   @Test func aNestedCallThatFailsRollsBackOnlyItsOwnWork() throws {
     let (handle, connection) = try Self.database()
     var nestedLevels: [Bool] = []

@@ -20,7 +20,7 @@ struct CommodityCommand: ParsableCommand {
     func run() throws {
       let connection = try database.open()
       let reference = try ReferenceData.load(connection)
-      let category = try CommodityCommand.flags.check { () throws(FieldError) in
+      let category = try CommodityCommand.flags.check {
         try self.category.map { text throws(FieldError) in try reference.category(text, field: "category") }
       }
       let commodities = try CommodityCatalog.list(connection, category: category)
@@ -38,7 +38,7 @@ struct CommodityCommand: ParsableCommand {
     func run() throws {
       let connection = try database.open()
       let reference = try ReferenceData.load(connection)
-      let commodity = try CommodityCatalog.find(connection, code: try resolve(code, in: reference.commodities))!
+      let commodity = try CommodityCatalog.find(connection, code: try reference.commodities.resolveArgument(code))!
       Console.output(CommodityCatalog.listing([commodity]).record(at: 0).rendered(as: output.format))
     }
   }
@@ -74,7 +74,7 @@ struct CommodityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Add a commodity.",
       discussion:
-        "Example: kpstock commodity add PREP-TDF --name 'TDF/FTC tablet' --category opioid_agonist --base-unit piece --pack-size 30"
+        "Example: kpstock commodity add LUBRICANT-TUBE --name 'Lubricant tube 50 ml' --category lubricant --base-unit piece --pack-size 48 --lot-tracked true"
     )
 
     @OptionGroup var database: DatabaseOptions
@@ -83,19 +83,9 @@ struct CommodityCommand: ParsableCommand {
 
     func run() throws {
       let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
       var values = fields.values
       values["code"] = code
-      let commodity = try CommodityCommand.flags.check { () throws(FieldError) in
-        try CommodityInput.commodity(values, reference: reference)
-      }
-      guard
-        try withDatabaseErrors(
-          CommodityCommand.flags, { try CommodityCatalog.save(connection, commodity, existing: .keep) })
-      else {
-        throw KPStockError.badInput(
-          "commodity \(commodity.code) already exists; change it with 'kpstock commodity update \(commodity.code)'")
-      }
+      let commodity = try CommodityCommand.flags.check { try CommodityCatalog.add(connection, values) }
       Console.output("added commodity \(commodity.code)\n")
       Console.output(CommodityCatalog.listing([commodity]).record(at: 0).rendered(as: .table))
     }
@@ -116,15 +106,12 @@ struct CommodityCommand: ParsableCommand {
         throw KPStockError.badInput("nothing to change: give at least one of --name, --category, --pack-size, ...")
       }
       let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
-      let existing = try CommodityCatalog.find(connection, code: try resolve(code, in: reference.commodities))!
-      let commodity = try CommodityCommand.flags.check { () throws(FieldError) in
-        try CommodityInput.commodity(values, reference: reference, existing: existing)
+      let (commodity, outcome) = try CommodityCommand.flags.check {
+        try CommodityCatalog.update(connection, code: code, values)
       }
-      try withDatabaseErrors(CommodityCommand.flags) {
-        try CommodityCatalog.save(connection, commodity, existing: .replace)
-      }
-      Console.output("updated commodity \(commodity.code)\n")
+      Console.output(
+        outcome == .unchanged
+          ? "commodity \(commodity.code) already had these values\n" : "updated commodity \(commodity.code)\n")
       Console.output(CommodityCatalog.listing([commodity]).record(at: 0).rendered(as: .table))
     }
   }

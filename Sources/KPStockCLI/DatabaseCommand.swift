@@ -29,7 +29,7 @@ struct DatabaseCommand: ParsableCommand {
       var fields: [(name: String, value: Cell)] = [("target", .text(target.description))]
       var reachable = true
       if case .embedded(let cluster) = target {
-        let status = try clusterCall { try cluster.status() }
+        let status = try cluster.status()
         fields += [
           ("home", .text(status.home)),
           ("data_directory", .text(status.dataDirectory)),
@@ -72,7 +72,7 @@ struct DatabaseCommand: ParsableCommand {
 
     func run() throws {
       let cluster = try DatabaseCommand.embeddedCluster(database, action: "start")
-      let started = try clusterCall { try cluster.start() }
+      let started = try cluster.start()
       Console.output(
         started ? "started PostgreSQL in \(cluster.configuration.home)\n" : "PostgreSQL is already running\n")
     }
@@ -84,7 +84,7 @@ struct DatabaseCommand: ParsableCommand {
 
     func run() throws {
       let cluster = try DatabaseCommand.embeddedCluster(database, action: "stop")
-      try clusterCall { try cluster.stop() }
+      try cluster.stop()
       Console.output("PostgreSQL is stopped\n")
     }
   }
@@ -101,7 +101,7 @@ struct DatabaseCommand: ParsableCommand {
         throw KPStockError.badInput(
           "db destroy deletes every record in \(cluster.configuration.home); add --yes to confirm")
       }
-      try clusterCall { try cluster.destroy() }
+      try cluster.destroy()
       Console.output("deleted the embedded database in \(cluster.configuration.home)\n")
     }
   }
@@ -129,22 +129,10 @@ struct DatabaseCommand: ParsableCommand {
       if let demo, demo.lowercased() != "kwale" {
         throw KPStockError.badInput("--demo: unknown demo '\(demo)' (kwale)")
       }
-      let connection = try database.open()
-      var result = try withDatabaseErrors { try Seeds.loadReference(connection) }
-      if demo != nil {
-        result.added.merge(try withDatabaseErrors { try Seeds.loadKwaleDemo(connection) }.added) { $0 + $1 }
-      }
+      let connection = try database.open(seedReference: false)
+      let result = demo == nil ? try Seeds.loadReference(connection) : try Demo.load(connection)
       Console.output(
         result.total == 0 ? "nothing to add: the seed data are already loaded\n" : "added \(result.summary)\n")
     }
-  }
-}
-
-/// Cluster failures are operational: the message says what failed and where the log is.
-func clusterCall<T>(_ body: () throws -> T) throws -> T {
-  do {
-    return try body()
-  } catch let error as ClusterError {
-    throw KPStockError(.operational, error.description)
   }
 }

@@ -14,7 +14,7 @@ struct DemoCommand: ParsableCommand {
 
   func run() throws {
     let connection = try database.open()
-    let loaded = try withDatabaseErrors { try Demo.load(connection) }
+    let loaded = try Demo.load(connection)
     Console.output(
       loaded.total == 0
         ? "kpstock demo: the Kwale demo was already loaded (\(database.target))\n\n"

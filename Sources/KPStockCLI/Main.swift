@@ -1,7 +1,9 @@
 import ArgumentParser
+import EmbeddedCluster
 import Foundation
 import KPStock
 import Logging
+import Postgres
 
 /// Runs the command and turns a kpstock error into its message and exit status: 2 for bad input,
 /// 1 when the database could not do the work.
@@ -13,9 +15,13 @@ enum Main {
       var command = try KPStockCommand.parseAsRoot()
       try command.run()
     } catch let error as KPStockError {
-      for line in error.details { Console.error(line) }
-      Console.error("kpstock: error: \(error.message)")
-      exit(error.exitCode)
+      fail(error)
+    } catch let error as PostgresError {
+      fail(KPStockError.describing(error))
+    } catch let error as RowDecodingError {
+      fail(KPStockError(.operational, "unexpected data from the database: \(error)"))
+    } catch let error as ClusterError {
+      fail(KPStockError(.operational, error.description))
     } catch {
       // A malformed command line is bad input like any other: same status 2, so scripts need check one code.
       if KPStockCommand.exitCode(for: error) == .validationFailure {
@@ -36,10 +42,17 @@ struct KPStockCommand: ParsableCommand {
       (data in $KPSTOCK_HOME, else the XDG data folder; /var/lib/kpstock when run as root).
       """,
     subcommands: [
-      DemoCommand.self, DatabaseCommand.self, CountyCommand.self, SiteCommand.self, CommodityCommand.self,
+      DemoCommand.self, DatabaseCommand.self, CountyCommand.self, PopulationCommand.self, SiteCommand.self,
+      CommodityCommand.self,
       NormCommand.self,
       SupplyLineCommand.self, ImportCommand.self, SettingsCommand.self,
     ])
+}
+
+private func fail(_ error: KPStockError) -> Never {
+  for line in error.details { Console.error(line) }
+  Console.error("kpstock: error: \(error.message)")
+  exit(error.exitCode)
 }
 
 /// Diagnostics (cluster start-up, retries) go to stderr at the level `KPSTOCK_LOG_LEVEL` names

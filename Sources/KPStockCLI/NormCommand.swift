@@ -31,7 +31,7 @@ struct NormCommand: ParsableCommand {
       let connection = try database.open()
       let reference = try ReferenceData.load(connection)
       let today = try ProgrammeCalendar.today(connection)
-      let (commodity, population, date) = try NormCommand.flags.check { () throws(FieldError) in
+      let (commodity, population, date) = try NormCommand.flags.check {
         (
           try self.commodity.map { text throws(FieldError) in
             try reference.commodities.resolve(text, field: "commodity")
@@ -44,7 +44,7 @@ struct NormCommand: ParsableCommand {
       }
       let norms = try NormCatalog.list(
         connection, on: date, history: history, commodity: commodity, population: population)
-      Console.output(NormCatalog.listing(norms).rendered(as: output.format))
+      Console.output(NormCatalog.listing(norms, history: history).rendered(as: output.format))
     }
   }
 
@@ -65,22 +65,16 @@ struct NormCommand: ParsableCommand {
 
     func run() throws {
       let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
       var values = InputValues()
       values["commodity"] = commodity
       values["population"] = population
       values["per_person_per_week"] = qty
       values["effective_from"] = from
       values["source"] = source
-      let today = try ProgrammeCalendar.today(connection)
-      let norm = try NormCommand.flags.check { () throws(FieldError) in
-        try NormInput.norm(values, reference: reference, today: today)
-      }
-      let added = try withDatabaseErrors(NormCommand.flags) {
-        try NormCatalog.save(connection, norm, existing: .replace)
-      }
+      let (norm, outcome) = try NormCommand.flags.check { try NormCatalog.set(connection, values) }
+      let verb = outcome == .inserted ? "set" : outcome == .updated ? "replaced" : "unchanged:"
       Console.output(
-        "\(added ? "set" : "replaced") norm \(norm.commodityCode) for \(norm.populationCode): "
+        "\(verb) norm \(norm.commodityCode) for \(norm.populationCode): "
           + "\(norm.quantityPerWeek) per person per week from \(norm.effectiveFrom)\n")
     }
   }

@@ -14,8 +14,8 @@ struct DatabaseOptions: ParsableArguments {
   var target: DatabaseTarget { DatabaseTarget.resolve(databaseURL: databaseURL) }
 
   /// Opens the database, starting the embedded cluster and migrating as needed.
-  func open(migrate: Bool = true) throws -> Connection {
-    try KPStockDatabase.open(target, migrate: migrate, notice: Console.notice)
+  func open(migrate: Bool = true, seedReference: Bool = true) throws -> Connection {
+    try KPStockDatabase.open(target, migrate: migrate, seedReference: seedReference, notice: Console.notice)
   }
 }
 
@@ -34,31 +34,16 @@ struct FlagNames {
     renamed[column] ?? "--" + column.replacingOccurrences(of: "_", with: "-")
   }
 
-  /// Runs validation, turning a field failure into a one-line CLI error that names the flag.
-  func check<T>(_ body: () throws(FieldError) -> T) throws(KPStockError) -> T {
+  /// Runs domain work, turning a field failure or a database refusal into a one-line error that names
+  /// the flag; other kpstock errors pass through.
+  @discardableResult
+  func check<T>(_ body: () throws -> T) throws -> T {
     do {
       return try body()
-    } catch {
+    } catch let error as FieldError {
       throw KPStockError.badInput("\(flag(for: error.field)): \(error.problem)")
+    } catch let error as PostgresError {
+      throw KPStockError.describing(error, fieldName: flag(for:))
     }
-  }
-}
-
-/// Database work wrapped so that a refused statement reads as a sentence naming the flag, not a SQLSTATE.
-@discardableResult
-func withDatabaseErrors<T>(_ flags: FlagNames = FlagNames(), _ body: () throws -> T) throws -> T {
-  do {
-    return try body()
-  } catch let error as PostgresError {
-    throw KPStockError.describing(error, fieldName: flags.flag(for:))
-  }
-}
-
-/// Resolves a code argument, giving `unknown site 'X' (did you mean Y?)` on a miss.
-func resolve(_ input: String, in lookup: CodeLookup) throws(KPStockError) -> String {
-  do {
-    return try lookup.resolve(input, field: "code")
-  } catch {
-    throw KPStockError.badInput(error.problem)
   }
 }

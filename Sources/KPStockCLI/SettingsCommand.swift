@@ -48,11 +48,7 @@ struct SettingsCommand: ParsableCommand {
         throw KPStockError.badInput("nothing to change: give at least one of --time-zone, --wastage-percent, ...")
       }
       let connection = try database.open()
-      let current = try ProgrammeSettings.load(connection)
-      let settings = try FlagNames().check { () throws(FieldError) in
-        try ProgrammeSettingsInput.settings(values, current: current)
-      }
-      try withDatabaseErrors { try settings.save(connection) }
+      let settings = try FlagNames().check { try ProgrammeSettings.update(connection, values) }
       Console.output(settings.record.rendered(as: .table))
     }
   }

@@ -25,7 +25,7 @@ struct SiteCommand: ParsableCommand {
       let connection = try database.open()
       let reference = try ReferenceData.load(connection)
       var filter = SiteFilter(includeClosed: !openOnly)
-      try SiteCommand.flags.check { () throws(FieldError) in
+      try SiteCommand.flags.check {
         filter.countyCode = try county.map { text throws(FieldError) in try reference.county(text, field: "county") }
         filter.kind = try kind.map { text throws(FieldError) in
           try FieldParsing.choice(text, field: "kind", noun: "site kind", from: reference.siteKinds)
@@ -51,7 +51,7 @@ struct SiteCommand: ParsableCommand {
     func run() throws {
       let connection = try database.open()
       let reference = try ReferenceData.load(connection)
-      let site = try SiteCatalog.find(connection, code: try resolve(code, in: reference.sites))!
+      let site = try SiteCatalog.find(connection, code: try reference.sites.resolveArgument(code))!
       Console.output(
         SiteCatalog.listing([site], counties: reference.counties).record(at: 0).rendered(as: output.format))
     }
@@ -92,17 +92,10 @@ struct SiteCommand: ParsableCommand {
 
     func run() throws {
       let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
       var values = fields.values
       values["code"] = code
-      let site = try SiteCommand.flags.check { () throws(FieldError) in
-        try SiteInput.site(values, reference: reference)
-      }
-      guard try withDatabaseErrors(SiteCommand.flags, { try SiteCatalog.save(connection, site, existing: .keep) })
-      else {
-        throw KPStockError.badInput(
-          "site \(site.code) already exists; change it with 'kpstock site update \(site.code)'")
-      }
+      let site = try SiteCommand.flags.check { try SiteCatalog.add(connection, values) }
+      let reference = try ReferenceData.load(connection)
       Console.output("added site \(site.code)\n")
       Console.output(SiteCatalog.listing([site], counties: reference.counties).record(at: 0).rendered(as: .table))
     }
@@ -123,13 +116,10 @@ struct SiteCommand: ParsableCommand {
         throw KPStockError.badInput("nothing to change: give at least one of --name, --kind, --county, ...")
       }
       let connection = try database.open()
+      let (site, outcome) = try SiteCommand.flags.check { try SiteCatalog.update(connection, code: code, values) }
       let reference = try ReferenceData.load(connection)
-      let existing = try SiteCatalog.find(connection, code: try resolve(code, in: reference.sites))!
-      let site = try SiteCommand.flags.check { () throws(FieldError) in
-        try SiteInput.site(values, reference: reference, existing: existing)
-      }
-      try withDatabaseErrors(SiteCommand.flags) { try SiteCatalog.save(connection, site, existing: .replace) }
-      Console.output("updated site \(site.code)\n")
+      Console.output(
+        outcome == .unchanged ? "site \(site.code) already had these values\n" : "updated site \(site.code)\n")
       Console.output(SiteCatalog.listing([site], counties: reference.counties).record(at: 0).rendered(as: .table))
     }
   }

@@ -23,7 +23,7 @@ struct SupplyLineCommand: ParsableCommand {
     func run() throws {
       let connection = try database.open()
       let reference = try ReferenceData.load(connection)
-      let filter = try SupplyLineCommand.flags.check { () throws(FieldError) in
+      let filter = try SupplyLineCommand.flags.check {
         SupplyLineFilter(
           siteCode: try site.map { text throws(FieldError) in try reference.sites.resolve(text, field: "site") },
           supplierCode: try supplier.map { text throws(FieldError) in
@@ -62,7 +62,6 @@ struct SupplyLineCommand: ParsableCommand {
 
     func run() throws {
       let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
       var values = InputValues()
       values["site"] = site
       values["category"] = category
@@ -72,17 +71,14 @@ struct SupplyLineCommand: ParsableCommand {
       values["safety_stock_weeks"] = safetyStockWeeks
       values["variant"] = variant
       values["emergency_order_point_weeks"] = eopWeeks
-      let (siteCode, categoryName) = try SupplyLineCommand.flags.check { () throws(FieldError) in
-        (try reference.sites.resolve(site, field: "site"), try reference.category(category, field: "category"))
-      }
-      let existing = try SupplyLineCatalog.find(connection, site: siteCode, category: categoryName)
-      let line = try SupplyLineCommand.flags.check { () throws(FieldError) in
-        try SupplyLineInput.supplyLine(values, reference: reference, existing: existing)
-      }
-      try withDatabaseErrors(SupplyLineCommand.flags) {
-        try SupplyLineCatalog.save(connection, line, existing: .replace)
-      }
-      Console.output("\(existing == nil ? "added" : "updated") supply line\n")
+      let (line, outcome) = try SupplyLineCommand.flags.check { try SupplyLineCatalog.set(connection, values) }
+      let verb =
+        switch outcome {
+        case .inserted: "added"
+        case .updated: "updated"
+        case .unchanged: "unchanged:"
+        }
+      Console.output("\(verb) supply line\n")
       Console.output(SupplyLineCatalog.listing([line]).rendered(as: .table))
     }
   }

@@ -39,7 +39,7 @@ struct ImportCommandTests {
 
       """, with: cli)
     expectSuccess(outcome)
-    #expect(outcome.stdout == "sites.csv: 3 added, 0 updated\n")
+    #expect(outcome.stdout == "sites.csv: 3 added, 0 updated, 0 unchanged\n")
     #expect(try cli.integer("SELECT count(*) FROM sites") == 3)
     let nyali = try cli.jsonObject("site", "show", "SAT-NYALI")
     #expect(nyali["kind"] as? String == "satellite")
@@ -55,7 +55,7 @@ struct ImportCommandTests {
 
       """, with: cli)
     expectSuccess(again)
-    #expect(again.stdout == "more.csv: 1 added, 1 updated\n")
+    #expect(again.stdout == "more.csv: 1 added, 1 updated, 0 unchanged\n")
     #expect(try cli.integer("SELECT count(*) FROM sites") == 4)
   }
 
@@ -64,7 +64,7 @@ struct ImportCommandTests {
     let outcome = try importing(
       "sites", "names.csv", "code,name,kind,county\nDICE-UKUNDA,Ukunda Drop-in Centre,dice,002\n", with: cli)
     expectSuccess(outcome)
-    #expect(outcome.stdout == "names.csv: 0 added, 1 updated\n")
+    #expect(outcome.stdout == "names.csv: 0 added, 1 updated, 0 unchanged\n")
     let ukunda = try cli.jsonObject("site", "show", "DICE-UKUNDA")
     #expect(ukunda["name"] as? String == "Ukunda Drop-in Centre")
     #expect(ukunda["sub_county"] as? String == "Msambweni")
@@ -82,7 +82,7 @@ struct ImportCommandTests {
 
       """, with: cli)
     expectSuccess(commodities)
-    #expect(commodities.stdout == "commodities.csv: 1 added, 1 updated\n")
+    #expect(commodities.stdout == "commodities.csv: 1 added, 1 updated, 0 unchanged\n")
     #expect(try cli.integer("SELECT pack_size FROM commodities WHERE code = 'FEMALE-CONDOM'") == 25)
 
     let norms = try importing(
@@ -94,7 +94,7 @@ struct ImportCommandTests {
 
       """, with: cli)
     expectSuccess(norms)
-    #expect(norms.stdout == "norms.csv: 2 added, 0 updated\n")
+    #expect(norms.stdout == "norms.csv: 2 added, 0 updated, 0 unchanged\n")
     #expect(
       try cli.text(
         """
@@ -111,7 +111,7 @@ struct ImportCommandTests {
 
       """, with: cli)
     expectSuccess(lines)
-    #expect(lines.stdout == "lines.csv: 1 added, 1 updated\n")
+    #expect(lines.stdout == "lines.csv: 1 added, 1 updated, 0 unchanged\n")
     let prison = try #require(
       try cli.jsonArray("supply-line", "list", "--site", "PRISON-KWALE", "--category", "condom").first)
     #expect(prison["lead_time_days"] as? Int == 3)
@@ -127,7 +127,7 @@ struct ImportCommandTests {
       expectSuccess(exported)
       let imported = try importing(table, "\(table).csv", exported.stdout, with: target)
       expectSuccess(imported)
-      #expect(imported.stdout == "\(table).csv: \(exported.outputLines.count - 1) added, 0 updated\n")
+      #expect(imported.stdout == "\(table).csv: \(exported.outputLines.count - 1) added, 0 updated, 0 unchanged\n")
       #expect(try target.run(list + ["--format", "csv"]).stdout == exported.stdout)
     }
     for (table, list) in [("commodities", ["commodity", "list"]), ("norms", ["norm", "list", "--history"])] {
@@ -135,7 +135,7 @@ struct ImportCommandTests {
       expectSuccess(exported)
       let imported = try importing(table, "\(table).csv", exported.stdout, with: source)
       expectSuccess(imported)
-      #expect(imported.stdout == "\(table).csv: 0 added, \(exported.outputLines.count - 1) updated\n")
+      #expect(imported.stdout == "\(table).csv: 0 added, 0 updated, \(exported.outputLines.count - 1) unchanged\n")
       #expect(try source.run(list + ["--format", "csv"]).stdout == exported.stdout)
     }
   }
@@ -206,7 +206,7 @@ struct ImportCommandTests {
       """
     let outcome = try importing("sites", "sites.csv", contents, "--dry-run", with: cli)
     expectSuccess(outcome)
-    #expect(outcome.stdout == "dry run, nothing written: sites.csv: 2 added, 1 updated\n")
+    #expect(outcome.stdout == "dry run, nothing written: sites.csv: 2 added, 1 updated, 0 unchanged\n")
     #expect(try cli.integer("SELECT count(*) FROM sites") == 10)
     #expect(try cli.text("SELECT name FROM sites WHERE code = 'DICE-UKUNDA'") == "Ukunda DICE")
 
@@ -215,7 +215,7 @@ struct ImportCommandTests {
     #expect(bad.errorLines.last == "kpstock: error: nothing imported: 1 of 1 row in bad.csv has errors")
 
     let real = try importing("sites", "sites.csv", contents, with: cli)
-    #expect(real.stdout == "sites.csv: 2 added, 1 updated\n")
+    #expect(real.stdout == "sites.csv: 2 added, 1 updated, 0 unchanged\n")
     #expect(try cli.integer("SELECT count(*) FROM sites") == 12)
   }
 
@@ -274,7 +274,7 @@ struct ImportCommandTests {
       "code,name,kind,county,closed_on\r\nDICE-LIKONI,Likoni DICE,dice,001,2030-12-31\r\nSAT-NYALI,Nyali,satellite,001,\r\n"
     let outcome = try importing("sites", "excel.csv", bytes: [0xEF, 0xBB, 0xBF] + Array(text.utf8), with: cli)
     expectSuccess(outcome)
-    #expect(outcome.stdout == "excel.csv: 2 added, 0 updated\n")
+    #expect(outcome.stdout == "excel.csv: 2 added, 0 updated, 0 unchanged\n")
     let likoni = try cli.jsonObject("site", "show", "DICE-LIKONI")
     #expect(likoni["closed_on"] as? String == "2030-12-31")
     #expect(try cli.integer("SELECT count(*) FROM sites WHERE name LIKE E'%\\r%' OR code LIKE E'%\\r%'") == 0)

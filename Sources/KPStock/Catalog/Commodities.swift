@@ -91,22 +91,22 @@ public enum CommodityCatalog {
       controlled: try row.decode("controlled"))
   }
 
-  /// Saves by code; returns true when the row was new.
+  static let table = CatalogTable(
+    name: "commodities", key: ["code"],
+    columns: [
+      "code", "name", "category", "base_unit", "pack_size", "pack_rounding_threshold", "lot_tracked", "controlled",
+    ])
+
+  /// Saves by code.
   @discardableResult
-  public static func save(_ connection: Connection, _ commodity: Commodity, existing: ExistingRow) throws -> Bool {
-    try KPStock.save(
+  public static func save(_ connection: Connection, _ commodity: Commodity, existing: ExistingRow) throws
+    -> SaveOutcome
+  {
+    try table.save(
       connection,
-      """
-      INSERT INTO commodities (code, name, category, base_unit, pack_size, pack_rounding_threshold, lot_tracked,
-        controlled)
-      VALUES (\(commodity.code), \(commodity.name), \(commodity.category), \(commodity.baseUnit), \(commodity.packSize),
-        \(commodity.packRoundingThreshold), \(commodity.lotTracked), \(commodity.controlled))
-      """,
-      conflictKey: "code",
-      updates: """
-        name = EXCLUDED.name, category = EXCLUDED.category, base_unit = EXCLUDED.base_unit,
-        pack_size = EXCLUDED.pack_size, pack_rounding_threshold = EXCLUDED.pack_rounding_threshold,
-        lot_tracked = EXCLUDED.lot_tracked, controlled = EXCLUDED.controlled
+      values: """
+        \(commodity.code), \(commodity.name), \(commodity.category), \(commodity.baseUnit), \(commodity.packSize),
+        \(commodity.packRoundingThreshold), \(commodity.lotTracked), \(commodity.controlled)
         """,
       existing: existing)
   }
@@ -122,5 +122,30 @@ public enum CommodityCatalog {
           .integer(item.packRoundingThreshold), .boolean(item.lotTracked), .boolean(item.controlled),
         ]
       })
+  }
+}
+
+extension CommodityCatalog {
+  /// Adds a commodity from typed values; a bad value throws the `FieldError` naming it.
+  public static func add(_ connection: Connection, _ values: InputValues) throws -> Commodity {
+    let commodity = try CommodityInput.commodity(values, reference: try ReferenceData.load(connection))
+    guard try refusalsAsFieldErrors({ try save(connection, commodity, existing: .keep) }) == .inserted else {
+      throw KPStockError.badInput(
+        "commodity \(commodity.code) already exists; change it with 'kpstock commodity update \(commodity.code)'")
+    }
+    return commodity
+  }
+
+  /// Changes only the given values of the commodity `code` (any case).
+  public static func update(_ connection: Connection, code: String, _ values: InputValues) throws -> (
+    commodity: Commodity, outcome: SaveOutcome
+  ) {
+    let reference = try ReferenceData.load(connection)
+    let code = try reference.commodities.resolveArgument(code)
+    guard let existing = try find(connection, code: code) else {
+      throw KPStockError.badInput("unknown commodity '\(code)'")
+    }
+    let commodity = try CommodityInput.commodity(values, reference: reference, existing: existing)
+    return (commodity, try refusalsAsFieldErrors { try save(connection, commodity, existing: .replace) })
   }
 }

@@ -9,6 +9,9 @@ public struct Norm: Sendable, Equatable {
   /// Base units per person per week; may be fractional (0.5 lubricant sachets).
   public var quantityPerWeek: Decimal
   public var source: String
+  /// Who set it and when (the database session user), read back from the table.
+  public var recordedBy: String?
+  public var recordedAt: Date?
 }
 
 public enum NormInput {
@@ -30,7 +33,7 @@ public enum NormInput {
     }
     return Norm(
       commodityCode: commodity, populationCode: population, effectiveFrom: effective ?? today,
-      quantityPerWeek: quantity, source: source)
+      quantityPerWeek: quantity, source: source, recordedBy: nil, recordedAt: nil)
   }
 }
 
@@ -63,37 +66,50 @@ public enum NormCatalog {
       Norm(
         commodityCode: try row.decode("commodity_code"), populationCode: try row.decode("population_code"),
         effectiveFrom: try row.decode("effective_from"), quantityPerWeek: try row.decode("quantity_per_week"),
-        source: try row.decode("source"))
+        source: try row.decode("source"), recordedBy: try row.decode("recorded_by"),
+        recordedAt: try row.decode("recorded_at"))
     }
   }
 
+  static let table = CatalogTable(
+    name: "norms", key: ["commodity_code", "population_code", "effective_from"],
+    columns: ["commodity_code", "population_code", "effective_from", "quantity_per_week", "source"],
+    stamp: "recorded_at = now(), recorded_by = session_user")
+
   /// Records the norm from its effective date; `.replace` overwrites a norm set for the same day.
-  /// Returns true when the row was new.
   @discardableResult
-  public static func save(_ connection: Connection, _ norm: Norm, existing: ExistingRow) throws -> Bool {
-    try KPStock.save(
+  public static func save(_ connection: Connection, _ norm: Norm, existing: ExistingRow) throws -> SaveOutcome {
+    try table.save(
       connection,
-      """
-      INSERT INTO norms (commodity_code, population_code, effective_from, quantity_per_week, source)
-      VALUES (\(norm.commodityCode), \(norm.populationCode), \(norm.effectiveFrom), \(norm.quantityPerWeek),
-        \(norm.source))
-      """,
-      conflictKey: "commodity_code, population_code, effective_from",
-      updates: """
-        quantity_per_week = EXCLUDED.quantity_per_week, source = EXCLUDED.source, recorded_at = now(),
-        recorded_by = session_user
+      values: """
+        \(norm.commodityCode), \(norm.populationCode), \(norm.effectiveFrom), \(norm.quantityPerWeek), \(norm.source)
         """,
       existing: existing)
   }
 
-  public static func listing(_ norms: [Norm]) -> Listing {
-    Listing(
-      columns: ["commodity", "population", "per_person_per_week", "effective_from", "source"],
+  /// With `history`, also who recorded each norm and when, so a changed figure can be traced.
+  public static func listing(_ norms: [Norm], history: Bool = false) -> Listing {
+    var columns = ["commodity", "population", "per_person_per_week", "effective_from", "source"]
+    if history { columns += ["recorded_by", "recorded_at"] }
+    return Listing(
+      columns: columns,
       rows: norms.map { norm in
-        [
+        var row: [Cell] = [
           .text(norm.commodityCode), .text(norm.populationCode), .decimal(norm.quantityPerWeek),
           Cell(norm.effectiveFrom), .text(norm.source),
         ]
+        if history { row += [Cell(norm.recordedBy), Cell(norm.recordedAt.map(Listing.timestamp))] }
+        return row
       })
+  }
+
+}
+
+extension NormCatalog {
+  /// Sets a norm from typed values (effective today unless `effective_from` is given).
+  public static func set(_ connection: Connection, _ values: InputValues) throws -> (norm: Norm, outcome: SaveOutcome) {
+    let norm = try NormInput.norm(
+      values, reference: try ReferenceData.load(connection), today: try ProgrammeCalendar.today(connection))
+    return (norm, try refusalsAsFieldErrors { try save(connection, norm, existing: .replace) })
   }
 }

@@ -130,21 +130,18 @@ public enum SiteCatalog {
       closedOn: try row.decode("closed_on"))
   }
 
-  /// Saves by code; returns true when the row was new.
+  static let table = CatalogTable(
+    name: "sites", key: ["code"],
+    columns: ["code", "name", "kind", "county_code", "sub_county", "dhis2_uid", "opened_on", "closed_on"])
+
+  /// Saves by code.
   @discardableResult
-  public static func save(_ connection: Connection, _ site: Site, existing: ExistingRow) throws -> Bool {
-    try KPStock.save(
+  public static func save(_ connection: Connection, _ site: Site, existing: ExistingRow) throws -> SaveOutcome {
+    try table.save(
       connection,
-      """
-      INSERT INTO sites (code, name, kind, county_code, sub_county, dhis2_uid, opened_on, closed_on)
-      VALUES (\(site.code), \(site.name), \(site.kind), \(site.countyCode), \(site.subCounty), \(site.dhis2UID),
-        \(site.openedOn), \(site.closedOn))
-      """,
-      conflictKey: "code",
-      updates: """
-        name = EXCLUDED.name, kind = EXCLUDED.kind, county_code = EXCLUDED.county_code,
-        sub_county = EXCLUDED.sub_county, dhis2_uid = EXCLUDED.dhis2_uid, opened_on = EXCLUDED.opened_on,
-        closed_on = EXCLUDED.closed_on
+      values: """
+        \(site.code), \(site.name), \(site.kind), \(site.countyCode), \(site.subCounty), \(site.dhis2UID),
+        \(site.openedOn), \(site.closedOn)
         """,
       existing: existing)
   }
@@ -159,5 +156,27 @@ public enum SiteCatalog {
           Cell(site.closedOn),
         ]
       })
+  }
+}
+
+extension SiteCatalog {
+  /// Adds a site from typed values; a bad value throws the `FieldError` naming it.
+  public static func add(_ connection: Connection, _ values: InputValues) throws -> Site {
+    let site = try SiteInput.site(values, reference: try ReferenceData.load(connection))
+    guard try refusalsAsFieldErrors({ try save(connection, site, existing: .keep) }) == .inserted else {
+      throw KPStockError.badInput("site \(site.code) already exists; change it with 'kpstock site update \(site.code)'")
+    }
+    return site
+  }
+
+  /// Changes only the given values of the site `code` (any case).
+  public static func update(_ connection: Connection, code: String, _ values: InputValues) throws -> (
+    site: Site, outcome: SaveOutcome
+  ) {
+    let reference = try ReferenceData.load(connection)
+    let code = try reference.sites.resolveArgument(code)
+    guard let existing = try find(connection, code: code) else { throw KPStockError.badInput("unknown site '\(code)'") }
+    let site = try SiteInput.site(values, reference: reference, existing: existing)
+    return (site, try refusalsAsFieldErrors { try save(connection, site, existing: .replace) })
   }
 }

@@ -112,22 +112,21 @@ public enum SupplyLineCatalog {
       variant: try row.decode("variant"), emergencyOrderPointWeeks: try row.decode("emergency_order_point_weeks"))
   }
 
-  /// Saves the line for (site, category); returns true when it was new.
+  static let table = CatalogTable(
+    name: "supply_lines", key: ["site_code", "category"],
+    columns: [
+      "site_code", "category", "supplier_code", "lead_time_days", "review_period_days", "safety_stock_weeks",
+      "variant", "emergency_order_point_weeks",
+    ])
+
+  /// Saves the line for (site, category).
   @discardableResult
-  public static func save(_ connection: Connection, _ line: SupplyLine, existing: ExistingRow) throws -> Bool {
-    try KPStock.save(
+  public static func save(_ connection: Connection, _ line: SupplyLine, existing: ExistingRow) throws -> SaveOutcome {
+    try table.save(
       connection,
-      """
-      INSERT INTO supply_lines (site_code, category, supplier_code, lead_time_days, review_period_days,
-        safety_stock_weeks, variant, emergency_order_point_weeks)
-      VALUES (\(line.siteCode), \(line.category), \(line.supplierCode), \(line.leadTimeDays), \(line.reviewPeriodDays),
-        \(line.safetyStockWeeks), \(line.variant), \(line.emergencyOrderPointWeeks))
-      """,
-      conflictKey: "site_code, category",
-      updates: """
-        supplier_code = EXCLUDED.supplier_code, lead_time_days = EXCLUDED.lead_time_days,
-        review_period_days = EXCLUDED.review_period_days, safety_stock_weeks = EXCLUDED.safety_stock_weeks,
-        variant = EXCLUDED.variant, emergency_order_point_weeks = EXCLUDED.emergency_order_point_weeks
+      values: """
+        \(line.siteCode), \(line.category), \(line.supplierCode), \(line.leadTimeDays), \(line.reviewPeriodDays),
+        \(line.safetyStockWeeks), \(line.variant), \(line.emergencyOrderPointWeeks)
         """,
       existing: existing)
   }
@@ -145,5 +144,20 @@ public enum SupplyLineCatalog {
           .decimal(line.emergencyOrderPointWeeks),
         ]
       })
+  }
+}
+
+extension SupplyLineCatalog {
+  /// Adds or changes the line for the given site and category; values not given keep their stored value
+  /// (or the defaults, for a new line).
+  public static func set(_ connection: Connection, _ values: InputValues) throws -> (
+    line: SupplyLine, outcome: SaveOutcome
+  ) {
+    let reference = try ReferenceData.load(connection)
+    let site = try reference.sites.resolve(values["site"] ?? "", field: "site")
+    let category = try reference.category(values["category"] ?? "", field: "category")
+    let existing = try find(connection, site: site, category: category)
+    let line = try SupplyLineInput.supplyLine(values, reference: reference, existing: existing)
+    return (line, try refusalsAsFieldErrors { try save(connection, line, existing: .replace) })
   }
 }

@@ -20,6 +20,13 @@ public struct CSVTable: Sendable {
   /// Refuses files missing a required column or holding one nobody reads, since a typo'd header
   /// would otherwise import silently as empty values.
   public func requireColumns(required: [String], optional: [String] = []) throws(KPStockError) {
+    if let position = header.firstIndex(of: "") {
+      throw .badInput("\(fileName):1: column \(position + 1) of the header has no name")
+    }
+    var seen = Set<String>()
+    if let repeated = header.first(where: { !seen.insert($0.lowercased()).inserted }) {
+      throw .badInput("\(fileName):1: column '\(repeated)' appears twice in the header")
+    }
     let known = Set((required + optional).map { $0.lowercased() })
     if let missing = required.first(where: { column($0) == nil }) {
       throw .badInput(
@@ -65,9 +72,10 @@ public enum CSVReader {
       field.removeAll(keepingCapacity: true)
       wasQuoted = false
     }
+    // A row of empty cells (",,,") is what a spreadsheet leaves where a row was cleared: skip it like a blank line.
     func endRecord() {
       endField()
-      if !(fields.count == 1 && fields[0].isEmpty) {
+      if !fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
         records.append(CSVRecord(line: recordLine, fields: fields))
       }
       fields.removeAll(keepingCapacity: true)

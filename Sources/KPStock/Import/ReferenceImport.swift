@@ -17,7 +17,7 @@ public struct ImportSummary: Sendable, Equatable {
   public var unchanged = 0
 
   public var description: String {
-    "\(file): \(inserted) added, \(updated) updated" + (unchanged > 0 ? ", \(unchanged) already present" : "")
+    "\(file): \(inserted) added, \(updated) updated, \(unchanged) unchanged"
   }
 }
 
@@ -66,7 +66,7 @@ public enum ReferenceImport {
       return try SiteInput.site(values, reference: reference, existing: current[code])
     }
     try refuseDuplicates(csv, sites.map { ($0.line, $0.value.code) }, column: "code")
-    return try write(csv, .sites, existing, sites, exists: { current[$0.code] != nil }) { site in
+    return try write(csv, .sites, sites) { site in
       try SiteCatalog.save(connection, site, existing: existing)
     }
   }
@@ -83,7 +83,7 @@ public enum ReferenceImport {
       return try CommodityInput.commodity(values, reference: reference, existing: current[code])
     }
     try refuseDuplicates(csv, commodities.map { ($0.line, $0.value.code) }, column: "code")
-    return try write(csv, .commodities, existing, commodities, exists: { current[$0.code] != nil }) { commodity in
+    return try write(csv, .commodities, commodities) { commodity in
       try CommodityCatalog.save(connection, commodity, existing: existing)
     }
   }
@@ -91,7 +91,9 @@ public enum ReferenceImport {
   private static func loadNorms(
     _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRow
   ) throws -> ImportSummary {
-    try csv.requireColumns(required: NormInput.requiredColumns)
+    // recorded_by and recorded_at are accepted (and ignored) so that 'kpstock norm list --history --format csv'
+    // imports back; the database records who imported the file.
+    try csv.requireColumns(required: NormInput.requiredColumns, optional: ["recorded_by", "recorded_at"])
     let today = try ProgrammeCalendar.today(connection)
     let norms = try csv.parseRecords { row throws(FieldError) in
       try NormInput.norm(row.inputValues(columns: NormInput.requiredColumns), reference: reference, today: today)
@@ -99,14 +101,7 @@ public enum ReferenceImport {
     try refuseDuplicates(
       csv, norms.map { ($0.line, "\($0.value.commodityCode)/\($0.value.populationCode)/\($0.value.effectiveFrom)") },
       column: "commodity, population and effective_from")
-    let current = Set(
-      try NormCatalog.list(connection, on: today, history: true).map {
-        "\($0.commodityCode)/\($0.populationCode)/\($0.effectiveFrom)"
-      })
-    return try write(
-      csv, .norms, existing, norms,
-      exists: { current.contains("\($0.commodityCode)/\($0.populationCode)/\($0.effectiveFrom)") }
-    ) { norm in
+    return try write(csv, .norms, norms) { norm in
       try NormCatalog.save(connection, norm, existing: existing)
     }
   }
@@ -127,8 +122,7 @@ public enum ReferenceImport {
     }
     try refuseDuplicates(
       csv, lines.map { ($0.line, "\($0.value.siteCode)/\($0.value.category)") }, column: "site and category")
-    return try write(csv, .supplyLines, existing, lines, exists: { current["\($0.siteCode)/\($0.category)"] != nil }) {
-      line in
+    return try write(csv, .supplyLines, lines) { line in
       try SupplyLineCatalog.save(connection, line, existing: existing)
     }
   }
@@ -153,27 +147,22 @@ public enum ReferenceImport {
 
   /// Writes each row, naming the file and line when the database refuses one; the caller's
   /// transaction then rolls every row back.
+  ///
+  /// A serialization failure or deadlock passes through unchanged so the transaction can retry.
   private static func write<T>(
-    _ csv: CSVTable, _ table: ReferenceTable, _ existing: ExistingRow, _ rows: [(line: Int, value: T)],
-    exists: (T) -> Bool,
-    _ save: (T) throws -> Bool
+    _ csv: CSVTable, _ table: ReferenceTable, _ rows: [(line: Int, value: T)], _ save: (T) throws -> SaveOutcome
   ) throws -> ImportSummary {
     var summary = ImportSummary(file: csv.fileName, table: table)
     for (line, value) in rows {
-      let existed = exists(value)
       do {
-        let inserted = try save(value)
-        if inserted {
-          summary.inserted += 1
-        } else if existed && existing == .replace {
-          summary.updated += 1
-        } else {
-          summary.unchanged += 1
+        switch try save(value) {
+        case .inserted: summary.inserted += 1
+        case .updated: summary.updated += 1
+        case .unchanged: summary.unchanged += 1
         }
-      } catch let error as PostgresError {
+      } catch let error as PostgresError where !error.isTransient {
         let reason = KPStockError.describing(error)
-        throw KPStockError(
-          reason.kind, "nothing imported: \(csv.fileName):\(line): \(reason.message)")
+        throw KPStockError(reason.kind, "nothing imported: \(csv.fileName):\(line): \(reason.message)")
       }
     }
     return summary

@@ -97,6 +97,13 @@ public struct Listing: Sendable, Equatable {
     return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
   }
 
+  /// An instant as people read it in a listing: UTC, to the second, ISO 8601.
+  public static func timestamp(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    return formatter.string(from: date)
+  }
+
   /// One row as a record, for `show` commands.
   public func record(at index: Int) -> Record {
     Record(fields: Array(zip(columns, rows[index])).map { (name: $0, value: $1) })

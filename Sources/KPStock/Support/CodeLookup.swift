@@ -65,10 +65,11 @@ public struct CodeLookup: Sendable {
 }
 
 extension CodeLookup {
-  /// Wraps a single-field failure as a CLI error, naming the flag.
-  public func resolveOption(_ input: String, flag: String) throws(KPStockError) -> String {
+  /// Resolves a code given as a command's argument, whose own message names it:
+  /// `unknown site 'DICE-UKUNDAA' (did you mean DICE-UKUNDA?)`.
+  public func resolveArgument(_ input: String) throws(KPStockError) -> String {
     do {
-      return try resolve(input, field: flag)
+      return try resolve(input, field: "code")
     } catch {
       throw .badInput(error.problem)
     }

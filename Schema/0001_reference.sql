@@ -129,8 +129,11 @@ CREATE FUNCTION programme_today() RETURNS date LANGUAGE sql STABLE AS $$
 $$;
 
 -- A supply line that leads back to its own site would make replenishment and echelon need loop forever.
+-- The transaction-level lock makes concurrent changes take turns, so two of them cannot each pass the
+-- check and together close a loop.
 CREATE FUNCTION supply_lines_check_loop() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('kpstock.supply_lines'));
   IF EXISTS (
     WITH RECURSIVE upstream (site_code) AS (
       SELECT NEW.supplier_code

@@ -56,6 +56,13 @@ public struct EmbeddedCluster: Sendable {
     }
   }
 
+  /// Creates the configured database if it has gone missing while the server ran (someone dropped it),
+  /// which `start()` alone would never notice because the server is already up.
+  public func createDatabaseIfMissing() throws {
+    let context = try prepareHome()
+    try ClusterLock.withExclusiveLock(at: paths.lockFile) { try createDatabase(context) }
+  }
+
   public func stop() throws {
     guard FileSystem.isDirectory(paths.home) else { return }
     try ClusterLock.withExclusiveLock(at: paths.lockFile) { try stopWhileLocked() }

@@ -1,5 +1,6 @@
 import Foundation
 import KPStockTestSupport
+import Postgres
 import Testing
 
 #if canImport(Glibc)
@@ -210,6 +211,18 @@ struct EmbeddedClusterCommandTests {
       let restarted = try status(process)
       #expect(restarted["running"] as? Bool == true)
       #expect(restarted["pid"] as? Int != pid)
+    }
+  }
+
+  @Test func aDroppedDatabaseIsCreatedAgainByTheNextCommand() throws {
+    try withClusterHome { process, home in
+      #expect(try process.run(["county", "list"]).status == 0)
+      let admin = try Connection(connectingTo: "host=\(home)/run port=5432 user=kpstock dbname=postgres")
+      try admin.execute("DROP DATABASE kpstock")
+      let outcome = try process.run(["county", "list", "--format", "csv"])
+      #expect(outcome.status == 0, "stderr: \(outcome.stderr)")
+      #expect(outcome.outputLines.count == 48)
+      #expect(outcome.stderr.contains("migrated the database"))
     }
   }
 

@@ -80,3 +80,8 @@ private let sharedCluster: Result<EmbeddedCluster, any Error> = Result {
   }
   return cluster
 }
+
+/// Opens a test database the way every kpstock command does (migrated, in the programme's time zone).
+public func openAsKPStock(_ database: TestDatabaseHandle) throws -> Connection {
+  try KPStockDatabase.open(.server(database.conninfo))
+}

@@ -7,15 +7,20 @@ import Postgres
 public enum KPStockDatabase {
   /// - Parameter notice: receives one line for each thing done on the user's behalf (cluster started,
   ///   database migrated), for the CLI to print on stderr.
+  /// - Parameter seedReference: load reference data into a database that lacks it (`db seed` says no,
+  ///   to load and count it itself).
   public static func open(
-    _ target: DatabaseTarget, migrate: Bool = true, notice: (String) -> Void = { _ in }
+    _ target: DatabaseTarget, migrate: Bool = true, seedReference: Bool = true, notice: (String) -> Void = { _ in }
   ) throws(KPStockError) -> Connection {
     do {
       if case .embedded(let cluster) = target, try cluster.start() {
         notice("started the embedded PostgreSQL server (data in \(cluster.configuration.home))")
       }
-      let connection = try Connection(connectingTo: target.conninfo)
-      if migrate { try prepare(connection, notice: notice) }
+      let connection = try connect(target)
+      if migrate {
+        try prepare(connection, seedReference: seedReference, notice: notice)
+        try useProgrammeTimeZone(connection)
+      }
       return connection
     } catch let error as KPStockError {
       throw error
@@ -26,25 +31,59 @@ public enum KPStockDatabase {
     }
   }
 
-  /// Applies pending migrations; on a database that had none, also loads the reference data,
-  /// so a fresh database knows Kenya's counties and the commodity catalogue from the first command.
-  public static func prepare(_ connection: Connection, notice: (String) -> Void = { _ in }) throws {
-    let migrator = EmbeddedSchema.migrator
-    let pending = try migrator.pending(connection)
-    guard !pending.isEmpty else { return }
-    let applied = try migrate(connection)
-    if !applied.isEmpty {
-      try Seeds.loadReference(connection)
-      notice(
-        "migrated the database (\(applied.joined(separator: ", "))) and loaded reference data")
+  /// Connects; for the embedded cluster, a failed connection gets one retry after making sure kpstock's
+  /// database exists, since only the cluster could have lost it.
+  private static func connect(_ target: DatabaseTarget) throws -> Connection {
+    do {
+      return try Connection(connectingTo: target.conninfo)
+    } catch let error as PostgresError where error.kind == .connection {
+      guard case .embedded(let cluster) = target else { throw error }
+      try cluster.createDatabaseIfMissing()
+      return try Connection(connectingTo: target.conninfo)
     }
+  }
+
+  /// Applies pending migrations and, unless told not to, loads the reference data when the database
+  /// lacks it, so a fresh database knows Kenya's counties and the commodity catalogue from the first command.
+  ///
+  /// Both happen under the migrator's lock: several commands started at once on a new database all wait
+  /// for the first, and none of them sees an empty catalogue.
+  public static func prepare(
+    _ connection: Connection, seedReference: Bool = true, notice: (String) -> Void = { _ in }
+  ) throws {
+    let pending = try EmbeddedSchema.migrator.pending(connection)
+    let needsReference = try pending.isEmpty && seedReference && referenceMissing(connection)
+    guard !pending.isEmpty || needsReference else { return }
+    var seeded = false
+    let applied = try migrate(connection) { connection, _ in
+      if seedReference, try referenceMissing(connection) {
+        try Seeds.loadReference(connection)
+        seeded = true
+      }
+    }
+    let parts =
+      (applied.isEmpty ? [] : ["migrated the database (\(applied.joined(separator: ", ")))"])
+      + (seeded ? ["loaded reference data"] : [])
+    if !parts.isEmpty { notice(parts.joined(separator: " and ")) }
+  }
+
+  private static func referenceMissing(_ connection: Connection) throws -> Bool {
+    try connection.query("SELECT NOT EXISTS (SELECT 1 FROM counties) AS missing")[0].decode("missing")
+  }
+
+  /// Sets the session's zone to the programme's, so that any `CURRENT_DATE` or `now()::date` in SQL
+  /// means the programme's day, not UTC's (three hours apart in Nairobi).
+  public static func useProgrammeTimeZone(_ connection: Connection) throws {
+    try connection.execute("SELECT set_config('TimeZone', time_zone, false) FROM programme_settings")
   }
 
   /// Applies every pending migration; returns the names applied.
   @discardableResult
-  public static func migrate(_ connection: Connection) throws -> [String] {
+  public static func migrate(
+    _ connection: Connection, finishing: ((Connection, _ applied: [String]) throws -> Void)? = nil
+  ) throws -> [String] {
     do {
-      return try EmbeddedSchema.migrator.migrate(connection)
+      return try EmbeddedSchema.migrator.migrate(connection, finishing: finishing)
     } catch let error as MigrationError {
       throw KPStockError(.operational, error.description)
     }

@@ -6,11 +6,13 @@ public enum Demo {
     public var sections: [(title: String, text: String)]
   }
 
-  /// Loads reference data and the Kwale network (idempotent: a second run adds nothing).
+  /// Loads reference data and the Kwale network in one transaction (idempotent: a second run adds nothing).
   public static func load(_ connection: Connection) throws -> Seeds.Result {
-    var result = try Seeds.loadReference(connection)
-    result.added.merge(try Seeds.loadKwaleDemo(connection).added) { $0 + $1 }
-    return result
+    try connection.transaction { connection in
+      var result = try Seeds.loadReference(connection)
+      result.added.merge(try Seeds.loadKwaleDemo(connection).added) { $0 + $1 }
+      return result
+    }
   }
 
   public static func tour(_ connection: Connection) throws -> Tour {

@@ -36,10 +36,11 @@ enum Main {
 struct KPStockCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "kpstock",
-    abstract: "Keeps HIV key-population programmes supplied: stock, forecasts, orders and county reports.",
+    abstract: "Supply planning for HIV key-population programmes: sites, commodities, norms and supply lines.",
     discussion: """
-      With no --database-url, DATABASE_URL or PG* variables, kpstock runs its own PostgreSQL cluster
-      (data in $KPSTOCK_HOME, else the XDG data folder; /var/lib/kpstock when run as root).
+      With no --database-url, DATABASE_URL or PG* variables, kpstock runs its own PostgreSQL cluster \
+      (data in $KPSTOCK_HOME, else the XDG data folder; /var/lib/kpstock when run as root). \
+      Start with 'kpstock demo'.
       """,
     subcommands: [
       DemoCommand.self, DatabaseCommand.self, CountyCommand.self, PopulationCommand.self, SiteCommand.self,

@@ -13,9 +13,10 @@ public final class Connection {
   /// Connects with a `postgres://` URL or a `key=value` conninfo string; an empty string lets libpq
   /// read the `PG*` environment variables.
   ///
-  /// The session is pinned to UTC, ISO dates and UTF-8 so that values always come back in the one
-  /// text shape the decoders read, whatever the server's defaults are. Server notices are collected
-  /// in `notices` rather than printed (see `PostgresNotice`).
+  /// The session starts in UTC with ISO dates and UTF-8, so values come back in the text shapes the
+  /// decoders read whatever the server's defaults are. A caller may move the session to another time
+  /// zone: `timestamptz` text then carries that zone's offset, which the decoder applies. Server notices
+  /// are collected in `notices` rather than printed (see `PostgresNotice`).
   public init(connectingTo conninfo: String) throws {
     guard let handle = PQconnectdb(conninfo) else {
       throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")

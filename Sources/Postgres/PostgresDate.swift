@@ -76,8 +76,7 @@ extension CalendarDate: PostgresEncodable, PostgresDecodable {
   public init?(postgresText text: String) { self.init(text) }
 }
 
-/// Instants travel as ISO text in UTC; the connection pins `TimeZone` and `DateStyle` so this is the
-/// only shape the server sends.
+/// Instants travel as ISO text with an offset (`DateStyle` is pinned to ISO); binds are sent in UTC.
 extension Date: PostgresEncodable, PostgresDecodable {
   public var postgresBind: PostgresBind {
     let microseconds = (timeIntervalSince1970 * 1_000_000).rounded()
@@ -91,7 +90,8 @@ extension Date: PostgresEncodable, PostgresDecodable {
     return .text(text, typeOID: PostgresOID.timestamptz)
   }
 
-  /// Reads `timestamptz`, `timestamp` (taken as UTC) and `date` (midnight UTC).
+  /// Reads `timestamptz` (with its offset), `date` (midnight UTC) and `timestamp` without a zone, which
+  /// has no offset to apply and is taken as UTC: store instants as `timestamptz`.
   public init?(postgresText text: String) {
     guard let interval = TimestampParser.parse(text) else { return nil }
     self.init(timeIntervalSince1970: interval)

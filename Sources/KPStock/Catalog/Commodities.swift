@@ -136,10 +136,19 @@ extension CommodityCatalog {
     return commodity
   }
 
-  /// Changes only the given values of the commodity `code` (any case).
+  /// Changes only the given values of the commodity `code` (any case), in one repeatable-read
+  /// transaction so a concurrent change to another field is not lost (see `SiteCatalog.update`).
   public static func update(_ connection: Connection, code: String, _ values: InputValues) throws -> (
     commodity: Commodity, outcome: SaveOutcome
   ) {
+    try connection.transaction(isolation: .repeatableRead) { connection in
+      try updateInTransaction(connection, code: code, values)
+    }
+  }
+
+  private static func updateInTransaction(_ connection: Connection, code: String, _ values: InputValues) throws
+    -> (commodity: Commodity, outcome: SaveOutcome)
+  {
     let reference = try ReferenceData.load(connection)
     let code = try reference.commodities.resolveArgument(code)
     guard let existing = try find(connection, code: code) else {

@@ -57,10 +57,13 @@ public enum ProgrammeSettingsInput {
 
 extension ProgrammeSettings {
   /// Applies the given changes and saves them.
+  /// One repeatable-read transaction, as in `SiteCatalog.update`.
   public static func update(_ connection: Connection, _ values: InputValues) throws -> ProgrammeSettings {
-    let settings = try ProgrammeSettingsInput.settings(values, current: try load(connection))
-    try refusalsAsFieldErrors { try settings.save(connection) }
-    return settings
+    try connection.transaction(isolation: .repeatableRead) { connection in
+      let settings = try ProgrammeSettingsInput.settings(values, current: try load(connection))
+      try refusalsAsFieldErrors { try settings.save(connection) }
+      return settings
+    }
   }
 
   public func save(_ connection: Connection) throws {

@@ -170,7 +170,18 @@ extension SiteCatalog {
   }
 
   /// Changes only the given values of the site `code` (any case).
+  ///
+  /// Read, merge and write share one repeatable-read transaction, so two people changing different
+  /// fields of one site at once cannot lose either change: the later one is retried on the new row.
   public static func update(_ connection: Connection, code: String, _ values: InputValues) throws -> (
+    site: Site, outcome: SaveOutcome
+  ) {
+    try connection.transaction(isolation: .repeatableRead) { connection in
+      try updateInTransaction(connection, code: code, values)
+    }
+  }
+
+  private static func updateInTransaction(_ connection: Connection, code: String, _ values: InputValues) throws -> (
     site: Site, outcome: SaveOutcome
   ) {
     let reference = try ReferenceData.load(connection)

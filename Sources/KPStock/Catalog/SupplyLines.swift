@@ -149,8 +149,16 @@ public enum SupplyLineCatalog {
 
 extension SupplyLineCatalog {
   /// Adds or changes the line for the given site and category; values not given keep their stored value
-  /// (or the defaults, for a new line).
+  /// (or the defaults, for a new line). One repeatable-read transaction, as in `SiteCatalog.update`.
   public static func set(_ connection: Connection, _ values: InputValues) throws -> (
+    line: SupplyLine, outcome: SaveOutcome
+  ) {
+    try connection.transaction(isolation: .repeatableRead) { connection in
+      try setInTransaction(connection, values)
+    }
+  }
+
+  private static func setInTransaction(_ connection: Connection, _ values: InputValues) throws -> (
     line: SupplyLine, outcome: SaveOutcome
   ) {
     let reference = try ReferenceData.load(connection)

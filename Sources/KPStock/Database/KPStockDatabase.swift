@@ -31,14 +31,20 @@ public enum KPStockDatabase {
     }
   }
 
-  /// Connects; for the embedded cluster, a failed connection gets one retry after making sure kpstock's
-  /// database exists, since only the cluster could have lost it.
+  /// Connects; when the embedded cluster's own database has gone (someone dropped it), creates it again
+  /// and retries once. Any other failure is reported as it was.
   private static func connect(_ target: DatabaseTarget) throws -> Connection {
     do {
       return try Connection(connectingTo: target.conninfo)
-    } catch let error as PostgresError where error.kind == .connection {
-      guard case .embedded(let cluster) = target else { throw error }
-      try cluster.createDatabaseIfMissing()
+    } catch let failure as PostgresError where failure.kind == .connection {
+      guard case .embedded(let cluster) = target,
+        failure.message.contains("database \"\(cluster.configuration.database)\" does not exist")
+      else { throw failure }
+      do {
+        try cluster.createDatabaseIfMissing()
+      } catch {
+        throw failure
+      }
       return try Connection(connectingTo: target.conninfo)
     }
   }

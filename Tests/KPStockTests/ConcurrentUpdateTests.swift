@@ -4,38 +4,62 @@ import KPStockTestSupport
 import Postgres
 import Testing
 
+/// The result of work done on another thread.
+private final class ThreadResult: @unchecked Sendable {
+  private let lock = NSLock()
+  private let finished = DispatchSemaphore(value: 0)
+  private var result: Result<String, any Error>?
+
+  func finish(_ value: Result<String, any Error>) {
+    lock.withLock { result = value }
+    finished.signal()
+  }
+
+  func wait(seconds: Double) -> Result<String, any Error>? {
+    guard finished.wait(timeout: .now() + seconds) == .success else { return nil }
+    return lock.withLock { result }
+  }
+}
+
 @Suite("Concurrent catalogue updates")
 struct ConcurrentUpdateTests {
   /// Another session changes the site's name and holds its row lock; our update of the kind reads the
   /// old row, then waits on that lock. When the other session commits, a lost update would write the old
   /// name back. Both changes must survive.
-  @Test func twoPeopleChangingDifferentFieldsOfASiteKeepBothChanges() async throws {
+  ///
+  /// The update runs on its own OS thread: libpq blocks, and the cooperative pool may be busy with other
+  /// suites' blocking work.
+  @Test func twoPeopleChangingDifferentFieldsOfASiteKeepBothChanges() throws {
     let database = try TestDatabase.fresh()
     let setup = try database.connect()
     try Seeds.loadKwaleDemo(setup)
     try setup.execute("BEGIN")
     try setup.execute("UPDATE sites SET name = 'Kinango outreach point' WHERE code = 'SAT-KINANGO'")
 
-    let update = Task.detached {
-      let connection = try database.connect()
-      var values = InputValues()
-      values["kind"] = "dice"
-      return try SiteCatalog.update(connection, code: "sat-kinango", values).site.kind
+    let outcome = ThreadResult()
+    Thread.detachNewThread {
+      outcome.finish(
+        Result {
+          let connection = try database.connect()
+          var values = InputValues()
+          values["kind"] = "dice"
+          return try SiteCatalog.update(connection, code: "sat-kinango", values).site.kind
+        })
     }
     let observer = try database.connect()
-    var waited = 0
+    let deadline = Date().addingTimeInterval(30)
     while try observer.query(
       """
       SELECT count(*) AS n FROM pg_stat_activity
       WHERE datname = current_database() AND wait_event_type = 'Lock'
       """
     )[0].decode("n", as: Int.self) == 0 {
-      try #require(waited < 200, "the update never waited on the row lock")
-      usleep(25_000)
-      waited += 1
+      try #require(Date() < deadline, "the update never waited on the row lock")
+      usleep(20_000)
     }
     try setup.execute("COMMIT")
-    #expect(try await update.value == "dice")
+    let kind = try #require(outcome.wait(seconds: 30), "the update did not finish")
+    #expect(try kind.get() == "dice")
 
     let site = try #require(try SiteCatalog.find(observer, code: "SAT-KINANGO"))
     #expect(site.name == "Kinango outreach point")

@@ -35,10 +35,10 @@ public enum ReferenceImport {
         let reference = try ReferenceData.load(connection)
         let summary =
           switch table {
-          case .sites: try loadSites(csv, connection, reference, existing)
-          case .commodities: try loadCommodities(csv, connection, reference, existing)
-          case .norms: try loadNorms(csv, connection, reference, existing)
-          case .supplyLines: try loadSupplyLines(csv, connection, reference, existing)
+          case .sites: try load(sites(connection, reference), csv, table, connection, existing)
+          case .commodities: try load(commodities(connection, reference), csv, table, connection, existing)
+          case .norms: try load(norms(connection, reference), csv, table, connection, existing)
+          case .supplyLines: try load(supplyLines(connection, reference), csv, table, connection, existing)
           }
         if dryRun { throw DryRun(summary: summary) }
         return summary
@@ -53,78 +53,88 @@ public enum ReferenceImport {
     let summary: ImportSummary
   }
 
-  private static func loadSites(
-    _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRow
-  ) throws -> ImportSummary {
-    // county_name is accepted (and ignored) so that 'kpstock site list --format csv' imports back.
-    try csv.requireColumns(required: SiteInput.requiredColumns, optional: SiteInput.optionalColumns + ["county_name"])
-    let current = Dictionary(try SiteCatalog.list(connection).map { ($0.code, $0) }) { first, _ in first }
-    let columns = SiteInput.requiredColumns + SiteInput.optionalColumns
-    let sites = try csv.parseRecords { row throws(FieldError) in
-      let values = row.inputValues(columns: columns)
-      let code = try FieldParsing.newCode(values["code"] ?? "", field: "code")
-      return try SiteInput.site(values, reference: reference, existing: current[code])
-    }
-    try refuseDuplicates(csv, sites.map { ($0.line, $0.value.code) }, column: "code")
-    return try write(csv, .sites, sites) { site in
-      try SiteCatalog.save(connection, site, existing: existing)
-    }
+  /// How one table's rows are read from a file and saved.
+  private struct Loader<Row> {
+    var required: [String]
+    var optional: [String]
+    /// Columns a listing of this table exports that the import accepts and ignores, so an export imports back.
+    var ignored: [String] = []
+    /// What makes two rows the same row, in words for the duplicate-row message.
+    var keyName: String
+    /// The key of a row still as typed, to find the stored row it updates (nil: rows never merge).
+    var typedKey: ((InputValues) throws(FieldError) -> String)?
+    var key: (Row) -> String
+    var current: [String: Row]
+    var parse: (InputValues, Row?) throws(FieldError) -> Row
+    var save: (Connection, Row, ExistingRow) throws -> SaveOutcome
   }
 
-  private static func loadCommodities(
-    _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRow
+  private static func load<Row>(
+    _ loader: Loader<Row>, _ csv: CSVTable, _ table: ReferenceTable, _ connection: Connection,
+    _ existing: ExistingRow
   ) throws -> ImportSummary {
-    try csv.requireColumns(required: CommodityInput.requiredColumns, optional: CommodityInput.optionalColumns)
-    let current = Dictionary(try CommodityCatalog.list(connection).map { ($0.code, $0) }) { first, _ in first }
-    let columns = CommodityInput.requiredColumns + CommodityInput.optionalColumns
-    let commodities = try csv.parseRecords { row throws(FieldError) in
+    try csv.requireColumns(required: loader.required, optional: loader.optional + loader.ignored)
+    let columns = loader.required + loader.optional
+    let rows = try csv.parseRecords { row throws(FieldError) in
       let values = row.inputValues(columns: columns)
-      let code = try FieldParsing.newCode(values["code"] ?? "", field: "code")
-      return try CommodityInput.commodity(values, reference: reference, existing: current[code])
+      let stored = try loader.typedKey.map { typedKey throws(FieldError) in loader.current[try typedKey(values)] }
+      return try loader.parse(values, stored ?? nil)
     }
-    try refuseDuplicates(csv, commodities.map { ($0.line, $0.value.code) }, column: "code")
-    return try write(csv, .commodities, commodities) { commodity in
-      try CommodityCatalog.save(connection, commodity, existing: existing)
-    }
+    try refuseDuplicates(csv, rows.map { ($0.line, loader.key($0.value)) }, column: loader.keyName)
+    return try write(csv, table, rows) { try loader.save(connection, $0, existing) }
   }
 
-  private static func loadNorms(
-    _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRow
-  ) throws -> ImportSummary {
-    // recorded_by and recorded_at are accepted (and ignored) so that 'kpstock norm list --history --format csv'
-    // imports back; the database records who imported the file.
-    try csv.requireColumns(required: NormInput.requiredColumns, optional: ["recorded_by", "recorded_at"])
+  private static func sites(_ connection: Connection, _ reference: ReferenceData) throws -> Loader<Site> {
+    Loader(
+      required: SiteInput.requiredColumns, optional: SiteInput.optionalColumns, ignored: ["county_name"],
+      keyName: "code",
+      typedKey: { values throws(FieldError) in try FieldParsing.newCode(values["code"] ?? "", field: "code") },
+      key: \.code,
+      current: Dictionary(try SiteCatalog.list(connection).map { ($0.code, $0) }) { first, _ in first },
+      parse: { values, stored throws(FieldError) in try SiteInput.site(values, reference: reference, existing: stored)
+      },
+      save: { try SiteCatalog.save($0, $1, existing: $2) })
+  }
+
+  private static func commodities(_ connection: Connection, _ reference: ReferenceData) throws -> Loader<Commodity> {
+    Loader(
+      required: CommodityInput.requiredColumns, optional: CommodityInput.optionalColumns, keyName: "code",
+      typedKey: { values throws(FieldError) in try FieldParsing.newCode(values["code"] ?? "", field: "code") },
+      key: \.code,
+      current: Dictionary(try CommodityCatalog.list(connection).map { ($0.code, $0) }) { first, _ in first },
+      parse: { values, stored throws(FieldError) in
+        try CommodityInput.commodity(values, reference: reference, existing: stored)
+      },
+      save: { try CommodityCatalog.save($0, $1, existing: $2) })
+  }
+
+  /// Norms never merge with a stored row: each file row is a whole dated norm.
+  private static func norms(_ connection: Connection, _ reference: ReferenceData) throws -> Loader<Norm> {
     let today = try ProgrammeCalendar.today(connection)
-    let norms = try csv.parseRecords { row throws(FieldError) in
-      try NormInput.norm(row.inputValues(columns: NormInput.requiredColumns), reference: reference, today: today)
-    }
-    try refuseDuplicates(
-      csv, norms.map { ($0.line, "\($0.value.commodityCode)/\($0.value.populationCode)/\($0.value.effectiveFrom)") },
-      column: "commodity, population and effective_from")
-    return try write(csv, .norms, norms) { norm in
-      try NormCatalog.save(connection, norm, existing: existing)
-    }
+    return Loader(
+      required: NormInput.requiredColumns, optional: [], ignored: ["recorded_by", "recorded_at"],
+      keyName: "commodity, population and effective_from", typedKey: nil,
+      key: { "\($0.commodityCode)/\($0.populationCode)/\($0.effectiveFrom)" }, current: [:],
+      parse: { values, _ throws(FieldError) in try NormInput.norm(values, reference: reference, today: today) },
+      save: { try NormCatalog.save($0, $1, existing: $2) })
   }
 
-  private static func loadSupplyLines(
-    _ csv: CSVTable, _ connection: Connection, _ reference: ReferenceData, _ existing: ExistingRow
-  ) throws -> ImportSummary {
-    try csv.requireColumns(required: SupplyLineInput.requiredColumns, optional: SupplyLineInput.optionalColumns)
-    let current = Dictionary(
-      try SupplyLineCatalog.list(connection).map { ("\($0.siteCode)/\($0.category)", $0) }
-    ) { first, _ in first }
-    let columns = SupplyLineInput.requiredColumns + SupplyLineInput.optionalColumns
-    let lines = try csv.parseRecords { row throws(FieldError) in
-      let values = row.inputValues(columns: columns)
-      let site = try reference.sites.resolve(values["site"] ?? "", field: "site")
-      let category = try reference.category(values["category"] ?? "", field: "category")
-      return try SupplyLineInput.supplyLine(values, reference: reference, existing: current["\(site)/\(category)"])
-    }
-    try refuseDuplicates(
-      csv, lines.map { ($0.line, "\($0.value.siteCode)/\($0.value.category)") }, column: "site and category")
-    return try write(csv, .supplyLines, lines) { line in
-      try SupplyLineCatalog.save(connection, line, existing: existing)
-    }
+  private static func supplyLines(_ connection: Connection, _ reference: ReferenceData) throws -> Loader<SupplyLine> {
+    Loader(
+      required: SupplyLineInput.requiredColumns, optional: SupplyLineInput.optionalColumns,
+      keyName: "site and category",
+      typedKey: { values throws(FieldError) in
+        let site = try reference.sites.resolve(values["site"] ?? "", field: "site")
+        return "\(site)/\(try reference.category(values["category"] ?? "", field: "category"))"
+      },
+      key: { "\($0.siteCode)/\($0.category)" },
+      current: Dictionary(try SupplyLineCatalog.list(connection).map { ("\($0.siteCode)/\($0.category)", $0) }) {
+        first, _ in first
+      },
+      parse: { values, stored throws(FieldError) in
+        try SupplyLineInput.supplyLine(values, reference: reference, existing: stored)
+      },
+      save: { try SupplyLineCatalog.save($0, $1, existing: $2) })
   }
 
   /// Two rows with the same key would make the file's meaning depend on row order.

@@ -30,14 +30,12 @@ struct SiteCommand: ParsableCommand {
         filter.kind = try kind.map { text throws(FieldError) in
           try FieldParsing.choice(text, field: "kind", noun: "site kind", from: reference.siteKinds)
         }
-        if let subCounty, let county = filter.countyCode {
-          filter.subCounty = try reference.subCounty(subCounty, county: county, field: "sub_county")
-        } else if let subCounty {
-          filter.subCounty = try reference.subCountyInAnyCounty(subCounty, field: "sub_county")
+        if let subCounty {
+          filter.subCounty = try reference.subCounty(subCounty, county: filter.countyCode, field: "sub_county")
         }
       }
       let sites = try SiteCatalog.list(connection, filter: filter)
-      Console.output(SiteCatalog.listing(sites, counties: reference.counties).rendered(as: output.format))
+      Console.output(SiteCatalog.listing(sites).rendered(as: output.format))
     }
   }
 
@@ -53,7 +51,7 @@ struct SiteCommand: ParsableCommand {
       let reference = try ReferenceData.load(connection)
       let site = try SiteCatalog.find(connection, code: try reference.sites.resolveArgument(code))!
       Console.output(
-        SiteCatalog.listing([site], counties: reference.counties).record(at: 0).rendered(as: output.format))
+        SiteCatalog.listing([site]).record(at: 0).rendered(as: output.format))
     }
   }
 
@@ -95,9 +93,8 @@ struct SiteCommand: ParsableCommand {
       var values = fields.values
       values["code"] = code
       let site = try SiteCommand.flags.check { try SiteCatalog.add(connection, values) }
-      let reference = try ReferenceData.load(connection)
       Console.output("added site \(site.code)\n")
-      Console.output(SiteCatalog.listing([site], counties: reference.counties).record(at: 0).rendered(as: .table))
+      Console.output(SiteCatalog.listing([site]).record(at: 0).rendered(as: .table))
     }
   }
 
@@ -117,10 +114,9 @@ struct SiteCommand: ParsableCommand {
       }
       let connection = try database.open()
       let (site, outcome) = try SiteCommand.flags.check { try SiteCatalog.update(connection, code: code, values) }
-      let reference = try ReferenceData.load(connection)
       Console.output(
         outcome == .unchanged ? "site \(site.code) already had these values\n" : "updated site \(site.code)\n")
-      Console.output(SiteCatalog.listing([site], counties: reference.counties).record(at: 0).rendered(as: .table))
+      Console.output(SiteCatalog.listing([site]).record(at: 0).rendered(as: .table))
     }
   }
 

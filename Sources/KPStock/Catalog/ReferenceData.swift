@@ -57,21 +57,16 @@ public struct ReferenceData: Sendable {
     throw FieldError(field: field, problem: "unknown county '\(input)' (use the code, e.g. 002, or the name)")
   }
 
-  /// The sub-county's name as stored, matched case-insensitively within the county.
-  public func subCounty(_ input: String, county: String, field: String) throws(FieldError) -> String {
-    let known = subCounties[county] ?? []
+  /// The sub-county's name as stored, matched case-insensitively within `county`, or within any county
+  /// when none is given (a filter typed without `--county`).
+  public func subCounty(_ input: String, county: String?, field: String) throws(FieldError) -> String {
+    let known = county.map { subCounties[$0] ?? [] } ?? Array(subCounties.values.joined())
     let wanted = input.trimmingCharacters(in: .whitespaces).lowercased()
     if let match = known.first(where: { $0.lowercased() == wanted }) { return match }
-    let countyName = counties[county] ?? county
+    guard let county else { throw FieldError(field: field, problem: "unknown sub-county '\(input)'") }
     let choices = known.isEmpty ? "none are recorded for it" : known.joined(separator: ", ")
-    throw FieldError(field: field, problem: "unknown sub-county '\(input)' in \(countyName) (\(choices))")
-  }
-
-  /// A sub-county name matched in any county, for filters given without a county.
-  public func subCountyInAnyCounty(_ input: String, field: String) throws(FieldError) -> String {
-    let wanted = input.trimmingCharacters(in: .whitespaces).lowercased()
-    if let match = subCounties.values.joined().first(where: { $0.lowercased() == wanted }) { return match }
-    throw FieldError(field: field, problem: "unknown sub-county '\(input)'")
+    throw FieldError(
+      field: field, problem: "unknown sub-county '\(input)' in \(counties[county] ?? county) (\(choices))")
   }
 
   public func category(_ input: String, field: String) throws(FieldError) -> String {

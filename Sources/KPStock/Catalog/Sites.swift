@@ -7,6 +7,8 @@ public struct Site: Sendable, Equatable {
   public var name: String
   public var kind: String
   public var countyCode: String
+  /// Read with the site (from `counties`), so a listing needs no second lookup; never written.
+  public var countyName: String
   public var subCounty: String?
   /// The org unit this site reports as in DHIS2/KHIS.
   public var dhis2UID: String?
@@ -14,13 +16,14 @@ public struct Site: Sendable, Equatable {
   public var closedOn: CalendarDate?
 
   public init(
-    code: String, name: String, kind: String, countyCode: String, subCounty: String? = nil, dhis2UID: String? = nil,
-    openedOn: CalendarDate? = nil, closedOn: CalendarDate? = nil
+    code: String, name: String, kind: String, countyCode: String, countyName: String, subCounty: String? = nil,
+    dhis2UID: String? = nil, openedOn: CalendarDate? = nil, closedOn: CalendarDate? = nil
   ) {
     self.code = code
     self.name = name
     self.kind = kind
     self.countyCode = countyCode
+    self.countyName = countyName
     self.subCounty = subCounty
     self.dhis2UID = dhis2UID
     self.openedOn = openedOn
@@ -50,7 +53,8 @@ public enum SiteInput {
       try reference.county(text, field: "county")
     }
     let keptSubCounty = existing?.countyCode == county ? existing?.subCounty : nil
-    var site = Site(code: code, name: name, kind: kind, countyCode: county)
+    var site = Site(
+      code: code, name: name, kind: kind, countyCode: county, countyName: reference.counties[county] ?? county)
     site.subCounty = try input.optional("sub_county", current: keptSubCounty) { text throws(FieldError) in
       try reference.subCounty(text, county: county, field: "sub_county")
     }
@@ -102,21 +106,21 @@ public enum SiteCatalog {
     if !filter.includeClosed { conditions.append("(closed_on IS NULL OR closed_on > programme_today())") }
     let rows = try connection.query(
       """
-      SELECT code, name, kind, county_code, sub_county, dhis2_uid, opened_on, closed_on FROM sites
-      WHERE \(Query.joined(conditions, separator: " AND "))
-      ORDER BY county_code, \(kindOrder), code
+      \(selectSites) WHERE \(Query.joined(conditions, separator: " AND "))
+      ORDER BY s.county_code, \(kindOrder), s.code
       """)
     return try rows.map(decode)
   }
 
   public static func find(_ connection: Connection, code: String) throws -> Site? {
-    try connection.query(
-      """
-      SELECT code, name, kind, county_code, sub_county, dhis2_uid, opened_on, closed_on FROM sites
-      WHERE code = \(code)
-      """
-    ).first.map(decode)
+    try connection.query("\(selectSites) WHERE s.code = \(code)").first.map(decode)
   }
+
+  private static let selectSites: Query = """
+    SELECT s.code, s.name, s.kind, s.county_code, c.name AS county_name, s.sub_county, s.dhis2_uid, s.opened_on,
+      s.closed_on
+    FROM sites s JOIN counties c ON c.code = s.county_code
+    """
 
   /// Supply chain order: stores first, then the sites they feed.
   private static let kindOrder: Query =
@@ -125,7 +129,8 @@ public enum SiteCatalog {
   static func decode(_ row: Row) throws -> Site {
     Site(
       code: try row.decode("code"), name: try row.decode("name"), kind: try row.decode("kind"),
-      countyCode: try row.decode("county_code"), subCounty: try row.decode("sub_county"),
+      countyCode: try row.decode("county_code"), countyName: try row.decode("county_name"),
+      subCounty: try row.decode("sub_county"),
       dhis2UID: try row.decode("dhis2_uid"), openedOn: try row.decode("opened_on"),
       closedOn: try row.decode("closed_on"))
   }
@@ -146,13 +151,13 @@ public enum SiteCatalog {
       existing: existing)
   }
 
-  public static func listing(_ sites: [Site], counties: [String: String]) -> Listing {
+  public static func listing(_ sites: [Site]) -> Listing {
     Listing(
       columns: ["code", "name", "kind", "county", "county_name", "sub_county", "dhis2_uid", "opened_on", "closed_on"],
       rows: sites.map { site in
         [
           .text(site.code), .text(site.name), .text(site.kind), .text(site.countyCode),
-          Cell(counties[site.countyCode]), Cell(site.subCounty), Cell(site.dhis2UID), Cell(site.openedOn),
+          .text(site.countyName), Cell(site.subCounty), Cell(site.dhis2UID), Cell(site.openedOn),
           Cell(site.closedOn),
         ]
       })

@@ -32,12 +32,6 @@ public enum FieldParsing {
     return trimmed
   }
 
-  /// Empty text means "none".
-  public static func optionalText(_ text: String?, field: String, maxLength: Int = 200) throws(FieldError) -> String? {
-    guard let text, !text.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
-    return try requiredText(text, field: field, maxLength: maxLength)
-  }
-
   public static func integer(_ text: String, field: String, range: ClosedRange<Int>) throws(FieldError) -> Int {
     let trimmed = text.trimmingCharacters(in: .whitespaces)
     guard let value = Int(trimmed) else {
@@ -82,11 +76,6 @@ public enum FieldParsing {
       throw FieldError(field: field, problem: "'\(text)' is not a date (YYYY-MM-DD)")
     }
     return date
-  }
-
-  public static func optionalDate(_ text: String?, field: String) throws(FieldError) -> CalendarDate? {
-    guard let text, !text.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
-    return try date(text, field: field)
   }
 
   /// One of a fixed set of lower-case words.

@@ -1,9 +1,9 @@
-/// SHA-256 as FIPS 180-4 defines it, so the migrator can checksum files without a round trip.
+/// SHA-256 as FIPS 180-4 defines it, so checksums and request fingerprints need no round trip or extra package.
 ///
 /// `hex` gives exactly what PostgreSQL's `encode(sha256(convert_to(sql, 'UTF8')), 'hex')` gives,
 /// the form in which earlier versions recorded checksums, so those records keep matching.
-enum SHA256 {
-  static func hex(_ text: String) -> String {
+public enum SHA256 {
+  public static func hex(_ text: String) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var hex: [UInt8] = []
     hex.reserveCapacity(64)
@@ -14,7 +14,7 @@ enum SHA256 {
     return String(decoding: hex, as: UTF8.self)
   }
 
-  static func digest(_ message: [UInt8]) -> [UInt8] {
+  public static func digest(_ message: [UInt8]) -> [UInt8] {
     var state: [UInt32] = [
       0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
     ]

@@ -1,0 +1,111 @@
+import Foundation
+import Postgres
+
+public enum StockEventKind: String, Sendable, CaseIterable, PostgresDecodable {
+  case receipt, dispense, adjustment, count
+  case transferOut = "transfer_out"
+  case transferIn = "transfer_in"
+
+  public init?(postgresText text: String) { self.init(rawValue: text) }
+}
+
+/// One event a request wrote, as the posting functions return it.
+public struct PostedEvent: Sendable, Equatable {
+  public var id: Int64
+  public var siteCode: String
+  public var commodityCode: String
+  /// nil for commodities that are not lot-tracked.
+  public var lotCode: String?
+  public var expiresOn: CalendarDate?
+  public var kind: StockEventKind
+  /// Signed base units: negative took stock out.
+  public var quantity: Int64
+  public var reasonCode: String?
+  public var occurredOn: CalendarDate
+  public var transferID: Int64?
+  public var countID: Int64?
+  public var reversesEventID: Int64?
+}
+
+/// What a request left in the ledger. `replayed` means an earlier call with the same key and content
+/// recorded these events; this call changed nothing.
+public struct Posting: Sendable, Equatable {
+  public var replayed: Bool
+  public var events: [PostedEvent]
+}
+
+/// Writes to the stock ledger. Every rule (stock never negative, lots and expiry, back-dating, idempotency)
+/// is enforced by the posting functions in Schema/0002_ledger.sql, so the CLI, imports and the simulator
+/// all go through the same checks in one statement each.
+public enum Ledger {
+  /// Posts a request under an idempotency key (a fresh one when none is given, so the request can never
+  /// be applied twice by accident but is not deduplicated either).
+  ///
+  /// Failures come back as `FieldError` (a bad value, naming its field) or `KPStockError` (not enough stock,
+  /// a back-dated entry that would break history).
+  public static func post(_ connection: Connection, _ request: some LedgerRequest, key: String? = nil) throws
+    -> Posting
+  {
+    let key = key ?? UUID().uuidString.lowercased()
+    let fingerprint = request.fingerprint
+    let rows = try refusalsAsLedgerErrors {
+      try retryingTransient { try request.post(connection, key: key, fingerprint: fingerprint) }
+    }
+    return Posting(replayed: try rows.first?.decode("replayed") ?? false, events: try rows.map(Self.event))
+  }
+
+  static func event(_ row: Row) throws -> PostedEvent {
+    let lot: String = try row.decode("lot_code")
+    return PostedEvent(
+      id: try row.decode("id"), siteCode: try row.decode("site_code"), commodityCode: try row.decode("commodity_code"),
+      lotCode: lot.isEmpty ? nil : lot, expiresOn: try row.decode("expires_on"), kind: try row.decode("kind"),
+      quantity: try row.decode("quantity"), reasonCode: try row.decode("reason_code"),
+      occurredOn: try row.decode("occurred_on"), transferID: try row.decode("transfer_id"),
+      countID: try row.decode("count_id"), reversesEventID: try row.decode("reverses_event_id"))
+  }
+
+  /// A posting is one statement in its own transaction, so a deadlock or serialization failure can
+  /// simply be tried again.
+  static func retryingTransient<T>(attempts: Int = 5, _ body: () throws -> T) throws -> T {
+    var attempt = 1
+    while true {
+      do {
+        return try body()
+      } catch let error as PostgresError where error.isTransient && attempt < attempts {
+        attempt += 1
+      }
+    }
+  }
+}
+
+/// Turns the ledger's refusals (SQLSTATE class KP, see Schema/0002_ledger.sql) into kpstock errors:
+/// a refusal naming a column becomes a `FieldError`, the rest a one-line `KPStockError`.
+func refusalsAsLedgerErrors<T>(_ body: () throws -> T) throws -> T {
+  do {
+    return try body()
+  } catch let error as PostgresError {
+    throw LedgerRefusal.describe(error) ?? error
+  }
+}
+
+public enum LedgerRefusal {
+  public static let insufficientStock = SQLState("KP001")
+  public static let invalidValue = SQLState("KP002")
+  public static let keyReused = SQLState("KP003")
+  public static let historyBroken = SQLState("KP004")
+  public static let forbidden = SQLState("KP005")
+
+  /// The kpstock error for a ledger refusal, or nil when the error is not one.
+  public static func describe(_ error: PostgresError) -> (any Error)? {
+    guard let state = error.sqlState, state.errorClass == "KP" else {
+      if error.constraint == "stock_events_key" {
+        return FieldError(field: "key", problem: "was used by another entry at the same moment; run again")
+      }
+      return nil
+    }
+    if let column = error.column, state != insufficientStock, state != historyBroken {
+      return FieldError(field: column, problem: error.message)
+    }
+    return KPStockError.badInput(error.message)
+  }
+}

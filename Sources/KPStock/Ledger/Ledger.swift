@@ -43,6 +43,7 @@ public enum Ledger {
   ///
   /// Failures come back as `FieldError` (a bad value, naming its field) or `KPStockError` (not enough stock,
   /// a back-dated entry that would break history).
+  @discardableResult
   public static func post(_ connection: Connection, _ request: some LedgerRequest, key: String? = nil) throws
     -> Posting
   {

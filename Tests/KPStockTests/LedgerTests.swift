@@ -1,0 +1,294 @@
+import Foundation
+import KPStock
+import KPStockTestSupport
+import Postgres
+import Testing
+
+/// A Kwale demo database whose clock is pinned to a Wednesday, so dates in these tests never drift.
+private func ledgerDatabase() throws -> (TestDatabaseHandle, Connection) {
+  let database = try TestDatabase.fresh()
+  let connection = try openAsKPStock(database)
+  try Seeds.loadKwaleDemo(connection)
+  try connection.execute("SET kpstock.today = '2026-03-11'")
+  return (database, connection)
+}
+
+private let today = CalendarDate("2026-03-11")!
+
+private func day(_ offset: Int) -> CalendarDate { today.adding(days: offset) }
+
+private func onHand(_ connection: Connection, _ site: String, _ commodity: String, lot: String? = nil) throws -> Int64 {
+  try connection.query(
+    """
+    SELECT coalesce(sum(on_hand), 0)::bigint AS n FROM stock_balances
+    WHERE site_code = \(site) AND commodity_code = \(commodity) AND (\(lot)::text IS NULL OR lot_code = \(lot))
+    """)[0].decode("n")
+}
+
+private func eventCount(_ connection: Connection) throws -> Int64 {
+  try connection.query("SELECT count(*) AS n FROM stock_events")[0].decode("n")
+}
+
+private func receive(
+  _ connection: Connection, _ quantity: Int64, lot: String = "L1", expiry: String = "2027-06-30",
+  site: String = "DICE-UKUNDA", date: CalendarDate? = nil
+) throws {
+  try Ledger.post(
+    connection,
+    Receipt(
+      site: site, commodity: "MALE-CONDOM", lot: lot, expiry: CalendarDate(expiry), quantity: quantity, date: date))
+}
+
+private func dispensing(_ quantity: Int64, lot: String? = nil, date: CalendarDate? = nil) -> Dispensing {
+  Dispensing(
+    site: "DICE-UKUNDA", commodity: "MALE-CONDOM", lot: lot, quantity: quantity, date: date, population: "FSW",
+    channel: .clinic)
+}
+
+/// The message of the error `body` throws, or nil.
+private func refusal(_ body: () throws -> Void) -> String? {
+  do {
+    try body()
+    return nil
+  } catch {
+    return String(describing: error)
+  }
+}
+
+@Suite("Stock ledger")
+struct LedgerTests {
+  @Test func anOverIssueIsRefusedWithTheStockOnHandAndNothingIsWritten() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 120)
+    let before = try eventCount(connection)
+    let message = refusal { try Ledger.post(connection, dispensing(144)) }
+    #expect(message == "insufficient stock of MALE-CONDOM at DICE-UKUNDA: on hand 120, asked 144")
+    #expect(try eventCount(connection) == before)
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 120)
+  }
+
+  @Test func dispensingWithoutALotTakesTheEarliestExpiryFirstAndMaySpanLots() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 100, lot: "LATE", expiry: "2027-12-31")
+    try receive(connection, 30, lot: "EARLY", expiry: "2026-09-30")
+    let posting = try Ledger.post(connection, dispensing(50))
+    #expect(posting.events.map(\.lotCode) == ["EARLY", "LATE"])
+    #expect(posting.events.map(\.quantity) == [-30, -20])
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM", lot: "EARLY") == 0)
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM", lot: "LATE") == 80)
+  }
+
+  @Test func anExpiredLotIsNotDispensedButCanBeAdjustedOutAsExpired() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 40, lot: "OLD", expiry: "2026-03-20", date: day(-30))
+    try receive(connection, 10, lot: "NEW", expiry: "2027-03-31")
+    try connection.execute("SET kpstock.today = '2026-03-25'")
+
+    let named = refusal { try Ledger.post(connection, dispensing(5, lot: "OLD")) }
+    #expect(named == "lot: lot OLD of MALE-CONDOM expired on 2026-03-20: it can only be adjusted out as expired")
+    let fefo = refusal { try Ledger.post(connection, dispensing(20)) }
+    #expect(
+      fefo == "insufficient stock of MALE-CONDOM at DICE-UKUNDA: on hand 10, asked 20 (another 40 are in expired lots)")
+
+    let writeOff = try Ledger.post(
+      connection,
+      Adjustment(site: "DICE-UKUNDA", commodity: "MALE-CONDOM", quantity: -40, reason: "expired"))
+    #expect(writeOff.events.map(\.lotCode) == ["OLD"])
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 10)
+  }
+
+  @Test func aBackDatedIssueThatWouldMakeAnEarlierDayNegativeIsRefusedWithThatDay() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 100, date: day(-10))
+    try Ledger.post(connection, dispensing(80, date: day(-5)))
+    try receive(connection, 500, lot: "L2", date: day(-1))
+    // 600 − 80 = 520 on hand today, but on day −5 only 20 were left: 30 more on day −7 would break it.
+    let message = refusal { try Ledger.post(connection, dispensing(30, date: day(-7))) }
+    #expect(
+      message
+        == "back-dated to 2026-03-04, this would make the stock of MALE-CONDOM at DICE-UKUNDA negative on "
+        + "2026-03-06: balance then 20, asked 30")
+    try Ledger.post(connection, dispensing(20, date: day(-7)))
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
+
+  @Test func datesOutsideTheBackDatingWindowOrInTheFutureAreRefused() throws {
+    let (_, connection) = try ledgerDatabase()
+    let future = refusal { try receive(connection, 10, date: day(1)) }
+    #expect(future == "date: 2026-03-12 is in the future (today is 2026-03-11)")
+    let old = refusal { try receive(connection, 10, date: day(-61)) }
+    #expect(old?.hasPrefix("date: 2026-01-09 is more than 60 days ago") == true)
+    try receive(connection, 10, date: day(-60))
+  }
+
+  @Test func aRepeatWithTheSameKeyRecordsNothingAndAConflictingRepeatIsRefused() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 100)
+    let first = try Ledger.post(connection, dispensing(10), key: "register-p4-l7")
+    let again = try Ledger.post(connection, dispensing(10), key: "register-p4-l7")
+    #expect(!first.replayed && again.replayed)
+    #expect(again.events == first.events)
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 90)
+    let conflict = refusal { try Ledger.post(connection, dispensing(11), key: "register-p4-l7") }
+    #expect(
+      conflict
+        == "key: key register-p4-l7 was already used at DICE-UKUNDA for a different entry (event \(first.events[0].id))"
+    )
+  }
+
+  @Test func aTransferIsInTransitUntilReceivedAndARejectedPartIsWrittenOffAtTheDestination() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 1000, site: "STORE-KWALE")
+    let dispatch = try Ledger.post(
+      connection, Dispatch(from: "STORE-KWALE", to: "DICE-KWALE", commodity: "MALE-CONDOM", quantity: 288))
+    let transfer = try #require(dispatch.events.first?.transferID)
+    let inTransit = try StockQueries.stock(connection, site: "DICE-KWALE")
+    #expect(inTransit.map(\.inTransit) == [288])
+    #expect(try onHand(connection, "STORE-KWALE", "MALE-CONDOM") == 712)
+
+    let noReason = refusal { try Ledger.post(connection, TransferReceipt(transfer: transfer, rejected: 10)) }
+    #expect(noReason == "reason: a rejection needs a reason (see kpstock reason list)")
+    let receipt = try Ledger.post(
+      connection, TransferReceipt(transfer: transfer, rejected: 10, reason: "damaged"))
+    #expect(receipt.events.map(\.kind) == [.transferIn, .adjustment])
+    #expect(receipt.events.map(\.quantity) == [288, -10])
+    #expect(try onHand(connection, "DICE-KWALE", "MALE-CONDOM") == 278)
+    #expect(try StockQueries.stock(connection, site: "DICE-KWALE").allSatisfy { $0.inTransit == 0 })
+    let again = refusal { try Ledger.post(connection, TransferReceipt(transfer: transfer)) }
+    #expect(again == "transfer: transfer \(transfer) was already received on 2026-03-11")
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
+
+  /// Snapshot at start, reconcile at posting: 100 on the shelf when counting starts, 10 handed out while
+  /// people count, 98 found. The count says 2 were missing at the start; the 10 dispensed stay dispensed.
+  @Test func stockThatMovesDuringACountIsNeitherCountedTwiceNorLost() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 100)
+    let sheet = try StockCounts.start(connection, site: "DICE-UKUNDA", commodity: "MALE-CONDOM", date: nil)
+    #expect(sheet.lines.map(\.snapshot) == [100])
+    try Ledger.post(connection, dispensing(10))
+    let count = try Ledger.post(
+      connection,
+      CountEntry(site: "DICE-UKUNDA", commodity: "MALE-CONDOM", lot: "L1", counted: 98, countID: sheet.id))
+    #expect(count.events.map(\.quantity) == [-2])
+    #expect(count.events.map(\.reasonCode) == ["unexplained"])
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 88)
+    let twice = refusal {
+      try Ledger.post(
+        connection,
+        CountEntry(site: "DICE-UKUNDA", commodity: "MALE-CONDOM", lot: "L1", counted: 98, countID: sheet.id))
+    }
+    #expect(twice?.contains("was already counted in count \(sheet.id)") == true)
+  }
+
+  @Test func aCountWithoutASessionSetsTheBalanceAtTheEndOfItsDay() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 100, date: day(-3))
+    try Ledger.post(connection, dispensing(30))
+    let count = try Ledger.post(
+      connection,
+      CountEntry(
+        site: "DICE-UKUNDA", commodity: "MALE-CONDOM", lot: "L1", counted: 95, reason: "lost", date: day(-2)))
+    #expect(count.events.map(\.quantity) == [-5])
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 65)
+  }
+
+  @Test func undoPostsAReversingEventOnTheOriginalDayAndOnlyOnce() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 100, date: day(-4))
+    let issued = try Ledger.post(connection, dispensing(40, date: day(-2)))
+    let undone = try Ledger.post(connection, Undo(event: issued.events[0].id, reason: "correction"))
+    #expect(undone.events.map(\.quantity) == [40])
+    #expect(undone.events.map(\.occurredOn) == [day(-2)])
+    #expect(undone.events.map(\.reversesEventID) == [issued.events[0].id])
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 100)
+    let twice = refusal { try Ledger.post(connection, Undo(event: issued.events[0].id, reason: "correction")) }
+    #expect(twice == "event: event \(issued.events[0].id) was already undone by event \(undone.events[0].id)")
+    let history = try connection.query(
+      "SELECT dispensed FROM stock_daily WHERE site_code = 'DICE-UKUNDA' AND day = \(day(-2))")
+    #expect(try history.map { try $0.decode("dispensed") as Int64 } == [0])
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
+
+  @Test func undoingAReceiptWhoseStockWasGivenOutIsRefused() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 100)
+    let received = try connection.query("SELECT id FROM stock_events")[0].decode("id") as Int64
+    try Ledger.post(connection, dispensing(70))
+    let message = refusal { try Ledger.post(connection, Undo(event: received, reason: "correction")) }
+    #expect(message == "insufficient stock of MALE-CONDOM lot L1 at DICE-UKUNDA: on hand 30, asked 100")
+  }
+
+  @Test func eventsCannotBeChangedAndBalancesCannotBeWrittenDirectly() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 100)
+    for statement: Query in [
+      "UPDATE stock_events SET quantity = 1", "DELETE FROM stock_events", "TRUNCATE stock_events CASCADE",
+      "UPDATE stock_balances SET on_hand = 5", "DELETE FROM stock_daily",
+    ] {
+      #expect(throws: PostgresError.self) { try connection.execute(statement) }
+    }
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 100)
+  }
+
+  @Test func aCommodityWithEventsKeepsItsUnitAndLotTracking() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 100)
+    #expect(throws: PostgresError.self) {
+      try connection.execute("UPDATE commodities SET lot_tracked = false WHERE code = 'MALE-CONDOM'")
+    }
+    try connection.execute("UPDATE commodities SET lot_tracked = false WHERE code = 'FEMALE-CONDOM'")
+  }
+
+  @Test func weeklyHistoryCountsStockedOutDaysAndSeesBackDatedEvents() throws {
+    let (_, connection) = try ledgerDatabase()
+    // Week of Monday 2026-03-02: stock arrives Wednesday and runs out Friday.
+    try receive(connection, 50, date: CalendarDate("2026-03-04"))
+    try Ledger.post(connection, dispensing(50, date: CalendarDate("2026-03-06")))
+    func week() throws -> (dispensed: Int64, stockedOut: Int32) {
+      let row = try connection.query(
+        """
+        SELECT dispensed, stocked_out_days FROM stock_weekly_history('2026-03-02', '2026-03-08', 'DICE-UKUNDA',
+          'MALE-CONDOM')
+        """)[0]
+      return (try row.decode("dispensed"), try row.decode("stocked_out_days"))
+    }
+    // Closed empty: Mon, Tue, Fri, Sat, Sun.
+    #expect(try week() == (50, 5))
+    // A paper register shows 20 more received on Monday, entered late.
+    try receive(connection, 20, lot: "L2", date: CalendarDate("2026-03-02"))
+    #expect(try week() == (50, 0))
+  }
+
+  /// Sixteen sessions each try to hand out 10 of 100 at the same moment: exactly ten succeed.
+  @Test func sixteenConcurrentDispensersNeverTakeMoreThanTheStock() async throws {
+    let (database, connection) = try ledgerDatabase()
+    try receive(connection, 100)
+    let barrier = Barrier(parties: 16)
+    let outcomes = try await withThrowingTaskGroup(of: Int.self) { group in
+      for _ in 0..<16 {
+        group.addTask {
+          try await onThread {
+            let session = try openAsKPStock(database)
+            try session.execute("SET kpstock.today = '2026-03-11'")
+            try barrier.arriveAndWait(timeout: 30)
+            var succeeded = 0
+            for _ in 0..<3 {
+              do {
+                try Ledger.post(session, dispensing(10))
+                succeeded += 1
+              } catch let error as KPStockError where error.message.hasPrefix("insufficient stock") {}
+            }
+            return succeeded
+          }
+        }
+      }
+      var total = 0
+      for try await count in group { total += count }
+      return total
+    }
+    #expect(outcomes == 10)
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 0)
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
+}

@@ -1,5 +1,7 @@
 import Foundation
 import KPStock
+import KPStockTestSupport
+import Postgres
 import Testing
 
 /// A file in a folder of its own, removed when the last reference goes.
@@ -156,5 +158,131 @@ struct CSVStreamTests {
       failureMessage {
         try stream.requireColumns(required: ["code", "name"])
       } == "f.csv:1: missing column 'name' (expected code,name)")
+  }
+}
+
+@Suite("Staging a CSV file through COPY")
+struct StagingTableTests {
+  struct StagedRow: Equatable {
+    var line: Int
+    var code: String?
+    var name: String?
+    var note: String?
+  }
+
+  func rows(_ connection: Connection, _ table: String = "staged") throws -> [StagedRow] {
+    try connection.query("SELECT line, code, name, note FROM \(identifier: table) ORDER BY line").map { row in
+      StagedRow(
+        line: try row.decode("line"), code: try row.decode("code"), name: try row.decode("name"),
+        note: try row.decode("note"))
+    }
+  }
+
+  func stage(_ file: ScratchFile, into connection: Connection, chunkSize: Int = 7) throws -> StagedFile {
+    try StagingTable.load(
+      connection: connection, file: file.path, fileName: "in.csv", required: ["code"], optional: ["name", "note"],
+      tableName: "staged", chunkSize: chunkSize)
+  }
+
+  @Test func threeRowsArriveWithTheirLinesAndBlankCellsAsNull() throws {
+    let connection = try TestDatabase.fresh().connect()
+    let file = try ScratchFile("Name,CODE\r\nLikoni DICE,A1\r\n\r\n  ,B2\r\n\"Kwale\nstore\",C3\r\n")
+    let staged = try stage(file, into: connection)
+    #expect(staged.tableName == "staged" && staged.fileName == "in.csv")
+    #expect(staged.columns == ["name", "code"] && staged.rowCount == 3)
+    #expect(
+      try rows(connection) == [
+        StagedRow(line: 2, code: "A1", name: "Likoni DICE", note: nil),
+        StagedRow(line: 4, code: "B2", name: nil, note: nil),
+        StagedRow(line: 5, code: "C3", name: "Kwale\nstore", note: nil),
+      ])
+  }
+
+  @Test func theFormulaGuardOfOurExportIsRemoved() throws {
+    let connection = try TestDatabase.fresh().connect()
+    let file = try ScratchFile("code,name,note\nA1,'=SUM(B1),'-5\nB2,'plain,'@x\nC3,'+1,''=\nD4,\"'\t\",'\n")
+    _ = try stage(file, into: connection)
+    #expect(
+      try rows(connection) == [
+        StagedRow(line: 2, code: "A1", name: "=SUM(B1)", note: "-5"),
+        StagedRow(line: 3, code: "B2", name: "'plain", note: "@x"),
+        StagedRow(line: 4, code: "C3", name: "+1", note: "''="),
+        StagedRow(line: 5, code: "D4", name: nil, note: "'"),
+      ])
+  }
+
+  @Test func backslashesTabsAndLineBreaksArriveUnchanged() throws {
+    let connection = try TestDatabase.fresh().connect()
+    let awkward = "back\\slash\ttab\nnew\r\nline\rcr \\N \\. end"
+    let file = try ScratchFile("code,name,note\nA1,\"\(awkward)\",\\N\n\"\\.\",x,\\\n")
+    _ = try stage(file, into: connection)
+    #expect(
+      try rows(connection) == [
+        StagedRow(line: 2, code: "A1", name: awkward, note: "\\N"),
+        StagedRow(line: 5, code: "\\.", name: "x", note: "\\"),
+      ])
+  }
+
+  @Test func aBadRecordMidwayAbortsTheCopyAndNamesItsLine() throws {
+    let connection = try TestDatabase.fresh().connect()
+    // Well past one 256 KiB batch, so rows have reached the server before the bad one is read.
+    let body = (1...20_000).map { "C\($0),site number \($0)\n" }.joined()
+    let file = try ScratchFile("code,name\n" + body + "LAST\n")
+    #expect(
+      failureMessage {
+        _ = try connection.transaction { connection in try stage(file, into: connection, chunkSize: 1 << 16) }
+      } == "in.csv:20002: has 1 fields, the header has 2")
+    #expect(
+      failureMessage {
+        _ = try stage(file, into: connection, chunkSize: 1 << 16)
+      } == "in.csv:20002: has 1 fields, the header has 2")
+    #expect(
+      try connection.query("SELECT to_regclass('pg_temp.staged') IS NULL AS gone")[0].decode("gone") == true,
+      "a failed load outside a transaction leaves no table behind")
+    #expect(try connection.query("SELECT 1 AS one")[0].decode("one", as: Int.self) == 1)
+  }
+
+  @Test func aBadHeaderIsRefusedBeforeAnyTableIsMade() throws {
+    let connection = try TestDatabase.fresh().connect()
+    let file = try ScratchFile("code,nmae\nA1,x\n")
+    #expect(
+      failureMessage {
+        _ = try stage(file, into: connection)
+      } == "in.csv:1: unknown column 'nmae' (expected code,name,note)")
+    #expect(try connection.query("SELECT to_regclass('pg_temp.staged') IS NULL AS gone")[0].decode("gone") == true)
+  }
+
+  @Test func aTableAlreadyUsingTheNameIsLeftAlone() throws {
+    let connection = try TestDatabase.fresh().connect()
+    try connection.execute("CREATE TEMP TABLE staged (kept int)")
+    try connection.execute("INSERT INTO staged VALUES (1)")
+    let message = failureMessage { _ = try stage(try ScratchFile("code\nA1\n"), into: connection) }
+    #expect(message?.contains("already exists") == true)
+    #expect(try connection.query("SELECT count(kept) AS n FROM staged")[0].decode("n", as: Int.self) == 1)
+  }
+
+  @Test func twoHundredThousandRowsAreStagedWhole() throws {
+    let connection = try TestDatabase.fresh().connect()
+    var text = "code,name,note\n"
+    for row in 1...200_000 {
+      text += "SITE-\(row),\"Site \(row), Kwale\",\(row % 7 == 0 ? "" : "batch \(row % 13)")\n"
+    }
+    let file = try ScratchFile(text)
+    var reports: [(bytesRead: Int, totalBytes: Int)] = []
+    let staged = try StagingTable.load(
+      connection: connection, file: file.path, required: ["code", "name"], optional: ["note"], tableName: "big",
+      progress: { reports.append(($0, $1)) })
+    #expect(staged.rowCount == 200_000)
+    let summary = try connection.query(
+      """
+      SELECT count(*) AS n, max(line) AS last, count(note) AS notes,
+             max(name) FILTER (WHERE code = 'SITE-200000') AS name
+      FROM big
+      """)[0]
+    #expect(try summary.decode("n", as: Int.self) == 200_000)
+    #expect(try summary.decode("last", as: Int.self) == 200_001)
+    #expect(try summary.decode("notes", as: Int.self) == 200_000 - 200_000 / 7)
+    #expect(try summary.decode("name", as: String.self) == "Site 200000, Kwale")
+    #expect(reports.allSatisfy { $0.bytesRead <= $0.totalBytes && $0.totalBytes == text.utf8.count })
   }
 }

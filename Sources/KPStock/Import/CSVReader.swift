@@ -14,12 +14,26 @@ public struct CSVTable: Sendable {
 
   /// The column's position, matching the header case-insensitively.
   public func column(_ name: String) -> Int? {
-    header.firstIndex { $0.lowercased() == name.lowercased() }
+    CSVHeader.position(of: name, in: header)
   }
 
   /// Refuses files missing a required column or holding one nobody reads, since a typo'd header
   /// would otherwise import silently as empty values.
   public func requireColumns(required: [String], optional: [String] = []) throws(KPStockError) {
+    try CSVHeader.requireColumns(header, fileName: fileName, required: required, optional: optional)
+  }
+}
+
+/// Header rules kept in one place so a file read whole (CSVReader) and one streamed (CSVStream)
+/// are accepted or refused alike.
+enum CSVHeader {
+  static func position(of name: String, in header: [String]) -> Int? {
+    header.firstIndex { $0.lowercased() == name.lowercased() }
+  }
+
+  static func requireColumns(
+    _ header: [String], fileName: String, required: [String], optional: [String]
+  ) throws(KPStockError) {
     if let position = header.firstIndex(of: "") {
       throw .badInput("\(fileName):1: column \(position + 1) of the header has no name")
     }
@@ -28,7 +42,7 @@ public struct CSVTable: Sendable {
       throw .badInput("\(fileName):1: column '\(repeated)' appears twice in the header")
     }
     let known = Set((required + optional).map { $0.lowercased() })
-    if let missing = required.first(where: { column($0) == nil }) {
+    if let missing = required.first(where: { position(of: $0, in: header) == nil }) {
       throw .badInput(
         "\(fileName):1: missing column '\(missing)' (expected \((required + optional).joined(separator: ",")))")
     }

@@ -1,0 +1,184 @@
+import Foundation
+import Postgres
+
+/// The registers `kpstock import` reads into the ledger, with the columns each file has.
+public enum LedgerImportKind: String, CaseIterable, Sendable {
+  case dispensing, receipts, adjustments, counts
+
+  public var requiredColumns: [String] {
+    switch self {
+    case .dispensing: ["site", "commodity", "qty", "date", "population", "channel"]
+    case .receipts, .counts: ["site", "commodity", "qty", "date"]
+    case .adjustments: ["site", "commodity", "qty", "reason", "date"]
+    }
+  }
+
+  public var optionalColumns: [String] {
+    switch self {
+    case .dispensing: ["lot", "worker", "client", "note", "key"]
+    case .receipts: ["lot", "expiry", "note", "key"]
+    case .adjustments: ["lot", "expiry", "note", "key"]
+    case .counts: ["lot", "expiry", "reason", "note", "key"]
+    }
+  }
+}
+
+/// One row that was not posted, and why.
+public struct RejectedRow: Sendable, Equatable, CustomStringConvertible {
+  public var fileName: String
+  public var line: Int
+  public var field: String?
+  public var problem: String
+
+  public var description: String { "\(fileName):\(line): " + (field.map { "\($0): " } ?? "") + problem }
+}
+
+public struct LedgerImportReport: Sendable, Equatable {
+  public var fileName: String
+  public var rows: Int
+  public var posted: Int
+  /// Rows whose key was already in the ledger with the same content: imported before.
+  public var repeats: Int
+  public var rejected: [RejectedRow]
+  public var dryRun: Bool
+  /// Where the rejected rows were written (with --skip-invalid).
+  public var rejectedFile: String?
+}
+
+/// Imports a register file: stream it into a staging table, check every cell set-wise, post each row
+/// through the ledger's posting functions in date order, all in one transaction. With any bad row nothing
+/// is posted, unless `skipInvalid`, which posts the good rows and writes the bad ones to `rejectedFile`.
+public enum LedgerImport {
+  /// Rows posted per call to ledger_import_post, so progress can be shown between calls.
+  static let batchRows = 5_000
+
+  public static func run(
+    _ connection: Connection, kind: LedgerImportKind, path: String, dryRun: Bool = false, skipInvalid: Bool = false,
+    rejectedFile: String? = nil, progress: ((String) -> Void)? = nil
+  ) throws -> LedgerImportReport {
+    try connection.execute("BEGIN")
+    do {
+      let report = try importInTransaction(
+        connection, kind: kind, path: path, skipInvalid: skipInvalid, rejectedFile: rejectedFile, progress: progress)
+      if dryRun || (!report.rejected.isEmpty && !skipInvalid) {
+        try connection.execute("ROLLBACK")
+      } else {
+        try connection.execute("DROP TABLE pg_temp.ledger_staging, pg_temp.ledger_import_rows, pg_temp.ledger_import_errors")
+        try connection.execute("COMMIT")
+      }
+      if !report.rejected.isEmpty && !skipInvalid {
+        throw KPStockError.badInput(
+          "\(report.fileName): \(report.rejected.count) of \(report.rows) rows have problems; nothing was imported "
+            + "(fix them and import again, or use --skip-invalid)",
+          details: report.rejected.map(\.description))
+      }
+      var finished = report
+      finished.dryRun = dryRun
+      return finished
+    } catch {
+      if connection.isInTransaction { _ = try? connection.execute("ROLLBACK") }
+      throw error
+    }
+  }
+
+  private static func importInTransaction(
+    _ connection: Connection, kind: LedgerImportKind, path: String, skipInvalid: Bool, rejectedFile: String?,
+    progress: ((String) -> Void)?
+  ) throws -> LedgerImportReport {
+    // Imports take turns: two overlapping files then see each other's rows as already recorded.
+    try connection.execute("SELECT pg_advisory_xact_lock(hashtext('kpstock.ledger_import'))")
+    let staged = try StagingTable.load(
+      connection: connection, file: path, required: kind.requiredColumns, optional: kind.optionalColumns,
+      tableName: "ledger_staging",
+      progress: progress.map { report in
+        { read, total in report("read \(percent(read, of: total)) of \(total / 1_000_000) MB") }
+      })
+    try connection.execute("SELECT ledger_import_prepare(\(kind.rawValue))")
+    var posted = 0
+    var repeats = 0
+    var rejected: [RejectedRow] = []
+    if kind == .dispensing {
+      progress?("checking and posting \(staged.rowCount) rows")
+      let result = try connection.query("SELECT * FROM ledger_import_dispensing(\(skipInvalid))")[0]
+      posted = Int(try result.decode("posted") as Int64)
+      repeats = Int(try result.decode("repeats") as Int64)
+    } else {
+      for first in stride(from: 1, through: staged.rowCount, by: batchRows) {
+        let last = min(first + batchRows - 1, staged.rowCount)
+        let outcomes = try connection.query(
+          "SELECT * FROM ledger_import_post(\(kind.rawValue), \(Int64(first)), \(Int64(last)))")
+        for row in outcomes {
+          switch try row.decode("outcome") as String {
+          case "posted": posted += 1
+          case "repeat": repeats += 1
+          default: rejected.append(try rejection(row, fileName: staged.fileName))
+          }
+        }
+        progress?("posted \(percent(last, of: staged.rowCount)) of \(staged.rowCount) rows")
+      }
+    }
+    rejected += try connection.query("SELECT line, field, problem FROM ledger_import_errors").map { row in
+      RejectedRow(
+        fileName: staged.fileName, line: Int(try row.decode("line") as Int64), field: try row.decode("field"),
+        problem: try row.decode("problem"))
+    }
+    rejected.sort { ($0.line, $0.field ?? "") < ($1.line, $1.field ?? "") }
+    var written: String?
+    if skipInvalid, !rejected.isEmpty, let rejectedFile {
+      try writeRejected(connection, rejected, kind: kind, to: rejectedFile)
+      written = rejectedFile
+    }
+    return LedgerImportReport(
+      fileName: staged.fileName, rows: staged.rowCount, posted: posted, repeats: repeats, rejected: rejected,
+      dryRun: false, rejectedFile: written)
+  }
+
+  private static func rejection(_ row: Row, fileName: String) throws -> RejectedRow {
+    let line = Int(try row.decode("line") as Int64)
+    if let constraint: String = try row.decode("constraint_name"),
+      let refusal = ConstraintMessages.fieldError(for: constraint)
+    {
+      return RejectedRow(fileName: fileName, line: line, field: refusal.field, problem: refusal.problem)
+    }
+    return RejectedRow(
+      fileName: fileName, line: line, field: try row.decode("field"), problem: try row.decode("problem"))
+  }
+
+  /// The rejected rows as they were in the file, with the line and the problem, ready to fix and import again.
+  private static func writeRejected(
+    _ connection: Connection, _ rejected: [RejectedRow], kind: LedgerImportKind, to path: String
+  ) throws {
+    let columns = kind.requiredColumns + kind.optionalColumns
+    let problems = Dictionary(grouping: rejected, by: \.line)
+    let lines = PostgresArray(problems.keys.sorted())
+    let rows = try connection.query("SELECT * FROM ledger_staging WHERE line = ANY(\(lines)) ORDER BY line")
+    var listing = Listing(columns: columns + ["line", "problem"], rows: [])
+    for row in rows {
+      let line = Int(try row.decode("line") as Int64)
+      var cells = try columns.map { Cell(try row.decode($0) as String?) }
+      cells.append(.integer(line))
+      cells.append(
+        .text((problems[line] ?? []).map { ($0.field.map { "\($0): " } ?? "") + $0.problem }.joined(separator: "; ")))
+      listing.rows.append(cells)
+    }
+    guard FileManager.default.createFile(atPath: path, contents: Data(listing.rendered(as: .csv).utf8)) else {
+      throw KPStockError(.operational, "\(path): cannot write the rejected rows")
+    }
+  }
+
+  private static func percent(_ part: Int, of whole: Int) -> String {
+    whole == 0 ? "100%" : "\(part * 100 / whole)%"
+  }
+}
+
+extension LedgerImportReport {
+  public var summary: String {
+    var text = dryRun ? "dry run, nothing written: \(fileName) would post " : "\(fileName): posted "
+    text += "\(posted) of \(rows) rows"
+    if repeats > 0 { text += "; \(repeats) were already recorded (same key and content) and were skipped" }
+    if !rejected.isEmpty {
+      text += "; \(Set(rejected.map(\.line)).count) rejected" + (rejectedFile.map { ", written to \($0)" } ?? "")
+    }
+    return text + "\n"
+  }
+}

@@ -1,16 +1,22 @@
 import ArgumentParser
+import Foundation
 import KPStock
 
 struct ImportCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "import",
-    abstract: "Load reference data from CSV files, all or nothing.",
+    abstract: "Load reference data or paper registers from CSV files, all or nothing.",
     discussion: """
-      Each file needs a header row; columns are as in 'kpstock <thing> list --format csv'. Rows whose code
-      exists replace it; columns left out of the file keep their stored values. Every bad row is reported
-      as FILE:LINE: column: problem, and then nothing is written.
+      Each file needs a header row. Reference data: columns are as in 'kpstock <thing> list --format csv';
+      rows whose code exists replace it. Registers (dispensing, receipts, adjustments, counts) are posted to
+      the stock ledger under the same rules as the commands; a row's idempotency key is its 'key' column or
+      its content, so importing a file twice posts it once. Every bad row is reported as
+      FILE:LINE: column: problem, and then nothing is written (unless --skip-invalid).
       """,
-    subcommands: [Sites.self, Commodities.self, Norms.self, SupplyLines.self])
+    subcommands: [
+      Sites.self, Commodities.self, Norms.self, SupplyLines.self, Dispensing.self, Receipts.self, Adjustments.self,
+      Counts.self,
+    ])
 
   struct FileOptions: ParsableArguments {
     @OptionGroup var database: DatabaseOptions
@@ -57,5 +63,59 @@ struct ImportCommand: ParsableCommand {
     )
     @OptionGroup var options: FileOptions
     func run() throws { try options.run(.supplyLines) }
+  }
+
+  struct RegisterOptions: ParsableArguments {
+    @OptionGroup var database: DatabaseOptions
+    @Argument(help: "CSV file (UTF-8, with or without BOM; CRLF or LF).") var file: String
+    @Flag(name: .customLong("dry-run"), help: "Check the file and report what would be posted; write nothing.")
+    var dryRun = false
+    @Flag(
+      name: .customLong("skip-invalid"),
+      help: "Post the valid rows and write the rejected ones, with their problems, to --rejected.")
+    var skipInvalid = false
+    @Option(help: "Where --skip-invalid writes rejected rows (default: FILE.rejected.csv).") var rejected: String?
+
+    func run(_ kind: LedgerImportKind) throws {
+      let connection = try database.open()
+      let large = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int).flatMap { $0 } ?? 0
+      let showProgress = isatty(STDERR_FILENO) == 1 && large > 4_000_000
+      let report = try LedgerImport.run(
+        connection, kind: kind, path: file, dryRun: dryRun, skipInvalid: skipInvalid,
+        rejectedFile: rejected ?? file + ".rejected.csv",
+        progress: showProgress ? { Console.notice("import \(kind.rawValue): \($0)") } : nil)
+      Console.output(report.summary)
+    }
+  }
+
+  struct Dispensing: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Import dispensing: site,commodity,qty,date,population,channel[,lot,worker,client,note,key].",
+      discussion: "Example: kpstock import dispensing ukunda-march.csv --dry-run")
+    @OptionGroup var options: RegisterOptions
+    func run() throws { try options.run(.dispensing) }
+  }
+
+  struct Receipts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Import receipts: site,commodity,qty,date[,lot,expiry,note,key].")
+    @OptionGroup var options: RegisterOptions
+    func run() throws { try options.run(.receipts) }
+  }
+
+  struct Adjustments: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Import adjustments: site,commodity,qty,reason,date[,lot,expiry,note,key].",
+      discussion: "qty is the quantity moved; the reason decides the direction (correction needs +N or -N).")
+    @OptionGroup var options: RegisterOptions
+    func run() throws { try options.run(.adjustments) }
+  }
+
+  struct Counts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Import counts: site,commodity,qty,date[,lot,expiry,reason,note,key] (qty = counted at the end of date).")
+    @OptionGroup var options: RegisterOptions
+    func run() throws { try options.run(.counts) }
   }
 }

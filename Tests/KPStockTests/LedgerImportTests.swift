@@ -131,7 +131,8 @@ struct LedgerImportTests {
     let connection = try importDatabase()
     try stock(connection, 100)
     let path = try temporaryFile(
-      named: "mixed.csv", contents: register(rows: 20, replacing: 5, with: "DICE-UKUNDA,MALE-CONDOM,x,2026-03-05,FSW,clinic,,"))
+      named: "mixed.csv",
+      contents: register(rows: 20, replacing: 5, with: "DICE-UKUNDA,MALE-CONDOM,x,2026-03-05,FSW,clinic,,"))
     let rejectedPath = path + ".rejected.csv"
     let report = try LedgerImport.run(
       connection, kind: .dispensing, path: path, skipInvalid: true, rejectedFile: rejectedPath)

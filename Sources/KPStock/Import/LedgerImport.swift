@@ -63,7 +63,8 @@ public enum LedgerImport {
       if dryRun || (!report.rejected.isEmpty && !skipInvalid) {
         try connection.execute("ROLLBACK")
       } else {
-        try connection.execute("DROP TABLE pg_temp.ledger_staging, pg_temp.ledger_import_rows, pg_temp.ledger_import_errors")
+        try connection.execute(
+          "DROP TABLE pg_temp.ledger_staging, pg_temp.ledger_import_rows, pg_temp.ledger_import_errors")
         try connection.execute("COMMIT")
       }
       if !report.rejected.isEmpty && !skipInvalid {

@@ -48,6 +48,11 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
+    .executableTarget(
+      name: "LedgerBenchmark",
+      dependencies: ["KPStock", "EmbeddedCluster", "Postgres"],
+      path: "Benchmarks/LedgerBenchmark"
+    ),
     .target(
       name: "KPStockTestSupport",
       dependencies: ["KPStock", "Postgres", "EmbeddedCluster"],

@@ -40,17 +40,18 @@ BEGIN
       lower(btrim(reason)) AS reason, btrim(note) AS note, btrim(key) AS key
     FROM ledger_staging
   ), described AS (
-    SELECT cells.*, concat_ws(E'\x1f', p_kind, site, commodity, lot, expiry, qty, date, population, channel, worker,
-      client, reason, note) AS content
+    SELECT cells.*, md5(concat_ws(E'\x1f', p_kind, site, commodity, lot, expiry, qty, date, population, channel,
+      worker, client, reason, note)) AS digest
     FROM cells
   )
   SELECT row_number() OVER (ORDER BY ledger_parse_date(date), line) AS seq, line, site, commodity,
     nullif(lot, '') AS lot, expiry, ledger_parse_date(expiry) AS expires_on, qty,
     CASE WHEN qty ~ '^[+-]?[0-9]{1,10}$' THEN qty::bigint END AS quantity, date, ledger_parse_date(date) AS day,
     population, channel, worker, client, reason, note,
-    coalesce(key, 'row:' || md5(content) || ':' || row_number() OVER (PARTITION BY content ORDER BY line)) AS key,
-    decode(md5(content), 'hex') AS fingerprint
+    coalesce(key, 'row:' || digest || ':' || row_number() OVER (PARTITION BY digest ORDER BY line)) AS key,
+    decode(digest, 'hex') AS fingerprint
   FROM described;
+  ANALYZE ledger_import_rows;
 
   INSERT INTO ledger_import_errors (line, field, problem)
   SELECT line, 'date', CASE WHEN date IS NULL THEN 'is required' ELSE format('''%s'' is not a date (YYYY-MM-DD)', date) END

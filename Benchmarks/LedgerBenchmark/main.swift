@@ -1,0 +1,269 @@
+// The stock ledger's speed, as ratios against baselines measured in the same run on the same server:
+//   1. import of a dispensing register vs. a plain COPY of the same file into an unindexed table;
+//   2. single dispense commit latency (p50/p99);
+//   3. 16-client dispense throughput vs. pgbench running a guarded UPDATE + INSERT.
+// Run: swift run -c release LedgerBenchmark [--rows 1000000] [--seconds 10] [--clients 16]
+// Results and the command are recorded in docs/benchmarks.md.
+
+import EmbeddedCluster
+import Foundation
+import KPStock
+import Postgres
+
+struct Settings {
+  var rows = 1_000_000
+  var seconds = 10.0
+  var clients = 16
+  var latencySamples = 2_000
+
+  init(arguments: [String]) throws {
+    var rest = arguments[...]
+    while let flag = rest.popFirst() {
+      guard let value = rest.popFirst() else { throw BenchmarkError("\(flag) needs a value") }
+      switch flag {
+      case "--rows": rows = try Self.number(flag, value)
+      case "--seconds": seconds = Double(try Self.number(flag, value))
+      case "--clients": clients = try Self.number(flag, value)
+      case "--samples": latencySamples = try Self.number(flag, value)
+      default: throw BenchmarkError("unknown option \(flag) (--rows, --seconds, --clients, --samples)")
+      }
+    }
+  }
+
+  static func number(_ flag: String, _ text: String) throws -> Int {
+    guard let value = Int(text), value > 0 else { throw BenchmarkError("\(flag): '\(text)' is not a positive number") }
+    return value
+  }
+}
+
+struct BenchmarkError: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
+}
+
+/// Wall-clock seconds taken by `body`.
+func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+  let start = DispatchTime.now().uptimeNanoseconds
+  let result = try body()
+  return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+}
+
+func peakResidentMegabytes() -> Double {
+  var usage = rusage()
+  getrusage(RUSAGE_SELF.rawValue, &usage)
+  return Double(usage.ru_maxrss) / 1024
+}
+
+let commodities = ["MALE-CONDOM", "FEMALE-CONDOM", "LUBRICANT", "NS-SET"]
+let populations = ["FSW", "MSM", "PWID", "TG"]
+
+/// One site per client, each with a huge stock of every commodity, received before the register's first day.
+func prepare(_ connection: Connection, sites: Int, today: CalendarDate) throws -> [String] {
+  let codes = (1...sites).map { String(format: "BENCH-%02d", $0) }
+  for code in codes {
+    try connection.execute(
+      "INSERT INTO sites (code, name, kind, county_code) VALUES (\(code), \(code), 'dice', '002')")
+    for (index, commodity) in commodities.enumerated() {
+      try Ledger.post(
+        connection,
+        Receipt(
+          site: code, commodity: commodity, lot: "B\(index)", expiry: today.adding(days: 700),
+          quantity: 900_000_000, date: today.adding(days: -55)))
+    }
+  }
+  return codes
+}
+
+/// A register of `rows` dispensing lines spread over the sites, commodities and the last 50 days.
+func writeRegister(rows: Int, sites: [String], today: CalendarDate, to path: String) throws {
+  guard FileManager.default.createFile(atPath: path, contents: nil) else { throw BenchmarkError("cannot write \(path)") }
+  let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+  defer { try? file.close() }
+  var buffer = "site,commodity,qty,date,population,channel,worker,client\n"
+  var state: UInt64 = 42
+  func next(_ bound: Int) -> Int {
+    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    return Int((state >> 33) % UInt64(bound))
+  }
+  for _ in 0..<rows {
+    let site = sites[next(sites.count)]
+    let outreach = next(3) == 0
+    let client = !outreach && next(4) == 0 ? "KWL-\(100_000 + next(900_000))-X" : ""
+    buffer += "\(site),\(commodities[next(commodities.count)]),\(1 + next(20)),"
+    buffer += "\(today.adding(days: -next(50))),\(populations[next(populations.count)]),"
+    buffer += outreach ? "outreach,PE-\(next(40) + 1),\n" : "clinic,,\(client)\n"
+    if buffer.utf8.count > 1 << 20 {
+      file.write(Data(buffer.utf8))
+      buffer = ""
+    }
+  }
+  file.write(Data(buffer.utf8))
+}
+
+func copyBaseline(_ connection: Connection, path: String) throws -> Double {
+  try connection.execute(
+    """
+    CREATE TABLE baseline_copy (site text, commodity text, qty text, date text, population text, channel text,
+      worker text, client text)
+    """)
+  let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+  defer { try? file.close() }
+  let (_, seconds) = try timed {
+    try connection.copyFrom("COPY baseline_copy FROM STDIN (FORMAT csv, HEADER true)") { writer in
+      while let chunk = try file.read(upToCount: 1 << 20), !chunk.isEmpty { try writer.write(chunk) }
+    }
+  }
+  return seconds
+}
+
+func dispensing(_ site: String) -> Dispensing {
+  Dispensing(site: site, commodity: "MALE-CONDOM", quantity: 1, population: "FSW", channel: .clinic)
+}
+
+func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+  sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)]
+}
+
+/// Commits counted by the client threads.
+final class Tally: @unchecked Sendable {
+  private let lock = NSLock()
+  private var count = 0
+  private var error: (any Error)?
+
+  func add(_ commits: Int) { lock.withLock { count += commits } }
+  func fail(_ error: any Error) { lock.withLock { self.error = error } }
+  var total: Int { lock.withLock { count } }
+  var failure: (any Error)? { lock.withLock { error } }
+}
+
+/// Each client posts single dispenses at its own site for `seconds`; returns commits per second.
+func ledgerThroughput(conninfo: String, sites: [String], seconds: Double) throws -> Double {
+  let group = DispatchGroup()
+  let tally = Tally()
+  let start = DispatchTime.now().uptimeNanoseconds
+  let end = start + UInt64(seconds * 1e9)
+  for site in sites {
+    group.enter()
+    Thread {
+      defer { group.leave() }
+      do {
+        let connection = try KPStockDatabase.open(.server(conninfo))
+        var count = 0
+        while DispatchTime.now().uptimeNanoseconds < end {
+          try Ledger.post(connection, dispensing(site))
+          count += 1
+        }
+        tally.add(count)
+      } catch {
+        tally.fail(error)
+      }
+    }.start()
+  }
+  group.wait()
+  if let failure = tally.failure { throw failure }
+  return Double(tally.total) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+}
+
+/// pgbench with a guarded update of one balance row per client and an insert of one event with a unique key.
+func pgbenchThroughput(
+  _ connection: Connection, binDirectory: String, conninfo: String, clients: Int, seconds: Double
+) throws -> Double {
+  try connection.execute(
+    "CREATE TABLE bench_balance (id integer PRIMARY KEY, on_hand bigint NOT NULL CHECK (on_hand >= 0))")
+  try connection.execute(
+    "INSERT INTO bench_balance SELECT g, 900000000 FROM generate_series(1, \(clients)) g")
+  try connection.execute(
+    """
+    CREATE TABLE bench_event (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, balance_id integer NOT NULL,
+      quantity bigint NOT NULL, occurred_on date NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(),
+      key text NOT NULL UNIQUE)
+    """)
+  let script = FileManager.default.temporaryDirectory.appendingPathComponent("kpstock-bench-\(getpid()).sql").path
+  try """
+  \\set id :client_id + 1
+  BEGIN;
+  UPDATE bench_balance SET on_hand = on_hand - 1 WHERE id = :id AND on_hand >= 1;
+  INSERT INTO bench_event (balance_id, quantity, occurred_on, key) VALUES (:id, -1, CURRENT_DATE, md5(random()::text));
+  END;
+  """.write(toFile: script, atomically: true, encoding: .utf8)
+  defer { try? FileManager.default.removeItem(atPath: script) }
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: binDirectory + "/pgbench")
+  process.arguments = [
+    "-n", "-M", "prepared", "-c", String(clients), "-j", "2", "-T", String(Int(seconds)), "-f", script, conninfo,
+  ]
+  let output = Pipe()
+  process.standardOutput = output
+  process.standardError = FileHandle.nullDevice
+  try process.run()
+  let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  process.waitUntilExit()
+  guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+    let tps = Double(line.dropFirst(6).prefix { $0.isNumber || $0 == "." })
+  else { throw BenchmarkError("pgbench printed no tps:\n\(text)") }
+  return tps
+}
+
+func run() throws {
+  let settings = try Settings(arguments: Array(CommandLine.arguments.dropFirst()))
+  let home = "/tmp/kpstock-bench-\(getpid())"
+  try FileManager.default.createDirectory(
+    atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+  let cluster = EmbeddedCluster(
+    configuration: ClusterConfiguration(home: home, serverSettings: ["max_connections": "100"]))
+  defer {
+    try? cluster.destroy()
+    try? FileManager.default.removeItem(atPath: home)
+  }
+  _ = try cluster.start()
+  try cluster.createDatabaseIfMissing()
+  let conninfo = cluster.connectionString()
+  let connection = try KPStockDatabase.open(.server(conninfo))
+  try Seeds.loadKwaleDemo(connection)
+  let today = try ProgrammeCalendar.today(connection)
+  let sites = try prepare(connection, sites: settings.clients, today: today)
+  let register = home + "/dispensing.csv"
+  try writeRegister(rows: settings.rows, sites: sites, today: today, to: register)
+  let megabytes = Double((try FileManager.default.attributesOfItem(atPath: register)[.size] as? Int) ?? 0) / 1e6
+
+  print("kpstock ledger benchmark — \(settings.rows) rows, \(settings.clients) clients, \(Int(settings.seconds)) s")
+  print("server: embedded PostgreSQL, durable (fsync on), same cluster for every baseline\n")
+
+  let copySeconds = try copyBaseline(connection, path: register)
+  let memoryBefore = peakResidentMegabytes()
+  let (report, importSeconds) = try timed { try LedgerImport.run(connection, kind: .dispensing, path: register) }
+  guard report.posted == settings.rows else { throw BenchmarkError("import posted \(report.posted) rows") }
+  print("1. import of a \(String(format: "%.0f", megabytes)) MB dispensing register")
+  print(String(format: "   plain COPY into an unindexed table  %8.2f s  %9.0f rows/s", copySeconds, Double(settings.rows) / copySeconds))
+  print(String(format: "   kpstock import dispensing           %8.2f s  %9.0f rows/s", importSeconds, Double(settings.rows) / importSeconds))
+  print(String(format: "   ratio import / COPY                 %8.2f×   (target ≤ 2.0×, ≥ 100k rows/s)", importSeconds / copySeconds))
+  print(String(format: "   peak memory of this process         %8.0f MB (%.0f MB before the import)\n", peakResidentMegabytes(), memoryBefore))
+
+  var latencies: [Double] = []
+  for _ in 0..<settings.latencySamples {
+    let (_, seconds) = try timed { try Ledger.post(connection, dispensing(sites[0])) }
+    latencies.append(seconds * 1000)
+  }
+  latencies.sort()
+  print("2. single dispense, commit latency over \(settings.latencySamples) posts")
+  print(String(format: "   p50 %.2f ms   p99 %.2f ms\n", percentile(latencies, 0.5), percentile(latencies, 0.99)))
+
+  let ours = try ledgerThroughput(conninfo: conninfo, sites: sites, seconds: settings.seconds)
+  let binDirectory = try cluster.status().binDirectory ?? ""
+  let pgbench = try pgbenchThroughput(
+    connection, binDirectory: binDirectory, conninfo: conninfo, clients: settings.clients, seconds: settings.seconds)
+  print("3. \(settings.clients)-client dispensing throughput (one site per client)")
+  print(String(format: "   pgbench guarded UPDATE + INSERT     %8.0f tx/s", pgbench))
+  print(String(format: "   kpstock Ledger.post(Dispensing)     %8.0f tx/s", ours))
+  print(String(format: "   ratio kpstock / pgbench             %8.0f %%   (target ≥ 50 %%)", ours / pgbench * 100))
+
+  let differences = try StockQueries.verify(connection)
+  print("\nledger verify: " + (differences.isEmpty ? "consistent" : "\(differences.count) differences"))
+}
+
+do {
+  try run()
+} catch {
+  FileHandle.standardError.write(Data("LedgerBenchmark: error: \(error)\n".utf8))
+  exit(1)
+}

@@ -6,8 +6,8 @@ struct AdjustCommand: ParsableCommand {
     commandName: "adjust",
     abstract: "Add or remove stock for a reason: expired, damaged, lost, found, returned, correction...",
     discussion: """
-      --qty is a count: the reason decides whether it adds or removes stock ('kpstock reason list'). A reason
-      that can go either way (correction, unexplained) needs a sign: +N or -N. Expired lots leave only this way,
+      --qty is a count: the reason decides whether it adds or removes stock ('kpstock reason list'). A reason \
+      that can go either way (correction, unexplained) needs a sign: +N or -N. Expired lots leave only this way, \
       with --reason expired.
       Example: kpstock adjust --site DICE-UKUNDA --commodity MALE-CONDOM --lot LC2407 --qty 36 --reason damaged --note 'rain at the store'
       """)

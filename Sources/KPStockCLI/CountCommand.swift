@@ -6,8 +6,8 @@ struct CountCommand: ParsableCommand {
     commandName: "count",
     abstract: "Record physical stock counts; the difference from the books is posted as a variance.",
     discussion: """
-      'kpstock count --site S --commodity C --qty N' records one lot's count against the balance at the end of
-      the day. For a whole shelf, 'kpstock count start' freezes the balances first; record each lot with
+      'kpstock count --site S --commodity C --qty N' records one lot's count against the balance at the end of \
+      the day. For a whole shelf, 'kpstock count start' freezes the balances first; record each lot with \
       --count ID, and stock dispensed while people count is kept.
       """,
     subcommands: [Record.self, Start.self, Show.self],

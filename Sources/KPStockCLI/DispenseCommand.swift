@@ -6,7 +6,7 @@ struct DispenseCommand: ParsableCommand {
     commandName: "dispense",
     abstract: "Record stock given to clients at the site or handed to a peer educator for outreach.",
     discussion: """
-      Without --lot, stock comes from the lot that expires first (expired lots are never dispensed). Clients
+      Without --lot, stock comes from the lot that expires first (expired lots are never dispensed). Clients \
       are named only by their UIC, never by name or phone number.
       Example: kpstock dispense --site DICE-UKUNDA --commodity MALE-CONDOM --qty 144 --population FSW --channel outreach --worker PE-017
       """)

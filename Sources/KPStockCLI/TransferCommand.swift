@@ -6,7 +6,7 @@ struct TransferCommand: ParsableCommand {
     commandName: "transfer",
     abstract: "Send stock from one site to another and receive it there.",
     discussion: """
-      Dispatched stock leaves the sender at once and shows as in transit at the destination until it is
+      Dispatched stock leaves the sender at once and shows as in transit at the destination until it is \
       received. A part rejected on arrival is written off at the destination, with its reason.
       """,
     subcommands: [Dispatch.self, Receive.self, List.self])
@@ -46,7 +46,7 @@ struct TransferCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Receive a transfer at its destination, rejecting part of it if need be.",
       discussion: """
-        Everything dispatched comes in; --rejected N writes N off at once as an adjustment with --reason,
+        Everything dispatched comes in; --rejected N writes N off at once as an adjustment with --reason, \
         linked to the transfer (it does not travel back). Name the --lot when the transfer carries several.
         Example: kpstock transfer receive 12 --rejected 10 --reason damaged
         """)

@@ -6,7 +6,7 @@ struct UndoCommand: ParsableCommand {
     commandName: "undo",
     abstract: "Reverse a mistaken entry with an opposite event on the original's day; nothing is deleted.",
     discussion: """
-      The event id is printed when an entry is recorded and shown on the stock card. Transfers are corrected
+      The event id is printed when an entry is recorded and shown on the stock card. Transfers are corrected \
       by receiving with --rejected, or with an adjustment.
       Example: kpstock undo 42 --reason correction --note 'entered twice'
       """)

@@ -16,6 +16,10 @@ enum Main {
       try command.run()
     } catch let error as KPStockError {
       fail(error)
+    } catch let error as FieldError {
+      // A field failure that no command caught with FlagNames.check (a count sheet looked up by id, say):
+      // still one line naming the field the way a flag is spelt.
+      fail(.badInput("\(FlagNames().flag(for: error.field)): \(error.problem)"))
     } catch let error as PostgresError {
       fail(KPStockError.describing(error))
     } catch let error as RowDecodingError {
@@ -36,17 +40,18 @@ enum Main {
 struct KPStockCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "kpstock",
-    abstract: "Supply planning for HIV key-population programmes: sites, commodities, norms and supply lines.",
+    abstract: "Supply planning for HIV key-population programmes: sites, commodities, norms, supply lines and stock.",
     discussion: """
       With no --database-url, DATABASE_URL or PG* variables, kpstock runs its own PostgreSQL cluster \
       (data in $KPSTOCK_HOME, else the XDG data folder; /var/lib/kpstock when run as root). \
-      Start with 'kpstock demo'.
+      Start with 'kpstock demo'. Stock is recorded with receive, dispense, adjust, count, transfer and undo, \
+      and read with stock and stock-card.
       """,
     subcommands: [
       DemoCommand.self, DatabaseCommand.self, CountyCommand.self, PopulationCommand.self, SiteCommand.self,
-      CommodityCommand.self,
-      NormCommand.self,
-      SupplyLineCommand.self, ImportCommand.self, SettingsCommand.self,
+      CommodityCommand.self, NormCommand.self, SupplyLineCommand.self, ImportCommand.self, SettingsCommand.self,
+      ReceiveCommand.self, DispenseCommand.self, AdjustCommand.self, CountCommand.self, TransferCommand.self,
+      UndoCommand.self, StockCommand.self, StockCardCommand.self, LedgerCommand.self, ReasonCommand.self,
     ])
 }
 

@@ -131,8 +131,14 @@ extension Posting {
         case .adjustment: verb = "adjusted"
         case .count: verb = "counted, variance"
         }
-        var text = "event \(event.id): \(verb) \(event.quantity > 0 && event.kind == .count ? "+" : "")"
-        text += "\(event.kind == .count || event.kind == .adjustment ? event.quantity : abs(event.quantity))"
+        // A reversal moves stock the other way from its kind, so it says so and shows the sign:
+        // "dispensed 1000" would read as a second dispensing.
+        let reversal = event.reversesEventID != nil
+        let signed = reversal || event.kind == .count || event.kind == .adjustment
+        var text = "event \(event.id): "
+        text += reversal ? "reversed \(event.kind.rawValue.replacingOccurrences(of: "_", with: " ")) " : "\(verb) "
+        text += event.quantity > 0 && (reversal || event.kind == .count) ? "+" : ""
+        text += "\(signed ? event.quantity : abs(event.quantity))"
         text += " \(event.commodityCode)"
         if let lot = event.lotCode {
           text += " lot \(lot)" + (event.expiresOn.map { " (expires \($0))" } ?? "")

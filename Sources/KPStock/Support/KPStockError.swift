@@ -78,5 +78,16 @@ enum ConstraintMessages {
     "supply_lines_not_self": ("supplier", "a site cannot supply itself"),
     "supply_lines_no_loop": ("supplier", "this supply line would make a loop (a site would end up supplying itself)"),
     "programme_settings_time_zone": ("time_zone", "not a time zone PostgreSQL knows (e.g. Africa/Nairobi)"),
+    "programme_settings_time_zone_frozen": (
+      "time_zone", "cannot change once stock is recorded: every event's day was decided in the current time zone"
+    ),
+    "commodities_frozen_by_ledger": (
+      "code", "has stock recorded, so its base unit, lot tracking and controlled status can no longer change"
+    ),
+    "stock_events_client_uic": (
+      "client", "not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number"
+    ),
+    "stock_events_worker_code": ("worker", "not a peer educator code (2–32 letters, digits or dashes)"),
+    "stock_events_note": ("note", "is longer than 500 characters"),
   ]
 }

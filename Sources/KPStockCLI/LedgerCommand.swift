@@ -1,0 +1,36 @@
+import ArgumentParser
+import KPStock
+
+struct LedgerCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "ledger",
+    abstract: "Checks on the stock ledger as a whole.",
+    subcommands: [Verify.self])
+
+  struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Recompute balances, daily totals and transfers from the events and list any difference.",
+      discussion: """
+        Exits 0 when everything matches and 1 when something does not, so it can run from cron or CI.
+        Example: kpstock ledger verify
+        """)
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: FormatOption
+
+    func run() throws {
+      let connection = try database.open()
+      let differences = try StockQueries.verify(connection)
+      if differences.isEmpty && output.format == .table {
+        Console.output("ledger consistent: every balance, daily total and transfer matches its events\n")
+        return
+      }
+      Console.output(StockQueries.verificationListing(differences).rendered(as: output.format))
+      if !differences.isEmpty {
+        throw KPStockError(
+          .operational,
+          "the ledger does not match its events in \(differences.count) place\(differences.count == 1 ? "" : "s")")
+      }
+    }
+  }
+}

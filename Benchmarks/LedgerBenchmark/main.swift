@@ -76,7 +76,9 @@ func prepare(_ connection: Connection, sites: Int, today: CalendarDate) throws -
 
 /// A register of `rows` dispensing lines spread over the sites, commodities and the last 50 days.
 func writeRegister(rows: Int, sites: [String], today: CalendarDate, to path: String) throws {
-  guard FileManager.default.createFile(atPath: path, contents: nil) else { throw BenchmarkError("cannot write \(path)") }
+  guard FileManager.default.createFile(atPath: path, contents: nil) else {
+    throw BenchmarkError("cannot write \(path)")
+  }
   let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
   defer { try? file.close() }
   var buffer = "site,commodity,qty,date,population,channel,worker,client\n"
@@ -234,10 +236,22 @@ func run() throws {
   let (report, importSeconds) = try timed { try LedgerImport.run(connection, kind: .dispensing, path: register) }
   guard report.posted == settings.rows else { throw BenchmarkError("import posted \(report.posted) rows") }
   print("1. import of a \(String(format: "%.0f", megabytes)) MB dispensing register")
-  print(String(format: "   plain COPY into an unindexed table  %8.2f s  %9.0f rows/s", copySeconds, Double(settings.rows) / copySeconds))
-  print(String(format: "   kpstock import dispensing           %8.2f s  %9.0f rows/s", importSeconds, Double(settings.rows) / importSeconds))
-  print(String(format: "   ratio import / COPY                 %8.2f×   (target ≤ 2.0×, ≥ 100k rows/s)", importSeconds / copySeconds))
-  print(String(format: "   peak memory of this process         %8.0f MB (%.0f MB before the import)\n", peakResidentMegabytes(), memoryBefore))
+  print(
+    String(
+      format: "   plain COPY into an unindexed table  %8.2f s  %9.0f rows/s", copySeconds,
+      Double(settings.rows) / copySeconds))
+  print(
+    String(
+      format: "   kpstock import dispensing           %8.2f s  %9.0f rows/s", importSeconds,
+      Double(settings.rows) / importSeconds))
+  print(
+    String(
+      format: "   ratio import / COPY                 %8.2f×   (target ≤ 2.0×, ≥ 100k rows/s)",
+      importSeconds / copySeconds))
+  print(
+    String(
+      format: "   peak memory of this process         %8.0f MB (%.0f MB before the import)\n", peakResidentMegabytes(),
+      memoryBefore))
 
   var latencies: [Double] = []
   for _ in 0..<settings.latencySamples {

@@ -104,3 +104,10 @@ let kwaleSites: Set<String> = [
 let siteColumns = [
   "code", "name", "kind", "county", "county_name", "sub_county", "dhis2_uid", "opened_on", "closed_on",
 ]
+
+/// The migrations in Schema/, by name, in the order kpstock applies them.
+let schemaMigrations: [String] = {
+  let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Schema")
+  let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+  return files.filter { $0.hasSuffix(".sql") }.map { String($0.dropLast(4)) }.sorted()
+}()

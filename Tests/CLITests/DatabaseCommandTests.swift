@@ -19,7 +19,7 @@ struct DatabaseServerCommandTests {
     #expect(outcome.outputLines.contains { $0.hasPrefix("migrations pending ") && $0.hasSuffix(" none") })
     let status = try cli.jsonObject("db", "status")
     #expect(status["connected"] as? Bool == true)
-    #expect(status["migrations_applied"] as? Int == 2)
+    #expect(status["migrations_applied"] as? Int == schemaMigrations.count)
     #expect(status["migrations_pending"] as? String == "none")
     #expect(status["running"] == nil)
   }
@@ -42,7 +42,7 @@ struct DatabaseServerCommandTests {
     let process = KPStockProcess(database: database)
     let migrated = try process.run(["db", "migrate"])
     expectSuccess(migrated)
-    #expect(migrated.stdout == "applied 0001_reference, 0002_ledger\n")
+    #expect(migrated.stdout == "applied \(schemaMigrations.joined(separator: ", "))\n")
     let again = try process.run(["db", "migrate"])
     #expect(again.stdout == "the database is up to date\n")
 
@@ -65,7 +65,8 @@ struct DatabaseServerCommandTests {
     let outcome = try process.run(["commodity", "list", "--format", "csv"])
     #expect(outcome.status == 0)
     #expect(
-      outcome.stderr == "kpstock: migrated the database (0001_reference, 0002_ledger) and loaded reference data\n")
+      outcome.stderr
+        == "kpstock: migrated the database (\(schemaMigrations.joined(separator: ", "))) and loaded reference data\n")
     #expect(outcome.outputLines.count == 8)
     let second = try process.run(["commodity", "list", "--format", "csv"])
     #expect(second.stderr == "")
@@ -159,7 +160,7 @@ struct EmbeddedClusterCommandTests {
       #expect(
         first.errorLines == [
           "kpstock: started the embedded PostgreSQL server (data in \(home))",
-          "kpstock: migrated the database (0001_reference, 0002_ledger) and loaded reference data",
+          "kpstock: migrated the database (\(schemaMigrations.joined(separator: ", "))) and loaded reference data",
         ])
 
       let running = try status(process)

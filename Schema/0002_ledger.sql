@@ -455,6 +455,19 @@ BEGIN
     USING ERRCODE = 'KP003', COLUMN = 'key';
 END $$;
 
+-- The start of every posting at one site: claim the key (false: a repeat, nothing more to do), then check
+-- the day and the site.
+CREATE FUNCTION ledger_open_request(p_site text, p_key text, p_fingerprint bytea, p_day date) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT ledger_claim_key(p_site, p_key, p_fingerprint) THEN
+    RETURN false;
+  END IF;
+  PERFORM ledger_check_day(p_day);
+  PERFORM ledger_check_site(p_site, p_day);
+  RETURN true;
+END $$;
+
 CREATE FUNCTION ledger_receive(
   p_key text, p_fingerprint bytea, p_site text, p_commodity text, p_lot text, p_expiry date, p_quantity bigint,
   p_day date, p_note text
@@ -463,12 +476,10 @@ DECLARE
   v_lot text;
 BEGIN
   p_day := coalesce(p_day, programme_today());
-  IF NOT ledger_claim_key(p_site, p_key, p_fingerprint) THEN
+  IF NOT ledger_open_request(p_site, p_key, p_fingerprint, p_day) THEN
     RETURN QUERY SELECT * FROM ledger_posted_for(p_site, p_key, true);
     RETURN;
   END IF;
-  PERFORM ledger_check_day(p_day);
-  PERFORM ledger_check_site(p_site, p_day);
   IF p_quantity IS NULL OR p_quantity <= 0 THEN
     PERFORM ledger_refuse('qty', format('must be a positive whole number, not %s', p_quantity));
   END IF;
@@ -485,12 +496,10 @@ CREATE FUNCTION ledger_dispense(
 ) RETURNS SETOF ledger_posted LANGUAGE plpgsql AS $$
 BEGIN
   p_day := coalesce(p_day, programme_today());
-  IF NOT ledger_claim_key(p_site, p_key, p_fingerprint) THEN
+  IF NOT ledger_open_request(p_site, p_key, p_fingerprint, p_day) THEN
     RETURN QUERY SELECT * FROM ledger_posted_for(p_site, p_key, true);
     RETURN;
   END IF;
-  PERFORM ledger_check_day(p_day);
-  PERFORM ledger_check_site(p_site, p_day);
   IF p_channel = 'outreach' AND p_worker IS NULL THEN
     PERFORM ledger_refuse('worker', 'outreach dispensing needs the peer educator''s code');
   ELSIF p_channel = 'clinic' AND p_worker IS NOT NULL THEN
@@ -513,12 +522,10 @@ DECLARE
   v_direction text;
 BEGIN
   p_day := coalesce(p_day, programme_today());
-  IF NOT ledger_claim_key(p_site, p_key, p_fingerprint) THEN
+  IF NOT ledger_open_request(p_site, p_key, p_fingerprint, p_day) THEN
     RETURN QUERY SELECT * FROM ledger_posted_for(p_site, p_key, true);
     RETURN;
   END IF;
-  PERFORM ledger_check_day(p_day);
-  PERFORM ledger_check_site(p_site, p_day);
   SELECT direction INTO v_direction FROM stock_reasons WHERE code = p_reason;
   IF NOT FOUND THEN
     PERFORM ledger_refuse('reason', format('unknown reason %s (see kpstock reason list)', p_reason));
@@ -682,12 +689,10 @@ DECLARE
   v_transfer bigint;
 BEGIN
   p_day := coalesce(p_day, programme_today());
-  IF NOT ledger_claim_key(p_from, p_key, p_fingerprint) THEN
+  IF NOT ledger_open_request(p_from, p_key, p_fingerprint, p_day) THEN
     RETURN QUERY SELECT * FROM ledger_posted_for(p_from, p_key, true);
     RETURN;
   END IF;
-  PERFORM ledger_check_day(p_day);
-  PERFORM ledger_check_site(p_from, p_day);
   PERFORM ledger_check_site(p_to, p_day, 'to');
   IF p_from = p_to THEN
     PERFORM ledger_refuse('to', 'a site cannot send stock to itself');

@@ -46,7 +46,7 @@ struct KPStockCommand: ParsableCommand {
       DemoCommand.self, DatabaseCommand.self, CountyCommand.self, PopulationCommand.self, SiteCommand.self,
       CommodityCommand.self,
       NormCommand.self,
-      SupplyLineCommand.self, ImportCommand.self, SettingsCommand.self,
+      SupplyLineCommand.self, ImportCommand.self, SettingsCommand.self, SimulateCommand.self,
     ])
 }
 

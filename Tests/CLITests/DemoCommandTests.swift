@@ -32,6 +32,9 @@ struct DemoCommandTests {
       """
     #expect(outcome.stdout.contains(network))
     #expect(outcome.stdout.contains("== Commodities\n"))
+    #expect(outcome.outputLines[1].hasPrefix("kpstock demo: simulated 84 days of Kwale stock, "))
+    #expect(outcome.stdout.contains("\n== Stock on hand at DICE-UKUNDA, by lot\nSITE "))
+    #expect(outcome.stdout.contains("\n== Stock card: NS-SET at DICE-UKUNDA, "))
     #expect(outcome.stdout.hasSuffix("kpstock norm list --commodity MALE-CONDOM\n"))
 
     let sites = try process.run(["site", "list", "--county", "002", "--format", "csv"])
@@ -41,9 +44,13 @@ struct DemoCommandTests {
   @Test func runningTheDemoTwiceKeepsOneCopyOfTheData() throws {
     let cli = try CLI()
     expectSuccess(try cli.run("demo"))
+    let events = try cli.integer("SELECT count(*) FROM stock_events")
     let second = try cli.run("demo")
     expectSuccess(second)
     #expect(second.stdout.hasPrefix("kpstock demo: the Kwale demo was already loaded (server "))
+    #expect(
+      second.outputLines[1] == "kpstock demo: the 12-week Kwale stock history was already recorded (\(events) events)")
+    #expect(try cli.integer("SELECT count(*) FROM stock_events") == events)
     #expect(second.stdout.contains("== Kwale county (002): 10 sites\n"))
     #expect(try cli.integer("SELECT count(*) FROM sites") == 10)
     #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 24)

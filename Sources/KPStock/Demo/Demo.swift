@@ -6,6 +6,16 @@ public enum Demo {
     public var sections: [(title: String, text: String)]
   }
 
+  /// Weeks of synthetic stock history the demo writes: enough for receipts, transfers, dispensing, expiry and
+  /// a stock-out or two, while the demo stays quick (the simulate command defaults to 26).
+  public static let simulatedWeeks = 12
+  /// The site the tour shows stock for, and the commodity of its stock card: needle-syringe sets move in every
+  /// way (in from the store, out to two satellites, to PWID by outreach and at the clinic) yet few enough times
+  /// that two weeks fit on a screen or two, where male condoms would take some 200 lines.
+  static let tourSite = "DICE-UKUNDA"
+  static let tourCommodity = "NS-SET"
+  static let stockCardDays = 14
+
   /// Loads reference data and the Kwale network in one transaction (idempotent: a second run adds nothing).
   public static func load(_ connection: Connection) throws -> Seeds.Result {
     try connection.transaction { connection in
@@ -13,6 +23,14 @@ public enum Demo {
       result.added.merge(try Seeds.loadKwaleDemo(connection).added) { $0 + $1 }
       return result
     }
+  }
+
+  /// Writes the Kwale stock history up to today (seed 1). A second run the same day adds nothing; a later run
+  /// adds the days since.
+  public static func simulate(
+    _ connection: Connection, progress: ((SimulationProgress) -> Void)? = nil
+  ) throws -> SimulationReport {
+    try Simulator.run(connection, profile: .kwale, weeks: simulatedWeeks, seed: 1, progress: progress)
   }
 
   public static func tour(_ connection: Connection) throws -> Tour {
@@ -29,7 +47,7 @@ public enum Demo {
       rows: commodities.map {
         [.text($0.code), .text($0.name), .text($0.baseUnit), .integer($0.packSize), .boolean($0.lotTracked)]
       })
-    return Tour(sections: [
+    var sections: [(title: String, text: String)] = [
       (
         "Reference data",
         "\(reference.counties.count) counties, \(reference.populations.codes.count) key populations, "
@@ -38,7 +56,24 @@ public enum Demo {
       ("Kwale county (002): \(sites.count) sites", siteListing.rendered(as: .table)),
       ("Supply network", supplyTree(sites: sites, lines: lines)),
       ("Commodities", commodityListing.rendered(as: .table)),
-    ])
+    ]
+    let stock = try StockQueries.stock(connection, site: tourSite)
+    if !stock.isEmpty {
+      sections.append(
+        (
+          "Stock on hand at \(tourSite), by lot",
+          StockQueries.stockListing(stock).rendered(as: .table)
+        ))
+      let today = try ProgrammeCalendar.today(connection)
+      let from = today.adding(days: 1 - stockCardDays)
+      let card = try StockQueries.stockCard(connection, site: tourSite, commodity: tourCommodity, from: from, to: today)
+      sections.append(
+        (
+          "Stock card: \(tourCommodity) at \(tourSite), \(from) to \(today)",
+          StockQueries.stockCardListing(card).rendered(as: .table)
+        ))
+    }
+    return Tour(sections: sections)
   }
 
   /// Draws who supplies whom, from the sites nobody supplies downwards, with each link's categories.

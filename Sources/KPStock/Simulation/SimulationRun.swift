@@ -1,0 +1,424 @@
+import Postgres
+
+/// One simulation's state as it walks from day to day, and what each day does. It is a value: a week is
+/// simulated on a copy inside the week's transaction, so a transaction that is rolled back and retried starts
+/// again from exactly the state it started from.
+struct SimulationRun {
+  let network: SimulationNetwork
+  let activities: [SiteActivity]
+  let profile: SimulationProfile
+  let seed: UInt64
+  let firstDay: CalendarDate
+  /// Every idempotency key of this simulation starts with it: `sim/kwale/1/`.
+  let keyPrefix: String
+  var stock: StockModel
+  var written = 0
+  var alreadyRecorded = 0
+
+  private var day: CalendarDate
+  /// Postings so far today at each site: the last part of their keys.
+  private var sequence: [Int]
+  private var rates = DemandRates()
+  private var ratesWeek: CalendarDate?
+  /// [site][commodity]: expected weekly use at the site itself, and including every site it supplies.
+  private var ownNeed: [[Double]]
+  private var chainNeed: [[Double]]
+  private let methadone: Int?
+
+  /// A county store orders up to a month of what its chain uses.
+  static let storeWeeks = 4.0
+  /// Chance that a receipt is a short-dated lot, sent in bulk to be used before it expires.
+  static let shortDatedChance = 0.04
+  /// Chance that a national pipeline break starts in a week: no deliveries of a commodity for `supplyBreakWeeks`.
+  static let supplyBreakChance = 0.025
+  static let supplyBreakWeeks = 2...5
+  static let lotPeriodDays = 56
+  static let rejectionChance = 0.04
+  static let lossChance = 0.01
+  static let attendanceOfPeerEducators = 0.9
+
+  init(
+    network: SimulationNetwork, activities: [SiteActivity], profile: SimulationProfile, seed: UInt64,
+    firstDay: CalendarDate, stock: StockModel
+  ) {
+    self.network = network
+    self.activities = activities
+    self.profile = profile
+    self.seed = seed
+    self.firstDay = firstDay
+    self.keyPrefix = Self.keyPrefix(profile: profile, seed: seed)
+    self.stock = stock
+    self.day = firstDay
+    self.sequence = Array(repeating: 0, count: network.sites.count)
+    let zero = [[Double]](
+      repeating: [Double](repeating: 0, count: network.commodities.count), count: network.sites.count)
+    self.ownNeed = zero
+    self.chainNeed = zero
+    self.methadone = network.commodityIndex["METHADONE"]
+  }
+
+  static func keyPrefix(profile: SimulationProfile, seed: UInt64) -> String { "sim/\(profile.rawValue)/\(seed)/" }
+
+  /// One day of one supply chain (see `SimulationNetwork.chains`).
+  mutating func simulate(_ day: CalendarDate, chain: Int, _ connection: Connection) throws {
+    self.day = day
+    let sites = network.chains[chain]
+    sequence = Array(repeating: 0, count: network.sites.count)
+    try refreshNeeds(connection)
+    let weekday = day.isoWeekday
+    let opening = day == firstDay
+    try receiveArrivals(chain: chain, connection)
+    if weekday == 1 && !opening { try writeOffExpired(at: sites, connection) }
+    if weekday == 1 || opening { try receiveSupply(at: sites, opening: opening, connection) }
+    // Stores send on Tuesday, DICEs and the MAT clinic on Friday, so stock moves down the chain within a week.
+    // On the first day everything is stocked at once, as if the history began mid-stream.
+    for depth in 0..<network.maximumDepth where opening || weekday == [2, 5, 6][min(depth, 2)] {
+      try dispatch(from: sites, depth: depth, opening: opening, connection)
+      try receiveArrivals(chain: chain, connection)
+    }
+    for site in sites where network.isOpen(site, on: day) {
+      try dispense(at: site, connection)
+      try recordLoss(at: site, connection)
+    }
+  }
+
+  /// The day a shipment arrives: the same day on the first day, else up to two days after dispatch. It is drawn
+  /// from the shipment's own stream, so a later run can tell when the shipments it inherits will arrive.
+  func arrival(from: Int, to: Int, commodity: Int, dispatchedOn: CalendarDate) -> CalendarDate {
+    guard dispatchedOn != firstDay else { return dispatchedOn }
+    var random = stream("arrival", dispatchedOn, [stableHash(network.sites[from].code), UInt64(to), UInt64(commodity)])
+    return dispatchedOn.adding(days: random.int(in: 0...2))
+  }
+
+  // MARK: - Need
+
+  /// Reads the norms in force on the week's Monday and works out each site's expected weekly use, and its
+  /// chain's (its own plus every site it supplies, directly or not), which sets its max–min levels.
+  private mutating func refreshNeeds(_ connection: Connection) throws {
+    let monday = day.adding(days: 1 - day.isoWeekday)
+    guard ratesWeek != monday else { return }
+    rates = try DemandRates.load(connection, network: network, on: monday)
+    ratesWeek = monday
+    for site in network.sites.indices {
+      for commodity in network.commodities.indices { ownNeed[site][commodity] = 0 }
+      for group in activities[site].groups {
+        for rate in rates(for: group.population, at: site) {
+          ownNeed[site][rate.commodity] += Double(group.reachedPerWeek) * rate.perWeek
+        }
+      }
+      if let methadone, network.lines[site][methadone] != nil {
+        let daily = activities[site].methadoneClients.reduce(0) { $0 + $1.doseMilligrams }
+        ownNeed[site][methadone] = Double(daily) * 7 * activities[site].attendance
+      }
+    }
+    for commodity in network.commodities.indices {
+      let deepestFirst = network.sites.indices.sorted { network.depth[$0][commodity] > network.depth[$1][commodity] }
+      for site in deepestFirst {
+        chainNeed[site][commodity] =
+          ownNeed[site][commodity] + network.children[site][commodity].reduce(0) { $0 + chainNeed[$1][commodity] }
+      }
+    }
+  }
+
+  /// What a population uses of the commodities this site is supplied with; methadone goes by dose instead.
+  private func rates(for population: String, at site: Int) -> [(commodity: Int, perWeek: Double)] {
+    (rates.byPopulation[population] ?? []).filter {
+      $0.commodity != methadone && network.lines[site][$0.commodity] != nil
+    }
+  }
+
+  // MARK: - Moving stock
+
+  private mutating func receiveArrivals(chain: Int, _ connection: Connection) throws {
+    for shipment in stock.arriving(on: day)
+    where network.chainOf[shipment.to] == chain && network.isOpen(shipment.to, on: day) {
+      var random = stream(
+        "receive", shipment.dispatchedOn,
+        [stableHash(network.sites[shipment.from].code), UInt64(shipment.to), UInt64(shipment.commodity)])
+      var receipt = TransferReceipt(transfer: shipment.transfer, date: day)
+      if let first = shipment.lots.first, random.chance(Self.rejectionChance) {
+        receipt.rejected = min(first.quantity, max(1, Int64(Double(first.quantity) * random.uniform(0.005...0.03))))
+        receipt.reason = "damaged"
+        receipt.lot = first.code.isEmpty ? nil : first.code
+        receipt.note = "damaged in transit"
+      }
+      try post(receipt, at: shipment.to, connection)
+      stock.delivered(shipment.transfer)
+    }
+  }
+
+  /// Every Monday, lots that expired are taken off the shelf.
+  private mutating func writeOffExpired(at sites: [Int], _ connection: Connection) throws {
+    for site in sites where network.isOpen(site, on: day) {
+      for commodity in network.commodities.indices {
+        for lot in stock.expired(site, commodity, on: day) {
+          try post(
+            Adjustment(
+              site: network.sites[site].code, commodity: network.commodities[commodity].code,
+              lot: lot.code.isEmpty ? nil : lot.code, quantity: -lot.quantity, reason: "expired", date: day),
+            at: site, connection)
+        }
+      }
+    }
+  }
+
+  /// County stores receive on Mondays what they ordered up to `storeWeeks` of their chain's use, less what
+  /// the national pipeline fails to deliver. Now and then a lot is short-dated, and it comes in bulk.
+  private mutating func receiveSupply(at sites: [Int], opening: Bool, _ connection: Connection) throws {
+    let monday = day.adding(days: 1 - day.isoWeekday)
+    let guaranteedShortDated = opening ? openingShortDatedCommodity() : nil
+    for commodity in network.commodities.indices {
+      let broken = !opening && supplyBreak(commodity, week: monday)
+      for site in sites where network.isRoot(site, commodity) && network.isOpen(site, on: day) {
+        let need = chainNeed[site][commodity]
+        guard need > 0 else { continue }
+        var random = stream("supply", day, [stableHash(network.sites[site].code), UInt64(commodity)])
+        let target = Self.storeWeeks * need
+        let ordered =
+          opening ? target * random.uniform(0.5...1.0) : target - Double(stock.usable(site, commodity, on: day))
+        let delivered =
+          broken || ordered <= 0 ? 0 : packs(ordered * (opening ? 1 : random.uniform(0.7...1.1)), commodity)
+        if delivered > 0 {
+          try receive(
+            delivered, of: commodity, at: site, lot: lot(commodity, receivedOn: day, shortDated: false),
+            note: opening ? "opening stock" : nil, connection)
+        }
+        let shortDated = network.commodities[commodity].lotTracked && random.chance(Self.shortDatedChance)
+        if shortDated || guaranteedShortDated == commodity, let lot = lot(commodity, receivedOn: day, shortDated: true)
+        {
+          // Enough that some of it outlives its expiry: its weeks of shelf life plus one or two more weeks of use.
+          let shelfWeeks = Double(lot.expiresOn.daysSinceEpoch - day.daysSinceEpoch) / 7
+          try receive(
+            packs((shelfWeeks + random.uniform(1...2.5)) * need, commodity), of: commodity, at: site, lot: lot,
+            note: "short-dated lot, to be used first", connection)
+        }
+      }
+    }
+  }
+
+  private mutating func receive(
+    _ quantity: Int64, of commodity: Int, at site: Int, lot: (code: String, expiresOn: CalendarDate)?, note: String?,
+    _ connection: Connection
+  ) throws {
+    try post(
+      Receipt(
+        site: network.sites[site].code, commodity: network.commodities[commodity].code, lot: lot?.code,
+        expiry: lot?.expiresOn, quantity: quantity, date: day, note: note),
+      at: site, connection)
+  }
+
+  /// Each supplier at `depth` tops its sites up to their maximum stock (forced max–min), sharing out what it has
+  /// beyond a week of its own use when it cannot fill every order.
+  private mutating func dispatch(from sites: [Int], depth: Int, opening: Bool, _ connection: Connection) throws {
+    for commodity in network.commodities.indices {
+      for supplier in sites
+      where network.depth[supplier][commodity] == depth && !network.children[supplier][commodity].isEmpty
+        && network.isOpen(supplier, on: day)
+      {
+        var random = stream("dispatch", day, [stableHash(network.sites[supplier].code), UInt64(commodity)])
+        var orders: [(site: Int, quantity: Int64)] = []
+        for site in network.children[supplier][commodity] where network.isOpen(site, on: day) {
+          guard let line = network.lines[site][commodity], chainNeed[site][commodity] > 0 else { continue }
+          let need = chainNeed[site][commodity]
+          let position = Double(stock.usable(site, commodity, on: day) + stock.inTransit(to: site, commodity))
+          let ordered: Double
+          if opening {
+            ordered = line.maximumWeeks * need * random.uniform(0.5...1.0)
+          } else if let minimum = line.minimumWeeks, position > minimum * need {
+            continue
+          } else {
+            ordered = line.maximumWeeks * need - position
+          }
+          let quantity = network.isRoot(supplier, commodity) ? packs(ordered, commodity) : Int64(ordered.rounded(.up))
+          if quantity > 0 { orders.append((site, quantity)) }
+        }
+        let reserve = Int64(ownNeed[supplier][commodity].rounded(.up))
+        let available = max(0, stock.usable(supplier, commodity, on: day) - reserve)
+        let total = orders.reduce(0) { $0 + $1.quantity }
+        for order in orders {
+          let quantity = total <= available ? order.quantity : order.quantity * available / total
+          guard quantity > 0 else { continue }
+          let posting = try post(
+            Dispatch(
+              from: network.sites[supplier].code, to: network.sites[order.site].code,
+              commodity: network.commodities[commodity].code, quantity: quantity, date: day),
+            at: supplier, connection)
+          guard let transfer = posting.events.first?.transferID else { continue }
+          stock.ship(
+            StockModel.Shipment(
+              transfer: transfer, from: supplier, to: order.site, commodity: commodity, dispatchedOn: day,
+              arrivesOn: arrival(from: supplier, to: order.site, commodity: commodity, dispatchedOn: day),
+              lots: posting.events.map { (code: $0.lotCode ?? "", quantity: -$0.quantity) }))
+        }
+      }
+    }
+  }
+
+  // MARK: - Dispensing
+
+  /// A day's dispensing at one site: methadone doses client by client, then each population's share through
+  /// peer educators (weekdays) and at the clinic (its opening days): a few registered clients by UIC, and a
+  /// tally for the rest. Each is cut to the stock there is; what cannot be given is a stock-out.
+  private mutating func dispense(at site: Int, _ connection: Connection) throws {
+    let activity = activities[site]
+    let weekday = day.isoWeekday
+    var random = stream("dispense", day, [stableHash(network.sites[site].code)])
+    if let methadone, network.lines[site][methadone] != nil {
+      for client in activity.methadoneClients where random.chance(activity.attendance) {
+        let dose = Int64(client.doseMilligrams)
+        // A client is given the whole dose or none: the register records observed doses, not fractions.
+        guard stock.usable(site, methadone, on: day) >= dose else { continue }
+        try give(dose, methadone, at: site, population: "PWID", channel: .clinic, client: client.uic, connection)
+      }
+    }
+    for group in activity.groups {
+      let rates = rates(for: group.population, at: site)
+      guard !rates.isEmpty else { continue }
+      if (1...5).contains(weekday) && !group.peerEducators.isEmpty {
+        let perEducator =
+          Double(group.reachedPerWeek) * group.outreachShare / Double(group.peerEducators.count) / 5
+          / Self.attendanceOfPeerEducators
+        for educator in group.peerEducators where random.chance(Self.attendanceOfPeerEducators) {
+          let contacts = random.around(perEducator, spread: 0.5)
+          for rate in rates {
+            try give(
+              Int64(random.count(contacts * rate.perWeek)), rate.commodity, at: site, population: group.population,
+              channel: .outreach, worker: educator, connection)
+          }
+        }
+      }
+      if activity.clinicOpen[weekday] && group.outreachShare < 1 {
+        let expected =
+          Double(group.reachedPerWeek) * (1 - group.outreachShare) / Double(max(1, activity.clinicDaysPerWeek))
+        let visits = random.count(random.around(expected, spread: 0.4))
+        let registered = min(visits, 2, random.count(Double(visits) * 0.15))
+        for _ in 0..<registered {
+          let client = activity.uic(
+            client: group.firstClientNumber + random.int(in: 1...max(1, min(999, group.reachedPerWeek))))
+          for rate in rates {
+            // A registered client takes one to two weeks' supply.
+            try give(
+              Int64(random.count(rate.perWeek * random.uniform(1...2))), rate.commodity, at: site,
+              population: group.population, channel: .clinic, client: client, connection)
+          }
+        }
+        for rate in rates {
+          try give(
+            Int64(random.count(Double(visits - registered) * rate.perWeek * random.around(1, spread: 0.3))),
+            rate.commodity, at: site, population: group.population, channel: .clinic, connection)
+        }
+      }
+    }
+  }
+
+  private mutating func give(
+    _ wanted: Int64, _ commodity: Int, at site: Int, population: String, channel: DispensingChannel,
+    worker: String? = nil, client: String? = nil, _ connection: Connection
+  ) throws {
+    let quantity = min(wanted, stock.usable(site, commodity, on: day))
+    guard quantity > 0 else { return }
+    try post(
+      Dispensing(
+        site: network.sites[site].code, commodity: network.commodities[commodity].code, quantity: quantity,
+        date: day, population: population, channel: channel, worker: worker, client: client),
+      at: site, connection)
+  }
+
+  /// Now and then a little stock is lost or found damaged.
+  private mutating func recordLoss(at site: Int, _ connection: Connection) throws {
+    var random = stream("loss", day, [stableHash(network.sites[site].code)])
+    guard random.chance(Self.lossChance) else { return }
+    let stocked = network.commodities.indices.filter { stock.usable(site, $0, on: day) >= 20 }
+    guard !stocked.isEmpty else { return }
+    let commodity = stocked[random.int(in: 0...(stocked.count - 1))]
+    let usable = stock.usable(site, commodity, on: day)
+    let quantity = max(1, Int64(Double(usable) * random.uniform(0.005...0.03)))
+    try post(
+      Adjustment(
+        site: network.sites[site].code, commodity: network.commodities[commodity].code, quantity: -quantity,
+        reason: random.chance(0.5) ? "lost" : "damaged", date: day),
+      at: site, connection)
+  }
+
+  // MARK: - Supply shocks and lots
+
+  /// A national pipeline break: in some weeks no deliveries of a commodity reach any county store.
+  private func supplyBreak(_ commodity: Int, week monday: CalendarDate) -> Bool {
+    (0..<Self.supplyBreakWeeks.upperBound).contains { weeksAgo in
+      var random = stream("break", monday.adding(days: -7 * weeksAgo), [UInt64(commodity)])
+      return random.chance(Self.supplyBreakChance) && random.int(in: Self.supplyBreakWeeks) > weeksAgo
+    }
+  }
+
+  /// Every history starts with one short-dated lot, so that expiry and write-offs always appear in it.
+  private func openingShortDatedCommodity() -> Int? {
+    let candidates = network.commodities.indices.filter { commodity in
+      network.commodities[commodity].lotTracked
+        && network.sites.indices.contains { network.isRoot($0, commodity) && chainNeed[$0][commodity] > 0 }
+    }
+    guard !candidates.isEmpty else { return nil }
+    var random = SplitMix64(stream: [stableHash(profile.rawValue), seed, stableHash("opening short-dated")])
+    return candidates[random.int(in: 0...(candidates.count - 1))]
+  }
+
+  /// Regular supply comes from national consignments: every store receiving in the same eight weeks gets the
+  /// same lot, named by commodity and the period's first day, with an expiry drawn from the same stream (so it
+  /// always agrees) six months to two years ahead: MC260305-7F3A. A short-dated lot is its own consignment, named
+  /// by its day: MC260311S-1B0C. Few lots per site also keep the ledger's per-lot work small.
+  private func lot(_ commodity: Int, receivedOn day: CalendarDate, shortDated: Bool) -> (
+    code: String, expiresOn: CalendarDate
+  )? {
+    let info = network.commodities[commodity]
+    guard info.lotTracked else { return nil }
+    let period = Self.lotPeriodDays
+    let named = shortDated ? day : CalendarDate(daysSinceEpoch: day.daysSinceEpoch / period * period)
+    var random = stream("lot", named, [UInt64(commodity), shortDated ? 1 : 0])
+    let weeks = shortDated ? random.int(in: 3...6) : random.int(in: (26 + period / 7)...104)
+    let expiry = named.adding(days: weeks * 7 + random.int(in: 0...6))
+    let date = named.description.replacingOccurrences(of: "-", with: "").dropFirst(2)
+    let suffix = String(random.next() >> 48, radix: 16, uppercase: true)
+    let code =
+      "\(info.lotPrefix)\(date)\(shortDated ? "S" : "")-\(String(repeating: "0", count: 4 - suffix.count))\(suffix)"
+    return (code, expiry)
+  }
+
+  /// Whole packs, as stores receive and send them: a remainder above the pack's rounding threshold adds a pack.
+  private func packs(_ units: Double, _ commodity: Int) -> Int64 {
+    guard units > 0 else { return 0 }
+    let pack = Int64(max(1, network.commodities[commodity].packSize))
+    let whole = Int64(units.rounded(.up))
+    let remainder = whole % pack
+    let count = whole / pack + (remainder > Int64(network.commodities[commodity].packRoundingThreshold) ? 1 : 0)
+    return max(1, count) * pack
+  }
+
+  // MARK: - Posting
+
+  /// Posts through the ledger under this simulation's key for the site, day and sequence, and mirrors what the
+  /// ledger recorded. A key that was already used (a concurrent run of the same simulation) posts nothing.
+  @discardableResult
+  private mutating func post(_ request: some LedgerRequest, at site: Int, _ connection: Connection) throws -> Posting {
+    sequence[site] += 1
+    let key = "\(keyPrefix)\(day)/\(network.sites[site].code)/\(sequence[site])"
+    let posting = try Ledger.post(connection, request, key: key)
+    if posting.replayed {
+      alreadyRecorded += posting.events.count
+    } else {
+      written += posting.events.count
+    }
+    stock.apply(posting.events, network: network)
+    return posting
+  }
+
+  /// The random stream for one purpose on one day, named further by `parts`.
+  private func stream(_ purpose: String, _ day: CalendarDate, _ parts: [UInt64]) -> SplitMix64 {
+    SplitMix64(
+      stream: [stableHash(profile.rawValue), seed, stableHash(purpose), UInt64(bitPattern: Int64(day.daysSinceEpoch))]
+        + parts)
+  }
+}
+
+extension CalendarDate {
+  /// 1 for Monday … 7 for Sunday (1970-01-01 was a Thursday).
+  var isoWeekday: Int { ((daysSinceEpoch + 3) % 7 + 7) % 7 + 1 }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import KPStockTestSupport
+import Postgres
+import Testing
+
+@testable import KPStock
+
+/// A Wednesday: every simulation here ends on it, so histories never depend on the day the tests run.
+private let lastDay = CalendarDate("2026-03-11")!
+
+private func simulate(
+  _ connection: Connection, weeks: Int, seed: UInt64 = 1, through: CalendarDate = lastDay
+) throws -> SimulationReport {
+  try Simulator.run(connection, profile: .kwale, weeks: weeks, seed: seed, through: through)
+}
+
+private func freshConnection() throws -> Connection {
+  try openAsKPStock(try TestDatabase.fresh())
+}
+
+/// Everything a history consists of, but not what each database assigns itself (ids, timestamps).
+private func ledgerDigest(_ connection: Connection) throws -> String {
+  try connection.query(
+    """
+    SELECT md5(string_agg(concat_ws('|', e.site_code, e.commodity_code, e.lot_code, l.expires_on, e.kind, e.quantity,
+        e.reason_code, e.occurred_on, e.population_code, e.channel, e.worker_code, e.client_uic, e.note,
+        t.from_site_code, t.to_site_code, e.idempotency_key, e.key_part), E'\\n'
+      ORDER BY e.site_code, e.idempotency_key, e.key_part)) AS digest
+    FROM stock_events e
+    LEFT JOIN lots l ON l.commodity_code = e.commodity_code AND l.lot_code = e.lot_code
+    LEFT JOIN transfers t ON t.id = e.transfer_id
+    """)[0].decode("digest")
+}
+
+private func count(_ connection: Connection, _ query: Query) throws -> Int {
+  Int(try connection.query(query)[0].decode(at: 0, as: Int64.self))
+}
+
+/// Eight weeks of Kwale, written once and only read by the tests below.
+private let eightWeeks: Result<(TestDatabaseHandle, SimulationReport), any Error> = Result {
+  let database = try TestDatabase.fresh()
+  return (database, try simulate(try openAsKPStock(database), weeks: 8))
+}
+
+private func eightWeekHistory() throws -> (Connection, SimulationReport) {
+  let (database, report) = try eightWeeks.get()
+  return (try openAsKPStock(database), report)
+}
+
+@Suite("Simulated history")
+struct SimulationTests {
+  @Test func theSameSeedWritesTheSameLedgerAndAnotherSeedADifferentOne() throws {
+    let first = try freshConnection()
+    let second = try freshConnection()
+    let other = try freshConnection()
+    let reports = try [simulate(first, weeks: 2, seed: 7), simulate(second, weeks: 2, seed: 7)]
+    _ = try simulate(other, weeks: 2, seed: 8)
+    #expect(reports[0] == reports[1])
+    #expect(reports[0].eventsWritten > 1_000)
+    #expect(try ledgerDigest(first) == ledgerDigest(second))
+    #expect(try ledgerDigest(first) != ledgerDigest(other))
+  }
+
+  @Test func runningTheSameSimulationAgainPostsNothingAndLeavesTheCallersClockAlone() throws {
+    let connection = try freshConnection()
+    try connection.execute("SET kpstock.today = '2026-04-01'")
+    let first = try simulate(connection, weeks: 2)
+    let events = try count(connection, "SELECT count(*) FROM stock_events")
+    let again = try simulate(connection, weeks: 2)
+    #expect(again.eventsWritten == 0 && again.daysSimulated == 0)
+    #expect(again.eventsAlreadyRecorded == first.eventsWritten && first.eventsAlreadyRecorded == 0)
+    #expect(again.stockOutSiteDays == first.stockOutSiteDays)
+    #expect(try count(connection, "SELECT count(*) FROM stock_events") == events)
+    let clock: String = try connection.query("SELECT current_setting('kpstock.today') AS day")[0].decode("day")
+    #expect(clock == "2026-04-01")
+  }
+
+  /// A run a week later carries on from where the first stopped, keeping its first day, and the history is
+  /// the one a single run over the whole span writes.
+  @Test func aLaterRunCarriesOnTheHistoryAsOneLongRunWouldHaveWrittenIt() throws {
+    let stepwise = try freshConnection()
+    let begun = try simulate(stepwise, weeks: 3, through: lastDay.adding(days: -7))
+    let carried = try simulate(stepwise, weeks: 3)
+    #expect(carried.continuedFrom == begun.firstDay && carried.firstDay == begun.firstDay)
+    #expect(carried.daysSimulated == 7 && carried.weeks == 4)
+    #expect(carried.eventsAlreadyRecorded == begun.eventsWritten && carried.eventsWritten > 0)
+    let clock: String? = try stepwise.query("SELECT current_setting('kpstock.today', true) AS day")[0].decode("day")
+    #expect(clock ?? "" == "")
+
+    let straight = try freshConnection()
+    let whole = try simulate(straight, weeks: 4)
+    #expect(whole.firstDay == begun.firstDay)
+    #expect(whole.eventsWritten == begun.eventsWritten + carried.eventsWritten)
+    #expect(try ledgerDigest(stepwise) == ledgerDigest(straight))
+  }
+
+  @Test func aKwaleHistoryPassesLedgerVerificationAndNoDayClosesBelowZero() throws {
+    let (connection, report) = try eightWeekHistory()
+    #expect(report.weeks == 8 && report.sites == 10 && report.firstDay == lastDay.adding(days: -55))
+    #expect(try StockQueries.verify(connection).isEmpty)
+    let lowest: Int64? = try connection.query(
+      "SELECT min(closing_on_hand) AS n FROM stock_daily_history(\(report.firstDay), \(lastDay))")[0].decode("n")
+    #expect(lowest == 0)
+    #expect(try count(connection, "SELECT count(*) FROM stock_events WHERE occurred_on > \(lastDay)") == 0)
+  }
+
+  @Test func someSitesRunOutOfStockOnSomeDays() throws {
+    let (connection, report) = try eightWeekHistory()
+    #expect(report.stockOutSiteDays > 0)
+    let fromLedger = try count(
+      connection,
+      """
+      SELECT count(DISTINCT (site_code, day)) FROM stock_daily_history(\(report.firstDay), \(lastDay))
+      WHERE closing_on_hand = 0 AND site_code <> 'STORE-KWALE'
+      """)
+    #expect(fromLedger == report.stockOutSiteDays)
+    #expect(report.stockOutSiteDays < report.sites * 56 / 4, "stock-outs are occasional, not the rule")
+  }
+
+  @Test func dispensingCoversSeveralPopulationsAndBothChannels() throws {
+    let (connection, _) = try eightWeekHistory()
+    let populations = try connection.query(
+      "SELECT DISTINCT population_code FROM stock_events WHERE kind = 'dispense' ORDER BY 1"
+    ).map { try $0.decode(at: 0) as String }
+    #expect(Set(populations).isSuperset(of: ["FSW", "MSM", "PWID"]) && populations.count >= 5)
+    let outreach = try connection.query(
+      "SELECT DISTINCT worker_code FROM stock_events WHERE channel = 'outreach' ORDER BY 1"
+    ).map { try $0.decode(at: 0) as String }
+    #expect(outreach.contains("PE-UKUNDA-01") && outreach.allSatisfy { $0.hasPrefix("PE-") })
+    let clinicClients = try connection.query(
+      "SELECT DISTINCT client_uic FROM stock_events WHERE channel = 'clinic' AND client_uic IS NOT NULL"
+    ).map { try $0.decode(at: 0) as String }
+    #expect(clinicClients.count > 20)
+    #expect(clinicClients.allSatisfy { $0.wholeMatch(of: /KWL-[0-9]{6}-[A-Z]/) != nil })
+    #expect(
+      try count(connection, "SELECT count(*) FROM stock_events WHERE channel = 'clinic' AND client_uic IS NULL") > 0)
+  }
+
+  @Test func methadoneIsDosedClientByClientAtTheClinicThePrisonAndTheHospital() throws {
+    let (connection, _) = try eightWeekHistory()
+    // A dose spanning two lots is one request with two events: add them up per key.
+    let rows = try connection.query(
+      """
+      SELECT site_code, min(dose) AS smallest, max(dose) AS largest, count(DISTINCT client_uic) AS clients,
+        bool_and(by_register) AS by_register
+      FROM (
+        SELECT site_code, idempotency_key, -sum(quantity) AS dose, min(client_uic) AS client_uic,
+          bool_and(population_code = 'PWID' AND channel = 'clinic' AND client_uic IS NOT NULL) AS by_register
+        FROM stock_events WHERE kind = 'dispense' AND commodity_code = 'METHADONE'
+        GROUP BY site_code, idempotency_key
+      ) doses
+      GROUP BY site_code ORDER BY site_code
+      """)
+    #expect(try rows.map { try $0.decode("site_code") as String } == ["HOSP-MSAMBWENI", "MAT-KOMBANI", "PRISON-KWALE"])
+    for row in rows {
+      #expect(try row.decode("smallest", as: Int64.self) >= 60 && row.decode("largest", as: Int64.self) <= 120)
+      #expect(try row.decode("by_register", as: Bool.self))
+      #expect(try row.decode("clients", as: Int64.self) >= 2)
+    }
+  }
+
+  @Test func expiredLotsAreWrittenOffAfterTheyExpire() throws {
+    let (connection, _) = try eightWeekHistory()
+    let writeOffs = try connection.query(
+      """
+      SELECT e.occurred_on, l.expires_on FROM stock_events e
+      JOIN lots l ON l.commodity_code = e.commodity_code AND l.lot_code = e.lot_code
+      WHERE e.kind = 'adjustment' AND e.reason_code = 'expired'
+      """)
+    #expect(!writeOffs.isEmpty)
+    for row in writeOffs {
+      #expect(try row.decode("expires_on", as: CalendarDate.self) < row.decode("occurred_on", as: CalendarDate.self))
+    }
+    let stillOnShelf = try count(
+      connection,
+      """
+      SELECT count(*) FROM stock_balances b JOIN lots l USING (commodity_code, lot_code)
+      WHERE b.on_hand > 0 AND l.expires_on < \(lastDay.adding(days: -6))
+      """)
+    #expect(stillOnShelf == 0, "a lot expired more than a week ago has been written off")
+  }
+
+  @Test func deliveriesGoDownTheSupplyLinesAndArriveWithinTwoDays() throws {
+    let (connection, _) = try eightWeekHistory()
+    let links = try connection.query(
+      """
+      SELECT DISTINCT t.from_site_code || '>' || t.to_site_code FROM transfers t
+      LEFT JOIN supply_lines s ON s.site_code = t.to_site_code AND s.supplier_code = t.from_site_code
+      WHERE s.site_code IS NULL
+      """)
+    #expect(links.isEmpty, "every transfer follows a supply line")
+    #expect(
+      try count(connection, "SELECT count(*) FROM transfers WHERE received_on > dispatched_on + 2") == 0)
+    #expect(
+      try count(connection, "SELECT count(*) FROM transfers WHERE received_on > dispatched_on") > 0)
+    #expect(try count(connection, "SELECT count(*) FROM transfers WHERE rejection_reason = 'damaged'") > 0)
+    #expect(
+      try count(
+        connection, "SELECT count(*) FROM transfers WHERE status = 'in_transit' AND dispatched_on < \(lastDay) - 2")
+        == 0)
+    let receipts = try count(connection, "SELECT count(DISTINCT site_code) FROM stock_events WHERE kind = 'receipt'")
+    #expect(receipts == 1, "only the county store receives from outside the network")
+  }
+
+  /// One simulated day (a Sunday, when only methadone is dosed besides the opening deliveries) is enough to
+  /// build the national network.
+  @Test func theNationalProfileHasAThousandSitesInTheFortySevenCounties() throws {
+    let connection = try freshConnection()
+    let sunday = CalendarDate("2026-03-08")!
+    #expect(sunday.isoWeekday == 7)
+    let report = try Simulator.run(
+      connection, profile: .national, days: 1, seed: 1, through: sunday, progress: nil)
+    #expect(report.sites == 1_000 && report.eventsWritten > 1_000)
+    #expect(try count(connection, "SELECT count(*) FROM sites") == 1_000)
+    #expect(try count(connection, "SELECT count(DISTINCT county_code) FROM sites") == 47)
+    #expect(try count(connection, "SELECT count(*) FROM sites WHERE kind = 'store'") == 47)
+    let perCounty = try connection.query(
+      "SELECT min(n) AS fewest, max(n) AS most FROM (SELECT count(*) AS n FROM sites GROUP BY county_code) c")[0]
+    #expect(try perCounty.decode("fewest", as: Int64.self) >= 10 && perCounty.decode("most", as: Int64.self) <= 22)
+    let unsupplied = try count(
+      connection,
+      """
+      SELECT count(*) FROM sites s WHERE s.kind <> 'store'
+        AND NOT EXISTS (SELECT 1 FROM supply_lines l WHERE l.site_code = s.code)
+      """)
+    #expect(unsupplied == 0)
+    #expect(try count(connection, "SELECT count(*) FROM sites WHERE code = 'DICE-047-03'") == 1)
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
+}

@@ -50,7 +50,7 @@ public enum Ledger {
     let key = key ?? UUID().uuidString.lowercased()
     let fingerprint = request.fingerprint
     let rows = try refusalsAsLedgerErrors {
-      try retryingTransient { try request.post(connection, key: key, fingerprint: fingerprint) }
+      try retryingTransient(connection) { try request.post(connection, key: key, fingerprint: fingerprint) }
     }
     return Posting(replayed: try rows.first?.decode("replayed") ?? false, events: try rows.map(Self.event))
   }
@@ -65,14 +65,15 @@ public enum Ledger {
       countID: try row.decode("count_id"), reversesEventID: try row.decode("reverses_event_id"))
   }
 
-  /// A posting is one statement in its own transaction, so a deadlock or serialization failure can
-  /// simply be tried again.
-  static func retryingTransient<T>(attempts: Int = 5, _ body: () throws -> T) throws -> T {
+  /// A posting on its own is one statement in its own transaction, so a deadlock or serialization failure
+  /// can simply be tried again. Inside a caller's transaction the failure has aborted that transaction: only
+  /// the caller can retry, so the error goes up.
+  static func retryingTransient<T>(_ connection: Connection, attempts: Int = 5, _ body: () throws -> T) throws -> T {
     var attempt = 1
     while true {
       do {
         return try body()
-      } catch let error as PostgresError where error.isTransient && attempt < attempts {
+      } catch let error as PostgresError where error.isTransient && attempt < attempts && !connection.isInTransaction {
         attempt += 1
       }
     }
@@ -108,5 +109,41 @@ public enum LedgerRefusal {
       return FieldError(field: column, problem: error.message)
     }
     return KPStockError.badInput(error.message)
+  }
+}
+
+extension Posting {
+  /// What the request recorded, a line per event, worded for the person who typed it.
+  public var summary: String {
+    let lead = replayed ? "already recorded with this key; nothing changed:\n" : ""
+    return lead
+      + events.map { event in
+        let verb: String
+        switch event.kind {
+        case .receipt: verb = "received"
+        case .dispense: verb = "dispensed"
+        case .transferOut: verb = "dispatched"
+        case .transferIn: verb = "received"
+        case .adjustment: verb = "adjusted"
+        case .count: verb = "counted, variance"
+        }
+        // A reversal moves stock the other way from its kind, so it says so and shows the sign:
+        // "dispensed 1000" would read as a second dispensing.
+        let reversal = event.reversesEventID != nil
+        let signed = reversal || event.kind == .count || event.kind == .adjustment
+        var text = "event \(event.id): "
+        text += reversal ? "reversed \(event.kind.rawValue.replacingOccurrences(of: "_", with: " ")) " : "\(verb) "
+        text += event.quantity > 0 && (reversal || event.kind == .count) ? "+" : ""
+        text += "\(signed ? event.quantity : abs(event.quantity))"
+        text += " \(event.commodityCode)"
+        if let lot = event.lotCode {
+          text += " lot \(lot)" + (event.expiresOn.map { " (expires \($0))" } ?? "")
+        }
+        text += " at \(event.siteCode) on \(event.occurredOn)"
+        if let transfer = event.transferID { text += ", transfer \(transfer)" }
+        if let reason = event.reasonCode { text += ", reason \(reason)" }
+        if let reversed = event.reversesEventID { text += ", undoing event \(reversed)" }
+        return text
+      }.joined(separator: "\n") + "\n"
   }
 }

@@ -180,14 +180,33 @@ func pgbenchThroughput(
       quantity bigint NOT NULL, occurred_on date NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(),
       key text NOT NULL UNIQUE)
     """)
+  return try pgbench(
+    binDirectory: binDirectory, conninfo: conninfo, clients: clients, seconds: seconds,
+    script: """
+      \\set id :client_id + 1
+      BEGIN;
+      UPDATE bench_balance SET on_hand = on_hand - 1 WHERE id = :id AND on_hand >= 1;
+      INSERT INTO bench_event (balance_id, quantity, occurred_on, key) VALUES (:id, -1, CURRENT_DATE, md5(random()::text));
+      END;
+      """)
+}
+
+/// pgbench calling ledger_dispense itself: the server's share of a dispense, without this process as client.
+func pgbenchLedgerThroughput(binDirectory: String, conninfo: String, clients: Int, seconds: Double) throws -> Double {
+  try pgbench(
+    binDirectory: binDirectory, conninfo: conninfo, clients: clients, seconds: seconds,
+    script: """
+      \\set id :client_id + 1
+      SELECT * FROM ledger_dispense(md5(random()::text), '\\x00', 'BENCH-' || lpad(:id::text, 2, '0'), 'MALE-CONDOM',
+        NULL, 1, NULL, 'FSW', 'clinic', NULL, NULL, NULL);
+      """)
+}
+
+func pgbench(binDirectory: String, conninfo: String, clients: Int, seconds: Double, script text: String) throws
+  -> Double
+{
   let script = FileManager.default.temporaryDirectory.appendingPathComponent("kpstock-bench-\(getpid()).sql").path
-  try """
-  \\set id :client_id + 1
-  BEGIN;
-  UPDATE bench_balance SET on_hand = on_hand - 1 WHERE id = :id AND on_hand >= 1;
-  INSERT INTO bench_event (balance_id, quantity, occurred_on, key) VALUES (:id, -1, CURRENT_DATE, md5(random()::text));
-  END;
-  """.write(toFile: script, atomically: true, encoding: .utf8)
+  try text.write(toFile: script, atomically: true, encoding: .utf8)
   defer { try? FileManager.default.removeItem(atPath: script) }
   let process = Process()
   process.executableURL = URL(fileURLWithPath: binDirectory + "/pgbench")
@@ -198,11 +217,11 @@ func pgbenchThroughput(
   process.standardOutput = output
   process.standardError = FileHandle.nullDevice
   try process.run()
-  let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
   process.waitUntilExit()
-  guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+  guard let line = printed.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
     let tps = Double(line.dropFirst(6).prefix { $0.isNumber || $0 == "." })
-  else { throw BenchmarkError("pgbench printed no tps:\n\(text)") }
+  else { throw BenchmarkError("pgbench printed no tps:\n\(printed)") }
   return tps
 }
 
@@ -266,10 +285,14 @@ func run() throws {
   let binDirectory = try cluster.status().binDirectory ?? ""
   let pgbench = try pgbenchThroughput(
     connection, binDirectory: binDirectory, conninfo: conninfo, clients: settings.clients, seconds: settings.seconds)
+  let serverOnly = try pgbenchLedgerThroughput(
+    binDirectory: binDirectory, conninfo: conninfo, clients: settings.clients, seconds: settings.seconds)
   print("3. \(settings.clients)-client dispensing throughput (one site per client)")
   print(String(format: "   pgbench guarded UPDATE + INSERT     %8.0f tx/s", pgbench))
   print(String(format: "   kpstock Ledger.post(Dispensing)     %8.0f tx/s", ours))
   print(String(format: "   ratio kpstock / pgbench             %8.0f %%   (target ≥ 50 %%)", ours / pgbench * 100))
+  print(String(format: "   pgbench calling ledger_dispense     %8.0f tx/s", serverOnly))
+  print(String(format: "   ratio server alone / pgbench        %8.0f %%", serverOnly / pgbench * 100))
 
   let differences = try StockQueries.verify(connection)
   print("\nledger verify: " + (differences.isEmpty ? "consistent" : "\(differences.count) differences"))

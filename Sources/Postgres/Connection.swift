@@ -9,6 +9,9 @@ import Foundation
 public final class Connection {
   let handle: OpaquePointer
   let noticeLog = NoticeLog()
+  /// Server-side statements made by `preparedQuery`, by SQL text and parameter types.
+  private var preparedStatements: [PreparedKey: String] = [:]
+  private var preparedStatementsMade = 0
 
   /// Connects with a `postgres://` URL or a `key=value` conninfo string; an empty string lets libpq
   /// read the `PG*` environment variables.
@@ -52,6 +55,45 @@ public final class Connection {
       PQexecParams(handle, sql, Int32(binds.count), types, values, lengths, formats, 0)
     }
     return QueryResult(handle: try check(result))
+  }
+
+  /// Runs one statement through a server-side prepared statement, made on first use and kept for the life of
+  /// the connection, so a statement run thousands of times is parsed and planned once.
+  ///
+  /// For the hot paths only: a cached statement fixes its parameter types and result shape, and the cache
+  /// holds at most `preparedStatementLimit` statements (further ones run unprepared).
+  @discardableResult
+  public func preparedQuery(_ query: Query) throws -> QueryResult {
+    let (sql, binds) = query.rendered
+    let key = PreparedKey(sql: sql, types: binds.map(\.typeOID))
+    guard let name = try preparedStatement(for: key) else { return try self.query(query) }
+    let result = try withParameters(binds) { _, values, lengths, formats in
+      PQexecPrepared(handle, name, Int32(binds.count), values, lengths, formats, 0)
+    }
+    do {
+      return QueryResult(handle: try check(result))
+    } catch let error as PostgresError where error.sqlState == .invalidSQLStatementName {
+      // The session lost its statements (DISCARD ALL, a pooler): make it again, once.
+      preparedStatements.removeAll()
+      guard !isInTransaction else { throw error }
+      return try preparedQuery(query)
+    }
+  }
+
+  public static let preparedStatementLimit = 64
+
+  private func preparedStatement(for key: PreparedKey) throws -> String? {
+    if let name = preparedStatements[key] { return name }
+    guard preparedStatements.count < Self.preparedStatementLimit else { return nil }
+    preparedStatementsMade += 1
+    let name = "kpstock_\(preparedStatementsMade)"
+    let types = key.types.map { Oid($0) }
+    let result = types.withUnsafeBufferPointer { types in
+      PQprepare(handle, name, key.sql, Int32(types.count), types.baseAddress)
+    }
+    _ = try check(result)
+    preparedStatements[key] = name
+    return name
   }
 
   /// Runs one statement and returns how many rows it touched.
@@ -157,6 +199,11 @@ public final class Connection {
       }
     }
   }
+}
+
+struct PreparedKey: Hashable {
+  var sql: String
+  var types: [UInt32]
 }
 
 @available(*, unavailable, message: "a connection belongs to one task; open another for concurrent work")

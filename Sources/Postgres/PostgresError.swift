@@ -83,6 +83,7 @@ public struct SQLState: Hashable, Sendable, CustomStringConvertible {
   public static let datetimeFieldOverflow = SQLState("22008")
   public static let characterNotInRepertoire = SQLState("22021")
   public static let raiseException = SQLState("P0001")
+  public static let invalidSQLStatementName = SQLState("26000")
   public static let undefinedTable = SQLState("42P01")
   public static let undefinedColumn = SQLState("42703")
   public static let syntaxError = SQLState("42601")

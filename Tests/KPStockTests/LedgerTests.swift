@@ -222,13 +222,78 @@ struct LedgerTests {
   @Test func eventsCannotBeChangedAndBalancesCannotBeWrittenDirectly() throws {
     let (_, connection) = try ledgerDatabase()
     try receive(connection, 100)
-    for statement: Query in [
-      "UPDATE stock_events SET quantity = 1", "DELETE FROM stock_events", "TRUNCATE stock_events CASCADE",
-      "UPDATE stock_balances SET on_hand = 5", "DELETE FROM stock_daily",
-    ] {
+    for statement: Query in ["UPDATE stock_events SET quantity = 1", "DELETE FROM stock_events"] {
       #expect(throws: PostgresError.self) { try connection.execute(statement) }
     }
+    for statement: Query in [
+      "UPDATE stock_balances SET on_hand = 5", "DELETE FROM stock_daily", "TRUNCATE stock_balances CASCADE",
+      "INSERT INTO stock_balances VALUES ('DICE-UKUNDA', 'LUBRICANT', '', 5)",
+      "INSERT INTO stock_daily VALUES ('DICE-UKUNDA', 'LUBRICANT', '2026-03-11', 5, 5, 0, 0, 0)",
+    ] {
+      let error = #expect(throws: PostgresError.self) { try connection.execute(statement) }
+      #expect(error?.sqlState == LedgerRefusal.forbidden, "\(statement)")
+    }
     #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 100)
+  }
+
+  @Test func aDispenseLeavesNoLicenceToWriteBalancesBehindItInTheTransaction() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 100)
+    try connection.execute("BEGIN")
+    try Ledger.post(connection, dispensing(10))
+    let error = #expect(throws: PostgresError.self) {
+      try connection.execute("UPDATE stock_balances SET on_hand = 500")
+    }
+    #expect(error?.sqlState == LedgerRefusal.forbidden)
+    try connection.execute("ROLLBACK")
+
+    // An event written directly after a dispense, in the same transaction, is still booked by the trigger.
+    try connection.execute("BEGIN")
+    try Ledger.post(connection, dispensing(10))
+    try connection.execute(
+      """
+      INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, idempotency_key,
+        fingerprint)
+      VALUES ('DICE-UKUNDA', 'MALE-CONDOM', 'L1', 'receipt', 7, '2026-03-11', 'direct', '\\x00')
+      """)
+    try connection.execute("COMMIT")
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 97)
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
+
+  @Test func theDatabaseRefusesADispenseToAnUnknownSitePopulationOrCommodity() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 100)
+    func dispense(site: String = "DICE-UKUNDA", commodity: String = "MALE-CONDOM", population: String = "FSW")
+      -> PostgresError?
+    {
+      #expect(throws: PostgresError.self) {
+        try connection.query(
+          """
+          SELECT * FROM ledger_dispense('k', '\\x00', \(site), \(commodity), NULL, 1, NULL, \(population), 'clinic',
+            NULL, NULL, NULL)
+          """)
+      }
+    }
+    #expect(dispense(site: "DICE-NOWHERE")?.column == "site")
+    #expect(
+      dispense(population: "NOBODY").map { [$0.column, $0.message] } == ["population", "unknown population NOBODY"])
+    #expect(dispense(commodity: "BREAD")?.column == "commodity")
+    #expect(try eventCount(connection) == 1)
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 100)
+  }
+
+  @Test func aPopulationThatWasDispensedToCannotBeDeletedOrRenamed() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 100)
+    try Ledger.post(connection, dispensing(10))
+    for statement: Query in [
+      "DELETE FROM populations WHERE code = 'FSW'", "UPDATE populations SET code = 'SW' WHERE code = 'FSW'",
+    ] {
+      let error = #expect(throws: PostgresError.self) { try connection.execute(statement) }
+      #expect(error?.constraint == "populations_used_by_ledger")
+    }
+    try connection.execute("UPDATE populations SET name = 'Female sex workers (FSW)' WHERE code = 'FSW'")
   }
 
   @Test func aCommodityWithEventsKeepsItsUnitAndLotTracking() throws {

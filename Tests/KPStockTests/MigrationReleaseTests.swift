@@ -11,6 +11,7 @@ struct MigrationReleaseTests {
     "0001_reference": "e7e8a7e0f7c6f885691c1aa5a19c6c35146e6eeedc797477953b49c5966a4e0d",
     "0002_ledger": "f373f703622fd20122ceab51f0594a720888e902f93db038d9b88012ab047944",
     "0003_ledger_import": "e57f3db709dc63339819f28751ca94212f98a17ba819419c336763607170e471",
+    "0004_ledger_fast_paths": "55cec01e78af36dc7c0ced87a10a6602fb3e54d85d1d9771df4165c6a17bd23a",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

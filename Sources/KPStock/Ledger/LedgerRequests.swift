@@ -206,7 +206,7 @@ extension Receipt: LedgerRequest {
   }
 
   public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.query(
+    try connection.preparedQuery(
       """
       SELECT * FROM ledger_receive(\(key), \(fingerprint), \(site), \(commodity), \(lot), \(expiry), \(quantity),
         \(date), \(note))
@@ -224,7 +224,7 @@ extension Dispensing: LedgerRequest {
   }
 
   public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.query(
+    try connection.preparedQuery(
       """
       SELECT * FROM ledger_dispense(\(key), \(fingerprint), \(site), \(commodity), \(lot), \(quantity), \(date),
         \(population), \(channel.rawValue), \(worker), \(client), \(note))
@@ -241,7 +241,7 @@ extension Adjustment: LedgerRequest {
   }
 
   public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.query(
+    try connection.preparedQuery(
       """
       SELECT * FROM ledger_adjust(\(key), \(fingerprint), \(site), \(commodity), \(lot), \(expiry), \(quantity),
         \(reason), \(date), \(note))
@@ -259,7 +259,7 @@ extension CountEntry: LedgerRequest {
   }
 
   public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.query(
+    try connection.preparedQuery(
       """
       SELECT * FROM ledger_count(\(key), \(fingerprint), \(site), \(commodity), \(lot), \(expiry), \(counted),
         \(reason), \(date), \(countID), \(note))
@@ -276,7 +276,7 @@ extension Dispatch: LedgerRequest {
   }
 
   public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.query(
+    try connection.preparedQuery(
       """
       SELECT * FROM ledger_dispatch(\(key), \(fingerprint), \(from), \(to), \(commodity), \(lot), \(quantity),
         \(date), \(note))
@@ -293,7 +293,7 @@ extension TransferReceipt: LedgerRequest {
   }
 
   public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.query(
+    try connection.preparedQuery(
       """
       SELECT * FROM ledger_receive_transfer(\(key), \(fingerprint), \(transfer), \(rejected), \(reason), \(lot),
         \(date), \(note))
@@ -307,7 +307,7 @@ extension Undo: LedgerRequest {
   }
 
   public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.query(
+    try connection.preparedQuery(
       "SELECT * FROM ledger_undo(\(key), \(fingerprint), \(event), \(reason), \(note))")
   }
 }

@@ -12,6 +12,7 @@ struct MigrationReleaseTests {
     "0002_ledger": "f373f703622fd20122ceab51f0594a720888e902f93db038d9b88012ab047944",
     "0003_ledger_import": "e57f3db709dc63339819f28751ca94212f98a17ba819419c336763607170e471",
     "0004_ledger_fast_paths": "55cec01e78af36dc7c0ced87a10a6602fb3e54d85d1d9771df4165c6a17bd23a",
+    "0005_ledger_verify_references": "db41f1d200d1b7e201736c15b8f42a954138b1a8242a1b2f6a82d551f4b94bfc",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

@@ -34,3 +34,25 @@ public final class Barrier: @unchecked Sendable {
 }
 
 public struct BarrierTimeout: Error {}
+
+/// Runs `body` on a new OS thread at once, without waiting for Swift's cooperative pool (which other suites'
+/// blocking libpq calls may hold), and hands its result over when asked.
+public final class ThreadOutcome<T: Sendable>: @unchecked Sendable {
+  private let lock = NSLock()
+  private let finished = DispatchSemaphore(value: 0)
+  private var result: Result<T, any Error>?
+
+  public init(_ body: @escaping @Sendable () throws -> T) {
+    Thread.detachNewThread { [self] in
+      let value = Result(catching: body)
+      lock.withLock { result = value }
+      finished.signal()
+    }
+  }
+
+  /// nil when the thread has not finished within `seconds`.
+  public func wait(seconds: Double) -> Result<T, any Error>? {
+    guard finished.wait(timeout: .now() + seconds) == .success else { return nil }
+    return lock.withLock { result }
+  }
+}

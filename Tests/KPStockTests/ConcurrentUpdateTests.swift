@@ -5,22 +5,6 @@ import Postgres
 import Testing
 
 /// The result of work done on another thread.
-private final class ThreadResult: @unchecked Sendable {
-  private let lock = NSLock()
-  private let finished = DispatchSemaphore(value: 0)
-  private var result: Result<String, any Error>?
-
-  func finish(_ value: Result<String, any Error>) {
-    lock.withLock { result = value }
-    finished.signal()
-  }
-
-  func wait(seconds: Double) -> Result<String, any Error>? {
-    guard finished.wait(timeout: .now() + seconds) == .success else { return nil }
-    return lock.withLock { result }
-  }
-}
-
 @Suite("Concurrent catalogue updates")
 struct ConcurrentUpdateTests {
   /// Another session changes the site's name and holds its row lock; our update of the kind reads the
@@ -36,15 +20,11 @@ struct ConcurrentUpdateTests {
     try setup.execute("BEGIN")
     try setup.execute("UPDATE sites SET name = 'Kinango outreach point' WHERE code = 'SAT-KINANGO'")
 
-    let outcome = ThreadResult()
-    Thread.detachNewThread {
-      outcome.finish(
-        Result {
-          let connection = try database.connect()
-          var values = InputValues()
-          values["kind"] = "dice"
-          return try SiteCatalog.update(connection, code: "sat-kinango", values).site.kind
-        })
+    let outcome = ThreadOutcome {
+      let connection = try database.connect()
+      var values = InputValues()
+      values["kind"] = "dice"
+      return try SiteCatalog.update(connection, code: "sat-kinango", values).site.kind
     }
     let observer = try database.connect()
     let deadline = Date().addingTimeInterval(30)

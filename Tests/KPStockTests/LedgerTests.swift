@@ -374,3 +374,151 @@ struct LedgerTests {
     #expect(try StockQueries.verify(connection).isEmpty)
   }
 }
+
+/// Commits `holder`'s open transaction as soon as `contender`, on a session and OS thread of its own, waits on
+/// a lock, and returns what the contender got.
+private func contend<T: Sendable>(
+  _ database: TestDatabaseHandle, holding holder: Connection,
+  _ contender: @escaping @Sendable (Connection) throws -> T
+) throws -> T {
+  let outcome = ThreadOutcome {
+    let session = try openAsKPStock(database)
+    try session.execute("SET kpstock.today = '2026-03-11'")
+    return try contender(session)
+  }
+  let observer = try database.connect()
+  let deadline = Date().addingTimeInterval(60)
+  while try observer.query(
+    """
+    SELECT count(*) AS n FROM pg_stat_activity
+    WHERE datname = current_database() AND wait_event_type = 'Lock'
+    """
+  )[0].decode("n", as: Int.self) == 0 {
+    try #require(Date() < deadline, "the second session never waited for the first")
+    usleep(20_000)
+  }
+  try holder.execute("COMMIT")
+  return try #require(outcome.wait(seconds: 60), "the second session did not finish").get()
+}
+
+/// The outcome of a direct call, as `SQLSTATE: message`.
+private func outcome(_ body: () throws -> Void) -> String {
+  do {
+    try body()
+    return "ok"
+  } catch let error as PostgresError {
+    return "\(error.sqlState?.code ?? "-"): \(error.message)"
+  } catch {
+    return String(describing: error)
+  }
+}
+
+/// An everyday dispense (today, no lot named, covered by the first usable lot) is written in one statement
+/// without a lock on its key; these are the races that design has to get right.
+@Suite("Dispensing while another session holds the stock")
+struct DispensingRaceTests {
+  @Test func anEverydayDispenseTakesTheEarliestUsableLotAndBooksItsDay() throws {
+    let (_, connection) = try ledgerDatabase()
+    try receive(connection, 40, lot: "OLD", expiry: "2026-03-20", date: day(-30))
+    try receive(connection, 100, lot: "LATE", expiry: "2027-12-31")
+    try receive(connection, 30, lot: "EARLY", expiry: "2026-09-30")
+    try connection.execute("SET kpstock.today = '2026-03-25'")
+    let outreach = Dispensing(
+      site: "DICE-UKUNDA", commodity: "MALE-CONDOM", quantity: 12, population: "MSM", channel: .outreach,
+      worker: "PE-UK-07", client: "KW-MSM-0042")
+    let posting = try Ledger.post(connection, outreach)
+    #expect(!posting.replayed)
+    #expect(posting.events.map(\.lotCode) == ["EARLY"])
+    #expect(posting.events.map(\.quantity) == [-12])
+    #expect(posting.events.map(\.expiresOn) == [CalendarDate("2026-09-30")])
+    #expect(posting.events.map(\.occurredOn) == [CalendarDate("2026-03-25")])
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM", lot: "EARLY") == 18)
+    let day: Int64 = try connection.query(
+      """
+      SELECT dispensed FROM stock_daily
+      WHERE site_code = 'DICE-UKUNDA' AND commodity_code = 'MALE-CONDOM' AND day = '2026-03-25'
+      """)[0].decode("dispensed")
+    #expect(day == 12)
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
+
+  @Test func aRepeatSentWhileTheFirstIsStillOpenWaitsForItAndRecordsNothing() throws {
+    let (database, connection) = try ledgerDatabase()
+    try receive(connection, 100)
+    try connection.execute("BEGIN")
+    let first = try Ledger.post(connection, dispensing(10), key: "p9-l3")
+    let second = try contend(database, holding: connection) { session in
+      try Ledger.post(session, dispensing(10), key: "p9-l3")
+    }
+    #expect(second.replayed)
+    #expect(second.events == first.events)
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 90)
+  }
+
+  @Test func anotherEntryUnderAKeyStillOpenIsRefusedOnceTheFirstCommits() throws {
+    let (database, connection) = try ledgerDatabase()
+    try receive(connection, 100)
+    try connection.execute("BEGIN")
+    let first = try Ledger.post(connection, dispensing(10), key: "p9-l4")
+    let second = try contend(database, holding: connection) { session in
+      refusal { try Ledger.post(session, dispensing(11), key: "p9-l4") }
+    }
+    #expect(
+      second == "key: key p9-l4 was already used at DICE-UKUNDA for a different entry (event \(first.events[0].id))")
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 90)
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
+
+  /// The contender saw 100 in the early lot, wrote its event, then found 5 once the holder committed.
+  @Test func aDispenseWhoseLotIsDrainedWhileItWaitsIsTriedAgainAcrossLots() throws {
+    let (database, connection) = try ledgerDatabase()
+    try receive(connection, 100, lot: "EARLY", expiry: "2026-09-30")
+    try receive(connection, 100, lot: "LATE", expiry: "2027-12-31")
+    try connection.execute("BEGIN")
+    try Ledger.post(connection, dispensing(95))
+    let posting = try contend(database, holding: connection) { session in
+      try Ledger.post(session, dispensing(20))
+    }
+    #expect(posting.events.map(\.lotCode) == ["EARLY", "LATE"])
+    #expect(posting.events.map(\.quantity) == [-5, -15])
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 85)
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
+
+  /// A direct caller sees why: a serialization failure to retry while the site still holds enough, and the
+  /// usual refusal once it does not. Neither leaves anything behind.
+  @Test func aDirectCallerIsToldToRetryOrThatTheStockRanShort() throws {
+    let (database, connection) = try ledgerDatabase()
+    try receive(connection, 100, lot: "EARLY", expiry: "2026-09-30")
+    try receive(connection, 100, lot: "LATE", expiry: "2027-12-31")
+    try receive(connection, 100, lot: "ONLY", expiry: "2027-12-31", site: "DICE-KWALE")
+    let events = try eventCount(connection)
+    @Sendable func directDispense(_ session: Connection, site: String) -> String {
+      outcome {
+        try session.query(
+          """
+          SELECT * FROM ledger_dispense(\(site + "-direct"), '\\x00', \(site), 'MALE-CONDOM', NULL, 20, NULL, 'FSW',
+            'clinic', NULL, NULL, NULL)
+          """)
+      }
+    }
+
+    try connection.execute("BEGIN")
+    try Ledger.post(connection, dispensing(95))
+    let retry = try contend(database, holding: connection) { directDispense($0, site: "DICE-UKUNDA") }
+    #expect(
+      retry == "40001: the stock of MALE-CONDOM at DICE-UKUNDA changed while this dispense was recorded: try again")
+
+    try connection.execute("BEGIN")
+    try Ledger.post(
+      connection,
+      Dispensing(site: "DICE-KWALE", commodity: "MALE-CONDOM", quantity: 90, population: "PWID", channel: .clinic))
+    let short = try contend(database, holding: connection) { directDispense($0, site: "DICE-KWALE") }
+    #expect(short == "KP001: insufficient stock of MALE-CONDOM at DICE-KWALE: on hand 10, asked 20")
+
+    #expect(try eventCount(connection) == events + 2)
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 105)
+    #expect(try onHand(connection, "DICE-KWALE", "MALE-CONDOM") == 10)
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
+}

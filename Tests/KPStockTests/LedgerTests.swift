@@ -413,8 +413,8 @@ private func outcome(_ body: () throws -> Void) -> String {
   }
 }
 
-/// An everyday dispense (today, no lot named, covered by the first usable lot) is written in one statement
-/// without a lock on its key; these are the races that design has to get right.
+/// An everyday dispense (today, no lot named, covered by the first usable lot) takes no lock on its key: its
+/// event's unique key stands in. These are the races that design has to get right.
 @Suite("Dispensing while another session holds the stock")
 struct DispensingRaceTests {
   @Test func anEverydayDispenseTakesTheEarliestUsableLotAndBooksItsDay() throws {
@@ -426,7 +426,18 @@ struct DispensingRaceTests {
     let outreach = Dispensing(
       site: "DICE-UKUNDA", commodity: "MALE-CONDOM", quantity: 12, population: "MSM", channel: .outreach,
       worker: "PE-UK-07", client: "KW-MSM-0042")
-    let posting = try Ledger.post(connection, outreach)
+    // The everyday path takes no advisory lock on its key; a dispense spanning lots goes the general way, which does.
+    func keyLocksHeld(posting request: Dispensing) throws -> (Posting, Int) {
+      try connection.execute("BEGIN")
+      let posting = try Ledger.post(connection, request)
+      let locks: Int = try connection.query(
+        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+      )[0].decode("n")
+      try connection.execute("COMMIT")
+      return (posting, locks)
+    }
+    let (posting, everydayLocks) = try keyLocksHeld(posting: outreach)
+    #expect(everydayLocks == 0)
     #expect(!posting.replayed)
     #expect(posting.events.map(\.lotCode) == ["EARLY"])
     #expect(posting.events.map(\.quantity) == [-12])
@@ -439,6 +450,9 @@ struct DispensingRaceTests {
       WHERE site_code = 'DICE-UKUNDA' AND commodity_code = 'MALE-CONDOM' AND day = '2026-03-25'
       """)[0].decode("dispensed")
     #expect(day == 12)
+    let (spanning, generalLocks) = try keyLocksHeld(posting: dispensing(30))
+    #expect(spanning.events.map(\.lotCode) == ["EARLY", "LATE"])
+    #expect(generalLocks == 1)
     #expect(try StockQueries.verify(connection).isEmpty)
   }
 
@@ -470,55 +484,41 @@ struct DispensingRaceTests {
   }
 
   /// The contender saw 100 in the early lot, wrote its event, then found 5 once the holder committed.
-  @Test func aDispenseWhoseLotIsDrainedWhileItWaitsIsTriedAgainAcrossLots() throws {
+  /// The waiting dispense reads the stock only once it holds the lock, so it sees what the first one left.
+  /// LOT-Z expires first but sorts last: first-expiry order is not lock order.
+  @Test func aDispenseThatWaitsForAnotherTakesWhatIsLeftAcrossLots() throws {
     let (database, connection) = try ledgerDatabase()
-    try receive(connection, 100, lot: "EARLY", expiry: "2026-09-30")
-    try receive(connection, 100, lot: "LATE", expiry: "2027-12-31")
+    try receive(connection, 100, lot: "LOT-Z", expiry: "2026-09-30")
+    try receive(connection, 100, lot: "LOT-A", expiry: "2027-12-31")
     try connection.execute("BEGIN")
     try Ledger.post(connection, dispensing(95))
     let posting = try contend(database, holding: connection) { session in
       try Ledger.post(session, dispensing(20))
     }
-    #expect(posting.events.map(\.lotCode) == ["EARLY", "LATE"])
+    #expect(posting.events.map(\.lotCode) == ["LOT-Z", "LOT-A"])
     #expect(posting.events.map(\.quantity) == [-5, -15])
     #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 85)
     #expect(try StockQueries.verify(connection).isEmpty)
   }
 
-  /// A direct caller sees why: a serialization failure to retry while the site still holds enough, and the
-  /// usual refusal once it does not. Neither leaves anything behind.
-  @Test func aDirectCallerIsToldToRetryOrThatTheStockRanShort() throws {
+  @Test func aDispenseThatWaitsUntilTheStockIsGoneIsRefusedWithWhatIsLeft() throws {
     let (database, connection) = try ledgerDatabase()
-    try receive(connection, 100, lot: "EARLY", expiry: "2026-09-30")
-    try receive(connection, 100, lot: "LATE", expiry: "2027-12-31")
-    try receive(connection, 100, lot: "ONLY", expiry: "2027-12-31", site: "DICE-KWALE")
+    try receive(connection, 100, lot: "ONLY", expiry: "2027-12-31")
     let events = try eventCount(connection)
-    @Sendable func directDispense(_ session: Connection, site: String) -> String {
+    try connection.execute("BEGIN")
+    try Ledger.post(connection, dispensing(90))
+    let short = try contend(database, holding: connection) { session in
       outcome {
         try session.query(
           """
-          SELECT * FROM ledger_dispense(\(site + "-direct"), '\\x00', \(site), 'MALE-CONDOM', NULL, 20, NULL, 'FSW',
+          SELECT * FROM ledger_dispense('direct-1', '\\x00', 'DICE-UKUNDA', 'MALE-CONDOM', NULL, 20, NULL, 'FSW',
             'clinic', NULL, NULL, NULL)
           """)
       }
     }
-
-    try connection.execute("BEGIN")
-    try Ledger.post(connection, dispensing(95))
-    let retry = try contend(database, holding: connection) { directDispense($0, site: "DICE-UKUNDA") }
-    #expect(
-      retry == "40001: the stock of MALE-CONDOM at DICE-UKUNDA changed while this dispense was recorded: try again")
-
-    try connection.execute("BEGIN")
-    try Ledger.post(
-      connection,
-      Dispensing(site: "DICE-KWALE", commodity: "MALE-CONDOM", quantity: 90, population: "PWID", channel: .clinic))
-    let short = try contend(database, holding: connection) { directDispense($0, site: "DICE-KWALE") }
-    #expect(short == "KP001: insufficient stock of MALE-CONDOM at DICE-KWALE: on hand 10, asked 20")
-
-    #expect(try eventCount(connection) == events + 2)
-    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 105)
-    #expect(try onHand(connection, "DICE-KWALE", "MALE-CONDOM") == 10)
+    #expect(short == "KP001: insufficient stock of MALE-CONDOM at DICE-UKUNDA: on hand 10, asked 20")
+    #expect(try eventCount(connection) == events + 1)
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 10)
     #expect(try StockQueries.verify(connection).isEmpty)
   }
 }

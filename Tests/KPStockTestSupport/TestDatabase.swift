@@ -85,3 +85,26 @@ private let sharedCluster: Result<EmbeddedCluster, any Error> = Result {
 public func openAsKPStock(_ database: TestDatabaseHandle) throws -> Connection {
   try KPStockDatabase.open(.server(database.conninfo))
 }
+
+/// The test gave up waiting for another session to block.
+public struct NoSessionWaited: Error, CustomStringConvertible {
+  public var description: String { "no session of the test database waited on a lock within the time allowed" }
+}
+
+extension TestDatabaseHandle {
+  /// Returns once some session of this database waits on a lock: the moment to commit the transaction it waits
+  /// for. Each test has a database of its own, so only that test's sessions count.
+  public func waitUntilASessionWaitsOnALock(seconds: Double = 60) throws {
+    let observer = try connect()
+    let deadline = Date().addingTimeInterval(seconds)
+    while try observer.query(
+      """
+      SELECT count(*) AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock'
+      """
+    )[0].decode("n", as: Int.self) == 0 {
+      guard Date() < deadline else { throw NoSessionWaited() }
+      usleep(20_000)
+    }
+  }
+}

@@ -26,22 +26,12 @@ struct ConcurrentUpdateTests {
       values["kind"] = "dice"
       return try SiteCatalog.update(connection, code: "sat-kinango", values).site.kind
     }
-    let observer = try database.connect()
-    let deadline = Date().addingTimeInterval(30)
-    while try observer.query(
-      """
-      SELECT count(*) AS n FROM pg_stat_activity
-      WHERE datname = current_database() AND wait_event_type = 'Lock'
-      """
-    )[0].decode("n", as: Int.self) == 0 {
-      try #require(Date() < deadline, "the update never waited on the row lock")
-      usleep(20_000)
-    }
+    try database.waitUntilASessionWaitsOnALock()
     try setup.execute("COMMIT")
     let kind = try #require(outcome.wait(seconds: 30), "the update did not finish")
     #expect(try kind.get() == "dice")
 
-    let site = try #require(try SiteCatalog.find(observer, code: "SAT-KINANGO"))
+    let site = try #require(try SiteCatalog.find(setup, code: "SAT-KINANGO"))
     #expect(site.name == "Kinango outreach point")
     #expect(site.kind == "dice")
   }

@@ -386,31 +386,9 @@ private func contend<T: Sendable>(
     try session.execute("SET kpstock.today = '2026-03-11'")
     return try contender(session)
   }
-  let observer = try database.connect()
-  let deadline = Date().addingTimeInterval(60)
-  while try observer.query(
-    """
-    SELECT count(*) AS n FROM pg_stat_activity
-    WHERE datname = current_database() AND wait_event_type = 'Lock'
-    """
-  )[0].decode("n", as: Int.self) == 0 {
-    try #require(Date() < deadline, "the second session never waited for the first")
-    usleep(20_000)
-  }
+  try database.waitUntilASessionWaitsOnALock()
   try holder.execute("COMMIT")
   return try #require(outcome.wait(seconds: 60), "the second session did not finish").get()
-}
-
-/// The outcome of a direct call, as `SQLSTATE: message`.
-private func outcome(_ body: () throws -> Void) -> String {
-  do {
-    try body()
-    return "ok"
-  } catch let error as PostgresError {
-    return "\(error.sqlState?.code ?? "-"): \(error.message)"
-  } catch {
-    return String(describing: error)
-  }
 }
 
 /// An everyday dispense (today, no lot named, covered by the first usable lot) takes no lock on its key: its
@@ -508,7 +486,7 @@ struct DispensingRaceTests {
     try connection.execute("BEGIN")
     try Ledger.post(connection, dispensing(90))
     let short = try contend(database, holding: connection) { session in
-      outcome {
+      refusal {
         try session.query(
           """
           SELECT * FROM ledger_dispense('direct-1', '\\x00', 'DICE-UKUNDA', 'MALE-CONDOM', NULL, 20, NULL, 'FSW',
@@ -516,7 +494,7 @@ struct DispensingRaceTests {
           """)
       }
     }
-    #expect(short == "KP001: insufficient stock of MALE-CONDOM at DICE-UKUNDA: on hand 10, asked 20")
+    #expect(short == "insufficient stock of MALE-CONDOM at DICE-UKUNDA: on hand 10, asked 20 [SQLSTATE KP001]")
     #expect(try eventCount(connection) == events + 1)
     #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 10)
     #expect(try StockQueries.verify(connection).isEmpty)

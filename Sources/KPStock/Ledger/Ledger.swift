@@ -55,6 +55,27 @@ public enum Ledger {
     return Posting(replayed: try rows.first?.decode("replayed") ?? false, events: try rows.map(Self.event))
   }
 
+  /// One request of a batch and the idempotency key it is posted under.
+  public struct KeyedRequest: Sendable {
+    public var request: any LedgerRequest
+    public var key: String
+
+    public init(_ request: any LedgerRequest, key: String) {
+      self.request = request
+      self.key = key
+    }
+  }
+
+  /// Posts a batch of requests in order, all or nothing, and returns one posting per request in the same order.
+  /// Writers with many entries at once (the simulator's day of a county, an import) use this rather than one
+  /// call per entry.
+  public static func post(_ connection: Connection, batch: [KeyedRequest]) throws -> [Posting] {
+    guard !batch.isEmpty else { return [] }
+    return try connection.transaction { connection in
+      try batch.map { entry in try post(connection, entry.request, key: entry.key) }
+    }
+  }
+
   static func event(_ row: Row) throws -> PostedEvent {
     let lot: String = try row.decode("lot_code")
     return PostedEvent(

@@ -109,44 +109,4 @@ CREATE TABLE programme_settings (
     CHECK (backdating_window_days >= 0 AND backdating_window_days <= 3660)
 );
 
--- A time zone PostgreSQL does not know would break every "today" the programme computes.
-CREATE FUNCTION programme_settings_check_time_zone() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = NEW.time_zone) THEN
-    RAISE EXCEPTION 'unknown time zone %', NEW.time_zone USING ERRCODE = 'check_violation',
-      CONSTRAINT = 'programme_settings_time_zone';
-  END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER programme_settings_time_zone BEFORE INSERT OR UPDATE ON programme_settings
-  FOR EACH ROW EXECUTE FUNCTION programme_settings_check_time_zone();
-
 INSERT INTO programme_settings DEFAULT VALUES;
-
--- The programme's "today", so back-dating windows and history agree on where a day ends.
-CREATE FUNCTION programme_today() RETURNS date LANGUAGE sql STABLE AS $$
-  SELECT (now() AT TIME ZONE time_zone)::date FROM programme_settings
-$$;
-
--- A supply line that leads back to its own site would make replenishment and echelon need loop forever.
--- The transaction-level lock makes concurrent changes take turns, so two of them cannot each pass the
--- check and together close a loop.
-CREATE FUNCTION supply_lines_check_loop() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('kpstock.supply_lines'));
-  IF EXISTS (
-    WITH RECURSIVE upstream (site_code) AS (
-      SELECT NEW.supplier_code
-      UNION
-      SELECT s.supplier_code FROM supply_lines s JOIN upstream u ON s.site_code = u.site_code
-      WHERE s.category = NEW.category
-    )
-    SELECT 1 FROM upstream WHERE site_code = NEW.site_code
-  ) THEN
-    RAISE EXCEPTION 'supply line % -> % for % would make a loop', NEW.supplier_code, NEW.site_code, NEW.category
-      USING ERRCODE = 'check_violation', CONSTRAINT = 'supply_lines_no_loop';
-  END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER supply_lines_no_loop BEFORE INSERT OR UPDATE ON supply_lines
-  FOR EACH ROW EXECUTE FUNCTION supply_lines_check_loop();

@@ -226,14 +226,15 @@ func pgbenchThroughput(binDirectory: String, conninfo: String, clients: Int, sec
       """)
 }
 
-/// pgbench calling ledger_dispense itself: the server's share of a dispense, without this process as client.
+/// pgbench posting the same dispense through ledger_post itself: the server's share, without this process as client.
 func pgbenchLedgerThroughput(binDirectory: String, conninfo: String, clients: Int, seconds: Double) throws -> Double {
   try pgbench(
     binDirectory: binDirectory, conninfo: conninfo, clients: clients, seconds: seconds,
     script: """
       \\set id :client_id + 1
-      SELECT * FROM ledger_dispense(md5(random()::text), '\\x00', 'BENCH-' || lpad(:id::text, 2, '0'), 'MALE-CONDOM',
-        NULL, 1, NULL, 'FSW', 'clinic', NULL, NULL, NULL);
+      SELECT * FROM ledger_post(jsonb_build_array(jsonb_build_object('req', 1, 'kind', 'dispense',
+        'key', md5(random()::text), 'site', 'BENCH-' || lpad(:id::text, 2, '0'), 'commodity', 'MALE-CONDOM', 'qty', 1,
+        'population', 'FSW', 'channel', 'clinic')));
       """)
 }
 
@@ -328,7 +329,7 @@ func run() throws {
   try createBaselineTables(connection, clients: settings.clients)
   print("3. \(settings.clients)-client dispensing throughput (one site per client), tx/s")
   print("   round   pgbench guarded   kpstock        pgbench calling   kpstock /   server alone /")
-  print("           UPDATE + INSERT   Ledger.post    ledger_dispense   pgbench     pgbench")
+  print("           UPDATE + INSERT   Ledger.post    ledger_post       pgbench     pgbench")
   var clientRatios: [Double] = []
   var serverRatios: [Double] = []
   try connection.execute("VACUUM ANALYZE stock_events")

@@ -20,7 +20,9 @@ struct UndoCommand: ParsableCommand {
     var values = InputValues()
     values["event"] = event
     values["reason"] = reason
-    try LedgerEntry.record(database, values, options: entry, flags: FlagNames(renamed: ["event": "EVENT"])) {
+    try LedgerEntry.record(
+      database, values, options: entry, flags: FlagNames(renamed: ["event": "EVENT", "date": "EVENT"])
+    ) {
       input, values throws(FieldError) in
       try input.undo(values)
     }

@@ -9,6 +9,8 @@ import Foundation
 public final class Connection {
   let handle: OpaquePointer
   let noticeLog = NoticeLog()
+  /// Statements sent to the server so far (each one round trip), so tests can hold a hot path to a budget.
+  public private(set) var statementsSent = 0
   /// Server-side statements made by `preparedQuery`, by SQL text and parameter types.
   private var preparedStatements: [PreparedKey: String] = [:]
   private var preparedStatementsMade = 0
@@ -21,7 +23,16 @@ public final class Connection {
   /// zone: `timestamptz` text then carries that zone's offset, which the decoder applies. Server notices
   /// are collected in `notices` rather than printed (see `PostgresNotice`).
   public init(connectingTo conninfo: String) throws {
-    guard let handle = PQconnectdb(conninfo) else {
+    // The session settings travel with the start-up packet: no statement, no round trip. The caller's conninfo is
+    // expanded as the first parameter, so these override any `options` it carries.
+    let keywords = ["dbname", "options", "client_encoding"]
+    let values = [
+      conninfo, "-c DateStyle=ISO,YMD -c IntervalStyle=postgres -c TimeZone=UTC -c extra_float_digits=3", "UTF8",
+    ]
+    let connected = Self.withCStrings(keywords) { keywords in
+      Self.withCStrings(values) { values in PQconnectdbParams(keywords, values, 1) }
+    }
+    guard let handle = connected else {
       throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")
     }
     // Store the handle only once it is known good: after every stored property is set, a throwing
@@ -33,11 +44,14 @@ public final class Connection {
     }
     self.handle = handle
     installNoticeReceiver()
-    try executeScript(
-      unsafeSQL: """
-        SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';
-        SET TimeZone = 'UTC'; SET extra_float_digits = 3;
-        """)
+  }
+
+  /// A NULL-terminated C array of the strings, alive for the duration of `body`.
+  private static func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> T) -> T {
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    let pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) } + [nil]
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
   }
 
   deinit { PQfinish(handle) }
@@ -51,6 +65,7 @@ public final class Connection {
   @discardableResult
   public func query(_ query: Query) throws -> QueryResult {
     let (sql, binds) = query.rendered
+    statementsSent += 1
     let result = try withParameters(binds) { types, values, lengths, formats in
       PQexecParams(handle, sql, Int32(binds.count), types, values, lengths, formats, 0)
     }
@@ -67,6 +82,7 @@ public final class Connection {
     let (sql, binds) = query.rendered
     let key = PreparedKey(sql: sql, types: binds.map(\.typeOID))
     guard let name = try preparedStatement(for: key) else { return try self.query(query) }
+    statementsSent += 1
     let result = try withParameters(binds) { _, values, lengths, formats in
       PQexecPrepared(handle, name, Int32(binds.count), values, lengths, formats, 0)
     }
@@ -88,6 +104,7 @@ public final class Connection {
     preparedStatementsMade += 1
     let name = "kpstock_\(preparedStatementsMade)"
     let types = key.types.map { Oid($0) }
+    statementsSent += 1
     let result = types.withUnsafeBufferPointer { types in
       PQprepare(handle, name, key.sql, Int32(types.count), types.baseAddress)
     }
@@ -107,6 +124,7 @@ public final class Connection {
     guard !sql.utf8.contains(0) else {
       throw PostgresError(kind: .bind, message: "SQL text contains a NUL byte")
     }
+    statementsSent += 1
     _ = try check(PQexec(handle, sql))
   }
 

@@ -13,7 +13,11 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
   public let description: String
 }
 
-/// Applies migrations in name order, each in its own transaction, recording a checksum per file.
+/// Applies migrations in name order, each in its own transaction, recording a checksum per file; then the
+/// repeatable files (functions, triggers, views written with `CREATE OR REPLACE`) whose text changed since they were
+/// last applied, in name order, in one transaction, as Flyway's repeatable migrations work. A function is thus
+/// defined in one file, edited in place, and re-applied when its file changes; a table is changed only by a new
+/// migration.
 ///
 /// The checksum is the SHA-256 of the file's UTF-8 text in lowercase hex, computed here rather than by
 /// the server so that checking every applied file does not send every file's text over the wire.
@@ -23,10 +27,12 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
 /// the database would no longer match the code that describes it.
 public struct Migrator: Sendable {
   public let migrations: [Migration]
+  public let repeatables: [Migration]
   public let lockKey: Int64
 
-  public init(migrations: [Migration], lockKey: Int64) {
+  public init(migrations: [Migration], repeatables: [Migration] = [], lockKey: Int64) {
     self.migrations = migrations.sorted { $0.name < $1.name }
+    self.repeatables = repeatables.sorted { $0.name < $1.name }
     self.lockKey = lockKey
   }
 
@@ -50,6 +56,15 @@ public struct Migrator: Sendable {
           applied_by text NOT NULL DEFAULT session_user
         )
         """)
+    try connection.executeScript(
+      unsafeSQL: """
+        CREATE TABLE IF NOT EXISTS schema_repeatables (
+          name text PRIMARY KEY,
+          checksum text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now(),
+          applied_by text NOT NULL DEFAULT session_user
+        )
+        """)
     let pending = try verify(connection)
     for migration in pending {
       try connection.transaction { connection in
@@ -61,7 +76,21 @@ public struct Migrator: Sendable {
           """)
       }
     }
-    let applied = pending.map(\.name)
+    let changed = try changedRepeatables(connection)
+    if !changed.isEmpty {
+      try connection.transaction { connection in
+        for file in changed {
+          try connection.executeScript(unsafeSQL: file.sql)
+          try connection.execute(
+            """
+            INSERT INTO schema_repeatables (name, checksum) VALUES (\(file.name), \(SHA256.hex(file.sql)))
+            ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum, applied_at = now(),
+              applied_by = session_user
+            """)
+        }
+      }
+    }
+    let applied = pending.map(\.name) + changed.map(\.name)
     if let finishing {
       try connection.transaction { connection in try finishing(connection, applied) }
     }
@@ -73,6 +102,22 @@ public struct Migrator: Sendable {
     let exists: Bool = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS exists")[0]
       .decode("exists")
     return exists ? try verify(connection) : migrations
+  }
+
+  /// The migrations not yet applied and the repeatable files whose text differs from what the database has.
+  public func outstanding(_ connection: Connection) throws -> [Migration] {
+    try pending(connection) + changedRepeatables(connection)
+  }
+
+  private func changedRepeatables(_ connection: Connection) throws -> [Migration] {
+    let exists: Bool = try connection.query("SELECT to_regclass('schema_repeatables') IS NOT NULL AS exists")[0]
+      .decode("exists")
+    guard exists else { return repeatables }
+    var applied: [String: String] = [:]
+    for row in try connection.query("SELECT name, checksum FROM schema_repeatables") {
+      applied[try row.decode("name")] = try row.decode("checksum")
+    }
+    return repeatables.filter { applied[$0.name] != SHA256.hex($0.sql) }
   }
 
   private func verify(_ connection: Connection) throws -> [Migration] {

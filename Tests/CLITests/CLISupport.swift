@@ -111,3 +111,11 @@ let schemaMigrations: [String] = {
   let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
   return files.filter { $0.hasSuffix(".sql") }.map { String($0.dropLast(4)) }.sorted()
 }()
+
+/// Everything a new database gets, in the order kpstock applies it: the migrations, then Schema/functions/.
+let schemaFiles: [String] = {
+  let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+    "../../Schema/functions")
+  let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+  return schemaMigrations + files.filter { $0.hasSuffix(".sql") }.map { "functions/" + $0.dropLast(4) }.sorted()
+}()

@@ -42,7 +42,7 @@ struct DatabaseServerCommandTests {
     let process = KPStockProcess(database: database)
     let migrated = try process.run(["db", "migrate"])
     expectSuccess(migrated)
-    #expect(migrated.stdout == "applied \(schemaMigrations.joined(separator: ", "))\n")
+    #expect(migrated.stdout == "applied \(schemaFiles.joined(separator: ", "))\n")
     let again = try process.run(["db", "migrate"])
     #expect(again.stdout == "the database is up to date\n")
 
@@ -66,7 +66,7 @@ struct DatabaseServerCommandTests {
     #expect(outcome.status == 0)
     #expect(
       outcome.stderr
-        == "kpstock: migrated the database (\(schemaMigrations.joined(separator: ", "))) and loaded reference data\n")
+        == "kpstock: migrated the database (\(schemaFiles.joined(separator: ", "))) and loaded reference data\n")
     #expect(outcome.outputLines.count == 8)
     let second = try process.run(["commodity", "list", "--format", "csv"])
     #expect(second.stderr == "")
@@ -160,7 +160,7 @@ struct EmbeddedClusterCommandTests {
       #expect(
         first.errorLines == [
           "kpstock: started the embedded PostgreSQL server (data in \(home))",
-          "kpstock: migrated the database (\(schemaMigrations.joined(separator: ", "))) and loaded reference data",
+          "kpstock: migrated the database (\(schemaFiles.joined(separator: ", "))) and loaded reference data",
         ])
 
       let running = try status(process)

@@ -204,7 +204,7 @@ struct LedgerBadInputTests {
           "--reason: reason found adds stock; a rejection writes stock off"
         ),
         (["--rejected": "10", "--reason": "damaged", "--lot": "LC9"], "--lot: transfer 1 carries no lot LC9"),
-        (["--reason": "damaged"], "--reason: give a reason and lot only with --rejected"),
+        (["--reason": "damaged"], "--reason: give a reason and lot only with a rejected quantity"),
       ])
     #expect(try cli.text("SELECT status FROM transfers WHERE id = 1") == "in_transit")
   }
@@ -229,7 +229,7 @@ struct LedgerBadInputTests {
         (["1": "4"], "EVENT: event 4 already reverses event 3"),
         (
           ["1": "6"],
-          "EVENT: event 6 belongs to transfer 1: correct it when receiving (--rejected) or with an adjustment"
+          "EVENT: event 6 belongs to transfer 1: correct it when receiving (with a rejected quantity) or with an adjustment"
         ),
         (["1": "1"], "insufficient stock of MALE-CONDOM lot LC1 at DICE-UKUNDA: on hand 0, asked 120"),
         (["--reason": "oops"], "--reason: unknown reason 'oops' (\(Self.reasonCodes))"),

@@ -247,18 +247,19 @@ struct LedgerTests {
     #expect(error?.sqlState == LedgerRefusal.forbidden)
     try connection.execute("ROLLBACK")
 
-    // An event written directly after a dispense, in the same transaction, is still booked by the trigger.
+    // An event written around ledger_book, even right after a dispense in the same transaction, books nothing:
+    // `ledger verify` lists the balance and the day it does not match.
     try connection.execute("BEGIN")
     try Ledger.post(connection, dispensing(10))
     try connection.execute(
       """
-      INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, idempotency_key,
-        fingerprint)
-      VALUES ('DICE-UKUNDA', 'MALE-CONDOM', 'L1', 'receipt', 7, '2026-03-11', 'direct', '\\x00')
+      INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on,
+        idempotency_key, fingerprint)
+      VALUES ('DICE-UKUNDA', 'MALE-CONDOM', 'L1', 'receipt', 7, '2026-03-11', '2026-03-11', 'direct', '\\x00')
       """)
     try connection.execute("COMMIT")
-    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 97)
-    #expect(try StockQueries.verify(connection).isEmpty)
+    #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 90)
+    #expect(Set(try StockQueries.verify(connection).map(\.check)) == ["balance", "daily"])
   }
 
   @Test func theDatabaseRefusesADispenseToAnUnknownSitePopulationOrCommodity() throws {
@@ -270,8 +271,9 @@ struct LedgerTests {
       #expect(throws: PostgresError.self) {
         try connection.query(
           """
-          SELECT * FROM ledger_dispense('k', '\\x00', \(site), \(commodity), NULL, 1, NULL, \(population), 'clinic',
-            NULL, NULL, NULL)
+          SELECT * FROM ledger_post(jsonb_build_array(jsonb_build_object('req', 1, 'kind', 'dispense', 'key', 'k',
+            'site', \(site)::text, 'commodity', \(commodity)::text, 'qty', 1, 'population', \(population)::text,
+            'channel', 'clinic')))
           """)
       }
     }
@@ -404,7 +406,8 @@ struct DispensingRaceTests {
     let outreach = Dispensing(
       site: "DICE-UKUNDA", commodity: "MALE-CONDOM", quantity: 12, population: "MSM", channel: .outreach,
       worker: "PE-UK-07", client: "KW-MSM-0042")
-    // The everyday path takes no advisory lock on its key; a dispense spanning lots goes the general way, which does.
+    // Neither the everyday path nor the general one (a dispense spanning lots) takes an advisory lock on its key: the
+    // events' unique key makes a concurrent request under the same key wait, and Ledger.post asks again.
     func keyLocksHeld(posting request: Dispensing) throws -> (Posting, Int) {
       try connection.execute("BEGIN")
       let posting = try Ledger.post(connection, request)
@@ -430,7 +433,7 @@ struct DispensingRaceTests {
     #expect(day == 12)
     let (spanning, generalLocks) = try keyLocksHeld(posting: dispensing(30))
     #expect(spanning.events.map(\.lotCode) == ["EARLY", "LATE"])
-    #expect(generalLocks == 1)
+    #expect(generalLocks == 0)
     #expect(try StockQueries.verify(connection).isEmpty)
   }
 
@@ -489,8 +492,8 @@ struct DispensingRaceTests {
       refusal {
         try session.query(
           """
-          SELECT * FROM ledger_dispense('direct-1', '\\x00', 'DICE-UKUNDA', 'MALE-CONDOM', NULL, 20, NULL, 'FSW',
-            'clinic', NULL, NULL, NULL)
+          SELECT * FROM ledger_post('[{"req": 1, "kind": "dispense", "key": "direct-1", "site": "DICE-UKUNDA",
+            "commodity": "MALE-CONDOM", "qty": 20, "population": "FSW", "channel": "clinic"}]')
           """)
       }
     }

@@ -17,7 +17,7 @@ public enum KPStockDatabase {
         notice("started the embedded PostgreSQL server (data in \(cluster.configuration.home))")
       }
       let connection = try connect(target)
-      if migrate {
+      if migrate, try !isReady(connection, seedReference: seedReference) {
         try prepare(connection, seedReference: seedReference, notice: notice)
         try useProgrammeTimeZone(connection)
       }
@@ -49,6 +49,24 @@ public enum KPStockDatabase {
     }
   }
 
+  /// Whether the database already holds exactly this build's schema (and reference data, when asked for), asked in
+  /// one round trip that also moves the session to the programme's time zone. A database that cannot answer (new,
+  /// or made by another build) is not ready, and `prepare` takes over.
+  static func isReady(_ connection: Connection, seedReference: Bool) throws -> Bool {
+    let state: Row
+    do {
+      state = try connection.query("SELECT * FROM kpstock_session_start()")[0]
+    } catch let error as PostgresError where error.sqlState?.errorClass == "42" {
+      return false
+    }
+    let migrations: String? = try state.decode("migrations")
+    let repeatables: String? = try state.decode("repeatables")
+    let referenceLoaded: Bool = try state.decode("reference_loaded")
+    return migrations == EmbeddedSchema.migrationChecksums.joined(separator: "\n")
+      && repeatables == EmbeddedSchema.repeatableChecksums.joined(separator: "\n")
+      && (referenceLoaded || !seedReference)
+  }
+
   /// Applies pending migrations and, unless told not to, loads the reference data when the database
   /// lacks it, so a fresh database knows Kenya's counties and the commodity catalogue from the first command.
   ///
@@ -57,7 +75,8 @@ public enum KPStockDatabase {
   public static func prepare(
     _ connection: Connection, seedReference: Bool = true, notice: (String) -> Void = { _ in }
   ) throws {
-    let pending = try EmbeddedSchema.migrator.pending(connection)
+    try refuseSquashedSchema(connection)
+    let pending = try EmbeddedSchema.migrator.outstanding(connection)
     let needsReference = try pending.isEmpty && seedReference && referenceMissing(connection)
     guard !pending.isEmpty || needsReference else { return }
     var seeded = false
@@ -71,6 +90,25 @@ public enum KPStockDatabase {
       (applied.isEmpty ? [] : ["migrated the database (\(applied.joined(separator: ", ")))"])
       + (seeded ? ["loaded reference data"] : [])
     if !parts.isEmpty { notice(parts.joined(separator: " and ")) }
+  }
+
+  /// A database made before the ledger's migrations were squashed holds a schema this kpstock cannot upgrade; no
+  /// such database was ever deployed, so it is refused with what to do rather than migrated.
+  static func refuseSquashedSchema(_ connection: Connection) throws {
+    let exists: Bool = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS exists")[0]
+      .decode("exists")
+    guard exists else { return }
+    let old: String? = try connection.query(
+      """
+      SELECT min(name) AS name FROM schema_migrations
+      WHERE name = ANY(\(PostgresArray(EmbeddedSchema.squashedMigrations)))
+      """)[0].decode("name")
+    guard let old else { return }
+    throw KPStockError(
+      .operational,
+      "this database was made by an earlier kpstock (it has migration \(old)) whose ledger schema cannot be "
+        + "upgraded in place; start a new database: kpstock db destroy --yes for the embedded cluster, or drop and "
+        + "re-create the server's database")
   }
 
   private static func referenceMissing(_ connection: Connection) throws -> Bool {
@@ -97,6 +135,7 @@ public enum KPStockDatabase {
 
   /// Names of the migrations this binary carries, and which are applied to `connection`'s database.
   public static func migrationStatus(_ connection: Connection) throws -> [(name: String, applied: Bool)] {
+    try refuseSquashedSchema(connection)
     let pending = Set(try EmbeddedSchema.migrator.pending(connection).map(\.name))
     return EmbeddedSchema.migrations.map { ($0.name, !pending.contains($0.name)) }
   }

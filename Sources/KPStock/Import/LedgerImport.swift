@@ -49,8 +49,8 @@ public struct LedgerImportReport: Sendable, Equatable {
 /// through the ledger's posting functions in date order, all in one transaction. With any bad row nothing
 /// is posted, unless `skipInvalid`, which posts the good rows and writes the bad ones to `rejectedFile`.
 public enum LedgerImport {
-  /// Rows posted per call to ledger_import_post, so progress can be shown between calls.
-  static let batchRows = 5_000
+  /// Rows booked per call to ledger_import_post: one ledger_book batch, and a point to show progress.
+  static let batchRows = 50_000
 
   public static func run(
     _ connection: Connection, kind: LedgerImportKind, path: String, dryRun: Bool = false, skipInvalid: Bool = false,
@@ -59,7 +59,8 @@ public enum LedgerImport {
     try connection.execute("BEGIN")
     do {
       let report = try importInTransaction(
-        connection, kind: kind, path: path, skipInvalid: skipInvalid, rejectedFile: rejectedFile, progress: progress)
+        connection, kind: kind, path: path, dryRun: dryRun, skipInvalid: skipInvalid, rejectedFile: rejectedFile,
+        progress: progress)
       if dryRun || (!report.rejected.isEmpty && !skipInvalid) {
         try connection.execute("ROLLBACK")
       } else {
@@ -83,7 +84,8 @@ public enum LedgerImport {
   }
 
   private static func importInTransaction(
-    _ connection: Connection, kind: LedgerImportKind, path: String, skipInvalid: Bool, rejectedFile: String?,
+    _ connection: Connection, kind: LedgerImportKind, path: String, dryRun: Bool, skipInvalid: Bool,
+    rejectedFile: String?,
     progress: ((String) -> Void)?
   ) throws -> LedgerImportReport {
     // Imports take turns: two overlapping files then see each other's rows as already recorded.
@@ -98,25 +100,18 @@ public enum LedgerImport {
     var posted = 0
     var repeats = 0
     var rejected: [RejectedRow] = []
-    if kind == .dispensing {
-      progress?("checking and posting \(staged.rowCount) rows")
-      let result = try connection.query("SELECT * FROM ledger_import_dispensing(\(skipInvalid))")[0]
-      posted = Int(try result.decode("posted") as Int64)
-      repeats = Int(try result.decode("repeats") as Int64)
-    } else {
-      for first in stride(from: 1, through: staged.rowCount, by: batchRows) {
-        let last = min(first + batchRows - 1, staged.rowCount)
-        let outcomes = try connection.query(
-          "SELECT * FROM ledger_import_post(\(kind.rawValue), \(Int64(first)), \(Int64(last)))")
-        for row in outcomes {
-          switch try row.decode("outcome") as String {
-          case "posted": posted += 1
-          case "repeat": repeats += 1
-          default: rejected.append(try rejection(row, fileName: staged.fileName))
-          }
+    for first in stride(from: 1, through: staged.rowCount, by: batchRows) {
+      let last = min(first + batchRows - 1, staged.rowCount)
+      let outcomes = try connection.query(
+        "SELECT * FROM ledger_import_post(\(kind.rawValue), \(Int64(first)), \(Int64(last)), \(dryRun))")
+      for row in outcomes {
+        switch try row.decode("outcome") as String {
+        case "posted": posted += 1
+        case "repeat": repeats += 1
+        default: rejected.append(try rejection(row, fileName: staged.fileName))
         }
-        progress?("posted \(percent(last, of: staged.rowCount)) of \(staged.rowCount) rows")
       }
+      progress?("posted \(percent(last, of: staged.rowCount)) of \(staged.rowCount) rows")
     }
     rejected += try connection.query("SELECT line, field, problem FROM ledger_import_errors").map { row in
       RejectedRow(
@@ -142,7 +137,8 @@ public enum LedgerImport {
       return RejectedRow(fileName: fileName, line: line, field: refusal.field, problem: refusal.problem)
     }
     return RejectedRow(
-      fileName: fileName, line: line, field: try row.decode("field"), problem: try row.decode("problem"))
+      fileName: fileName, line: line, field: try row.decode("field"),
+      problem: try row.decode("problem") + LedgerRefusal.pointer(try row.decode("hint")))
   }
 
   /// The rejected rows as they were in the file, with the line and the problem, ready to fix and import again.

@@ -34,25 +34,24 @@ public struct Posting: Sendable, Equatable {
   public var events: [PostedEvent]
 }
 
-/// Writes to the stock ledger. Every rule (stock never negative, lots and expiry, back-dating, idempotency)
-/// is enforced by the posting functions in Schema/0002_ledger.sql, so the CLI, imports and the simulator
-/// all go through the same checks in one statement each.
+/// Writes to the stock ledger. Every rule (stock never negative, lots and expiry, back-dating, idempotency) is judged
+/// by ledger_book (Schema/functions/20_ledger_book.sql), the one writer of stock, so the CLI, imports and the
+/// simulator all go through the same checks.
 public enum Ledger {
-  /// Posts a request under an idempotency key (a fresh one when none is given, so the request can never
-  /// be applied twice by accident but is not deduplicated either).
+  /// Posts a request under an idempotency key (a fresh one when none is given, so the request can never be applied
+  /// twice by accident but is not deduplicated either).
   ///
-  /// Failures come back as `FieldError` (a bad value, naming its field) or `KPStockError` (not enough stock,
-  /// a back-dated entry that would break history).
+  /// Failures come back as `FieldError` (a bad value, naming its field) or `KPStockError` (not enough stock, a
+  /// back-dated entry that would break history).
   @discardableResult
   public static func post(_ connection: Connection, _ request: some LedgerRequest, key: String? = nil) throws
     -> Posting
   {
     let key = key ?? UUID().uuidString.lowercased()
-    let fingerprint = request.fingerprint
     let rows = try refusalsAsLedgerErrors {
-      try retryingTransient(connection) { try request.post(connection, key: key, fingerprint: fingerprint) }
+      try retryingTransient(connection) { try request.post(connection, key: key) }
     }
-    return Posting(replayed: try rows.first?.decode("replayed") ?? false, events: try rows.map(Self.event))
+    return try posting(Array(rows))
   }
 
   /// One request of a batch and the idempotency key it is posted under.
@@ -67,13 +66,50 @@ public enum Ledger {
   }
 
   /// Posts a batch of requests in order, all or nothing, and returns one posting per request in the same order.
-  /// Writers with many entries at once (the simulator's day of a county, an import) use this rather than one
-  /// call per entry.
+  /// Consecutive receipts, dispenses, adjustments and dispatches go to the database as one `ledger_post` call (one
+  /// ledger_book batch); other requests go one by one in between.
   public static func post(_ connection: Connection, batch: [KeyedRequest]) throws -> [Posting] {
     guard !batch.isEmpty else { return [] }
-    return try connection.transaction { connection in
-      try batch.map { entry in try post(connection, entry.request, key: entry.key) }
+    return try refusalsAsLedgerErrors {
+      try retryingTransient(connection) {
+        try connection.transaction { connection in
+          var postings: [Posting] = []
+          postings.reserveCapacity(batch.count)
+          var elements: [String] = []
+          func flush() throws {
+            guard !elements.isEmpty else { return }
+            let first = postings.count
+            var rows: [[Row]] = Array(repeating: [], count: elements.count)
+            let result = try connection.query(
+              "SELECT * FROM ledger_post(\("[" + elements.joined(separator: ",") + "]")::jsonb)")
+            for row in result {
+              let req: Int32 = try row.decode("req")
+              rows[Int(req) - 1 - first].append(row)
+            }
+            postings += try rows.map(posting)
+            elements.removeAll(keepingCapacity: true)
+          }
+          for (index, entry) in batch.enumerated() {
+            if let element = entry.request.batchElement(req: index + 1, key: entry.key) {
+              elements.append(element)
+            } else {
+              try flush()
+              postings.append(try posting(Array(try entry.request.post(connection, key: entry.key))))
+            }
+          }
+          try flush()
+          return postings
+        }
+      }
     }
+  }
+
+  /// A request's rows of `ledger_booked`: its events, recorded now or (outcome 'repeat') by an earlier call.
+  static func posting(_ rows: [Row]) throws -> Posting {
+    let replayed = try rows.first.map { try $0.decode("outcome") as String == "repeat" } ?? false
+    return Posting(
+      replayed: replayed,
+      events: try rows.filter { try $0.decode("id") as Int64? != nil }.map(Self.event))
   }
 
   static func event(_ row: Row) throws -> PostedEvent {
@@ -86,22 +122,26 @@ public enum Ledger {
       countID: try row.decode("count_id"), reversesEventID: try row.decode("reverses_event_id"))
   }
 
-  /// A posting on its own is one statement in its own transaction, so a deadlock or serialization failure
-  /// can simply be tried again. Inside a caller's transaction the failure has aborted that transaction: only
-  /// the caller can retry, so the error goes up.
+  /// A posting on its own is one statement in its own transaction, so a deadlock, a serialization failure or a
+  /// concurrent request under the same key (which meets it at the events' unique key) can simply be tried again:
+  /// the second try sees the other request's events and answers as a repeat or a conflict. Inside a caller's
+  /// transaction the failure has aborted that transaction: only the caller can retry, so the error goes up.
   static func retryingTransient<T>(_ connection: Connection, attempts: Int = 5, _ body: () throws -> T) throws -> T {
     var attempt = 1
     while true {
       do {
         return try body()
-      } catch let error as PostgresError where error.isTransient && attempt < attempts && !connection.isInTransaction {
+      } catch let error as PostgresError
+        where (error.isTransient || error.constraint == "stock_events_key") && attempt < attempts
+        && !connection.isInTransaction
+      {
         attempt += 1
       }
     }
   }
 }
 
-/// Turns the ledger's refusals (SQLSTATE class KP, see Schema/0002_ledger.sql) into kpstock errors:
+/// Turns the ledger's refusals (SQLSTATE class KP, see Schema/functions/20_ledger_book.sql) into kpstock errors:
 /// a refusal naming a column becomes a `FieldError`, the rest a one-line `KPStockError`.
 func refusalsAsLedgerErrors<T>(_ body: () throws -> T) throws -> T {
   do {
@@ -126,10 +166,20 @@ public enum LedgerRefusal {
       }
       return nil
     }
+    let problem = error.message + pointer(error.hint)
     if let column = error.column, state != insufficientStock, state != historyBroken {
-      return FieldError(field: column, problem: error.message)
+      return FieldError(field: column, problem: problem)
     }
-    return KPStockError.badInput(error.message)
+    return KPStockError.badInput(problem)
+  }
+
+  /// Where a refusal's HINT tells the person to look: the database names a topic, never a command.
+  public static func pointer(_ hint: String?) -> String {
+    switch hint {
+    case "backdating_window": " (kpstock settings set --backdating-window-days)"
+    case "reasons": " (see kpstock reason list)"
+    default: ""
+    }
   }
 }
 

@@ -4,17 +4,40 @@ import Postgres
 /// Reads ledger requests from typed values (CLI flags, CSV cells), judging each field the same way
 /// wherever it comes from. Field names are the flag names without dashes: site, commodity, qty, lot…
 public struct LedgerInput: Sendable {
-  public var reference: ReferenceData
+  public var sites: CodeLookup
+  public var commodities: CodeLookup
+  public var populations: CodeLookup
   /// Reason code → direction (in, out, either).
   public var reasons: [String: String]
 
-  public init(reference: ReferenceData, reasons: [String: String]) {
-    self.reference = reference
+  public init(sites: CodeLookup, commodities: CodeLookup, populations: CodeLookup, reasons: [String: String]) {
+    self.sites = sites
+    self.commodities = commodities
+    self.populations = populations
     self.reasons = reasons
   }
 
+  /// The codes an entry is read against, in one round trip: a ledger command's whole budget is three.
   public static func load(_ connection: Connection) throws -> LedgerInput {
-    LedgerInput(reference: try ReferenceData.load(connection), reasons: try StockReasons.directions(connection))
+    let row = try connection.query(
+      """
+      SELECT (SELECT string_agg(code, ' ') FROM sites) AS sites,
+        (SELECT string_agg(code, ' ') FROM commodities) AS commodities,
+        (SELECT string_agg(code, ' ') FROM populations) AS populations,
+        (SELECT string_agg(code || '=' || direction, ' ') FROM stock_reasons) AS reasons
+      """)[0]
+    func codes(_ column: String) throws -> [String] {
+      (try row.decode(column) as String?)?.split(separator: " ").map(String.init) ?? []
+    }
+    var reasons: [String: String] = [:]
+    for pair in try codes("reasons") {
+      let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+      reasons[parts[0]] = parts.count > 1 ? parts[1] : ""
+    }
+    return LedgerInput(
+      sites: CodeLookup(noun: "site", codes: try codes("sites")),
+      commodities: CodeLookup(noun: "commodity", codes: try codes("commodities")),
+      populations: CodeLookup(noun: "population", codes: try codes("populations")), reasons: reasons)
   }
 
   public static let maximumQuantity: Int64 = 1_000_000_000
@@ -46,7 +69,7 @@ public struct LedgerInput: Sendable {
       site: try site(input), commodity: try commodity(input), lot: try Self.lot(input),
       quantity: try Self.quantity(input), date: try Self.date(input, "date"),
       population: try input.required("population", current: nil) { text throws(FieldError) in
-        try reference.populations.resolve(text, field: "population")
+        try populations.resolve(text, field: "population")
       },
       channel: channel, worker: worker,
       client: try input.optional("client", current: nil) { text throws(FieldError) in try Self.uic(text) },
@@ -97,7 +120,7 @@ public struct LedgerInput: Sendable {
     Dispatch(
       from: try site(input),
       to: try input.required("to", current: nil) { text throws(FieldError) in
-        try reference.sites.resolve(text, field: "to")
+        try sites.resolve(text, field: "to")
       },
       commodity: try commodity(input), lot: try Self.lot(input), quantity: try Self.quantity(input),
       date: try Self.date(input, "date"), note: try Self.note(input))
@@ -122,13 +145,13 @@ public struct LedgerInput: Sendable {
 
   func site(_ input: InputValues) throws(FieldError) -> String {
     try input.required("site", current: nil) { text throws(FieldError) in
-      try reference.sites.resolve(text, field: "site")
+      try sites.resolve(text, field: "site")
     }
   }
 
   func commodity(_ input: InputValues) throws(FieldError) -> String {
     try input.required("commodity", current: nil) { text throws(FieldError) in
-      try reference.commodities.resolve(text, field: "commodity")
+      try commodities.resolve(text, field: "commodity")
     }
   }
 

@@ -178,136 +178,152 @@ public struct Undo: Sendable, Equatable {
   }
 }
 
-/// One ledger request: what it asks and the digest that tells a repeat from a different request
-/// under the same idempotency key.
+/// One ledger request. The database normalises it, digests it (ledger_fingerprint: the same digest whichever way the
+/// request arrives, so a repeat under the same key is recognised) and books it through ledger_book.
 public protocol LedgerRequest: Sendable {
-  /// Every field as the user gave it (nil stays nil: "today" is not resolved here), so a retry the next
-  /// day with the same key is still recognised as the same request.
-  var canonicalFields: [(String, String?)] { get }
-  func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult
+  /// The request as one element of a `ledger_post` batch (receipts, dispenses, adjustments, dispatches), or nil for
+  /// requests that have their own posting function.
+  func batchElement(req: Int, key: String) -> String?
+  /// Posts a request that is not batched; its rows are `ledger_booked`.
+  func post(_ connection: Connection, key: String) throws -> QueryResult
 }
 
 extension LedgerRequest {
-  public var fingerprint: [UInt8] {
-    var text = String(describing: Self.self)
-    for (name, value) in canonicalFields {
-      text += "\n\(name)=" + (value.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" } ?? "null")
+  public func batchElement(req: Int, key: String) -> String? { nil }
+
+  public func post(_ connection: Connection, key: String) throws -> QueryResult {
+    guard let element = batchElement(req: 1, key: key) else {
+      preconditionFailure("\(Self.self) must post itself or be batchable")
     }
-    return Array(SHA256.digest(Array(text.utf8)).prefix(16))
+    return try connection.query("SELECT * FROM ledger_post(\("[" + element + "]")::jsonb)")
+  }
+}
+
+/// Builds one JSON object of a `ledger_post` batch; absent values are left out (NULL in SQL).
+struct BatchElement {
+  private var text: String
+
+  init(req: Int, kind: String, key: String) {
+    text = "{\"req\":\(req),\"kind\":\"\(kind)\""
+    add("key", key)
+  }
+
+  mutating func add(_ name: String, _ value: String?) {
+    guard let value else { return }
+    text += ",\"\(name)\":"
+    Self.appendQuoted(value, to: &text)
+  }
+
+  mutating func add(_ name: String, _ value: Int64) {
+    text += ",\"\(name)\":\(value)"
+  }
+
+  mutating func add(_ name: String, _ value: CalendarDate?) {
+    add(name, value?.description)
+  }
+
+  var json: String { text + "}" }
+
+  private static func appendQuoted(_ value: String, to text: inout String) {
+    text += "\""
+    for scalar in value.unicodeScalars {
+      switch scalar {
+      case "\"": text += "\\\""
+      case "\\": text += "\\\\"
+      case "\n": text += "\\n"
+      case "\r": text += "\\r"
+      case "\t": text += "\\t"
+      case _ where scalar.value < 0x20:
+        let hex = String(scalar.value, radix: 16)
+        text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      default: text.unicodeScalars.append(scalar)
+      }
+    }
+    text += "\""
   }
 }
 
 extension Receipt: LedgerRequest {
-  public var canonicalFields: [(String, String?)] {
-    [
-      ("site", site), ("commodity", commodity), ("lot", lot), ("expiry", expiry?.description),
-      ("qty", String(quantity)), ("date", date?.description), ("note", note),
-    ]
-  }
-
-  public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.preparedQuery(
-      """
-      SELECT * FROM ledger_receive(\(key), \(fingerprint), \(site), \(commodity), \(lot), \(expiry), \(quantity),
-        \(date), \(note))
-      """)
+  public func batchElement(req: Int, key: String) -> String? {
+    var element = BatchElement(req: req, kind: "receipt", key: key)
+    element.add("site", site)
+    element.add("commodity", commodity)
+    element.add("lot", lot)
+    element.add("expiry", expiry)
+    element.add("qty", quantity)
+    element.add("date", date)
+    element.add("note", note)
+    return element.json
   }
 }
 
 extension Dispensing: LedgerRequest {
-  public var canonicalFields: [(String, String?)] {
-    [
-      ("site", site), ("commodity", commodity), ("lot", lot), ("qty", String(quantity)), ("date", date?.description),
-      ("population", population), ("channel", channel.rawValue), ("worker", worker), ("client", client),
-      ("note", note),
-    ]
-  }
-
-  public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.preparedQuery(
-      """
-      SELECT * FROM ledger_dispense(\(key), \(fingerprint), \(site), \(commodity), \(lot), \(quantity), \(date),
-        \(population), \(channel.rawValue), \(worker), \(client), \(note))
-      """)
+  public func batchElement(req: Int, key: String) -> String? {
+    var element = BatchElement(req: req, kind: "dispense", key: key)
+    element.add("site", site)
+    element.add("commodity", commodity)
+    element.add("lot", lot)
+    element.add("qty", quantity)
+    element.add("date", date)
+    element.add("population", population)
+    element.add("channel", channel.rawValue)
+    element.add("worker", worker)
+    element.add("client", client)
+    element.add("note", note)
+    return element.json
   }
 }
 
 extension Adjustment: LedgerRequest {
-  public var canonicalFields: [(String, String?)] {
-    [
-      ("site", site), ("commodity", commodity), ("lot", lot), ("expiry", expiry?.description),
-      ("qty", String(quantity)), ("reason", reason), ("date", date?.description), ("note", note),
-    ]
-  }
-
-  public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.preparedQuery(
-      """
-      SELECT * FROM ledger_adjust(\(key), \(fingerprint), \(site), \(commodity), \(lot), \(expiry), \(quantity),
-        \(reason), \(date), \(note))
-      """)
-  }
-}
-
-extension CountEntry: LedgerRequest {
-  public var canonicalFields: [(String, String?)] {
-    [
-      ("site", site), ("commodity", commodity), ("lot", lot), ("expiry", expiry?.description),
-      ("qty", String(counted)), ("reason", reason), ("date", date?.description),
-      ("count", countID.map { String($0) }), ("note", note),
-    ]
-  }
-
-  public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.preparedQuery(
-      """
-      SELECT * FROM ledger_count(\(key), \(fingerprint), \(site), \(commodity), \(lot), \(expiry), \(counted),
-        \(reason), \(date), \(countID), \(note))
-      """)
+  public func batchElement(req: Int, key: String) -> String? {
+    var element = BatchElement(req: req, kind: "adjustment", key: key)
+    element.add("site", site)
+    element.add("commodity", commodity)
+    element.add("lot", lot)
+    element.add("expiry", expiry)
+    element.add("qty", quantity)
+    element.add("reason", reason)
+    element.add("date", date)
+    element.add("note", note)
+    return element.json
   }
 }
 
 extension Dispatch: LedgerRequest {
-  public var canonicalFields: [(String, String?)] {
-    [
-      ("site", from), ("to", to), ("commodity", commodity), ("lot", lot), ("qty", String(quantity)),
-      ("date", date?.description), ("note", note),
-    ]
+  public func batchElement(req: Int, key: String) -> String? {
+    var element = BatchElement(req: req, kind: "dispatch", key: key)
+    element.add("site", from)
+    element.add("to", to)
+    element.add("commodity", commodity)
+    element.add("lot", lot)
+    element.add("qty", quantity)
+    element.add("date", date)
+    element.add("note", note)
+    return element.json
   }
+}
 
-  public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.preparedQuery(
+extension CountEntry: LedgerRequest {
+  public func post(_ connection: Connection, key: String) throws -> QueryResult {
+    try connection.query(
       """
-      SELECT * FROM ledger_dispatch(\(key), \(fingerprint), \(from), \(to), \(commodity), \(lot), \(quantity),
-        \(date), \(note))
+      SELECT * FROM ledger_count(\(key), \(site), \(commodity), \(lot), \(expiry), \(counted), \(reason), \(date),
+        \(countID), \(note))
       """)
   }
 }
 
 extension TransferReceipt: LedgerRequest {
-  public var canonicalFields: [(String, String?)] {
-    [
-      ("transfer", String(transfer)), ("rejected", String(rejected)), ("reason", reason), ("lot", lot),
-      ("date", date?.description), ("note", note),
-    ]
-  }
-
-  public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.preparedQuery(
+  public func post(_ connection: Connection, key: String) throws -> QueryResult {
+    try connection.query(
       """
-      SELECT * FROM ledger_receive_transfer(\(key), \(fingerprint), \(transfer), \(rejected), \(reason), \(lot),
-        \(date), \(note))
+      SELECT * FROM ledger_receive_transfer(\(key), \(transfer), \(rejected), \(reason), \(lot), \(date), \(note))
       """)
   }
 }
 
 extension Undo: LedgerRequest {
-  public var canonicalFields: [(String, String?)] {
-    [("event", String(event)), ("reason", reason), ("note", note)]
-  }
-
-  public func post(_ connection: Connection, key: String, fingerprint: [UInt8]) throws -> QueryResult {
-    try connection.preparedQuery(
-      "SELECT * FROM ledger_undo(\(key), \(fingerprint), \(event), \(reason), \(note))")
+  public func post(_ connection: Connection, key: String) throws -> QueryResult {
+    try connection.query("SELECT * FROM ledger_undo(\(key), \(event), \(reason), \(note))")
   }
 }

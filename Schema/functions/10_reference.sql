@@ -1,0 +1,121 @@
+-- Functions and triggers of the reference tables (Schema/0001_reference.sql). Files in Schema/functions/ are
+-- applied in name order, with CREATE OR REPLACE, whenever one of them changes: each function is defined here once.
+
+-- The programme's "today", so back-dating windows and history agree on where a day ends. `SET kpstock.today =
+-- '2025-01-06'` moves it, so `kpstock simulate` (and tests) write history as if it were that day, through the same
+-- rules as real entries. plpgsql keeps a cached plan; a SQL function would be re-planned at every call.
+CREATE OR REPLACE FUNCTION programme_today() RETURNS date LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  v_simulated text := current_setting('kpstock.today', true);
+  v_zone text;
+BEGIN
+  IF coalesce(v_simulated, '') <> '' THEN
+    RETURN v_simulated::date;
+  END IF;
+  SELECT time_zone INTO v_zone FROM programme_settings;
+  RETURN (now() AT TIME ZONE v_zone)::date;
+END $$;
+
+-- A time zone PostgreSQL does not know would break every "today" the programme computes; once stock is recorded,
+-- every event's day was decided in the current zone, so it can no longer change.
+CREATE OR REPLACE FUNCTION programme_settings_check_time_zone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = NEW.time_zone) THEN
+    RAISE EXCEPTION 'unknown time zone %', NEW.time_zone USING ERRCODE = 'check_violation',
+      CONSTRAINT = 'programme_settings_time_zone';
+  END IF;
+  IF TG_OP = 'UPDATE' AND NEW.time_zone IS DISTINCT FROM OLD.time_zone AND EXISTS (SELECT 1 FROM stock_balances) THEN
+    RAISE EXCEPTION 'stock events exist' USING ERRCODE = 'check_violation',
+      CONSTRAINT = 'programme_settings_time_zone_frozen';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER programme_settings_time_zone BEFORE INSERT OR UPDATE ON programme_settings
+  FOR EACH ROW EXECUTE FUNCTION programme_settings_check_time_zone();
+
+-- A supply line that leads back to its own site would make replenishment and echelon need loop forever.
+-- The transaction-level lock makes concurrent changes take turns, so two of them cannot each pass the
+-- check and together close a loop.
+CREATE OR REPLACE FUNCTION supply_lines_check_loop() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('kpstock.supply_lines'));
+  IF EXISTS (
+    WITH RECURSIVE upstream (site_code) AS (
+      SELECT NEW.supplier_code
+      UNION
+      SELECT s.supplier_code FROM supply_lines s JOIN upstream u ON s.site_code = u.site_code
+      WHERE s.category = NEW.category
+    )
+    SELECT 1 FROM upstream WHERE site_code = NEW.site_code
+  ) THEN
+    RAISE EXCEPTION 'supply line % -> % for % would make a loop', NEW.supplier_code, NEW.site_code, NEW.category
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'supply_lines_no_loop';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER supply_lines_no_loop BEFORE INSERT OR UPDATE ON supply_lines
+  FOR EACH ROW EXECUTE FUNCTION supply_lines_check_loop();
+
+-- A site's dates bound its ledger: it cannot close while it holds stock (the stock would be stranded) or before
+-- its last recorded movement, nor open after its first. ledger_book refuses movements outside them.
+CREATE OR REPLACE FUNCTION sites_check_dates() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  v_held bigint;
+BEGIN
+  IF NEW.closed_on IS NOT NULL AND NEW.closed_on IS DISTINCT FROM OLD.closed_on THEN
+    SELECT sum(on_hand) INTO v_held FROM stock_balances WHERE site_code = NEW.code AND on_hand > 0;
+    IF v_held > 0 THEN
+      RAISE EXCEPTION 'site % still holds % units of stock', NEW.code, v_held
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'sites_closed_with_stock';
+    END IF;
+    IF EXISTS (SELECT 1 FROM stock_daily WHERE site_code = NEW.code AND day > NEW.closed_on) THEN
+      RAISE EXCEPTION 'site % has stock movements after %', NEW.code, NEW.closed_on
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'sites_closed_before_movements';
+    END IF;
+  END IF;
+  IF NEW.opened_on IS NOT NULL AND NEW.opened_on IS DISTINCT FROM OLD.opened_on
+    AND EXISTS (SELECT 1 FROM stock_daily WHERE site_code = NEW.code AND day < NEW.opened_on) THEN
+    RAISE EXCEPTION 'site % has stock movements before %', NEW.code, NEW.opened_on
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'sites_opened_after_movements';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER sites_check_dates BEFORE UPDATE OF opened_on, closed_on ON sites
+  FOR EACH ROW EXECUTE FUNCTION sites_check_dates();
+
+-- Once events refer to a commodity, what its quantities mean is fixed.
+CREATE OR REPLACE FUNCTION commodities_freeze_meaning() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (NEW.base_unit, NEW.lot_tracked, NEW.controlled) IS DISTINCT FROM (OLD.base_unit, OLD.lot_tracked, OLD.controlled)
+    AND EXISTS (SELECT 1 FROM stock_balances WHERE commodity_code = OLD.code) THEN
+    RAISE EXCEPTION 'commodity % has stock events', OLD.code
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'commodities_frozen_by_ledger';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER commodities_freeze_meaning BEFORE UPDATE ON commodities
+  FOR EACH ROW EXECUTE FUNCTION commodities_freeze_meaning();
+
+-- Events have no foreign key to populations (see stock_events): a population dispensed to stays.
+CREATE OR REPLACE FUNCTION populations_keep_used() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (TG_OP = 'DELETE' OR NEW.code IS DISTINCT FROM OLD.code)
+    AND EXISTS (SELECT 1 FROM stock_events WHERE population_code = OLD.code) THEN
+    RAISE EXCEPTION 'population % has stock events', OLD.code
+      USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'populations_used_by_ledger';
+  END IF;
+  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+CREATE OR REPLACE TRIGGER populations_keep_used BEFORE DELETE OR UPDATE OF code ON populations
+  FOR EACH ROW EXECUTE FUNCTION populations_keep_used();
+
+-- What a kpstock process needs to know before its first command, in one round trip: the checksums of what has been
+-- applied (the process compares them with the files it carries), whether reference data is loaded, and the session
+-- moved to the programme's time zone, so any `now()::date` in SQL is the programme's day.
+CREATE OR REPLACE FUNCTION kpstock_session_start() RETURNS TABLE (
+  migrations text, repeatables text, reference_loaded boolean
+) LANGUAGE sql AS $$
+  SELECT (SELECT string_agg(name || '=' || checksum, E'\n' ORDER BY name COLLATE "C") FROM schema_migrations),
+    (SELECT string_agg(name || '=' || checksum, E'\n' ORDER BY name COLLATE "C") FROM schema_repeatables),
+    EXISTS (SELECT 1 FROM counties) AND set_config('TimeZone', (SELECT time_zone FROM programme_settings), false) <> ''
+$$;

@@ -1,0 +1,542 @@
+-- ledger_book: the one writer of stock. Every request — a command, a register row, a simulated entry, and later a
+-- methadone dose or an order's dispatch — becomes ledger lines (Schema/0002_ledger.sql, type ledger_line) and is
+-- booked here, a batch at a time: claim keys, check, allocate first-expiry-first-out, write events, book balances and
+-- daily rollups. Nothing else writes stock_events, stock_balances or stock_daily (the guards in
+-- 60_ledger_guards.sql refuse it), and `ledger verify` recomputes the last two from events.
+--
+-- Refusals use SQLSTATE class KP: KP001 not enough stock, KP002 a bad value, KP003 an idempotency key reused for
+-- other content, KP004 a back-dated take that would break history, KP005 a change the ledger never allows. COLUMN
+-- names the field (site, commodity, qty, lot, expiry, date, population, channel, worker, reason, key, …) and HINT, when
+-- set, names what the caller may point the person to: 'backdating_window' (the programme setting) or 'reasons' (the
+-- list of reasons). Messages never name a command or a flag: callers word those.
+
+CREATE OR REPLACE FUNCTION ledger_refuse(p_field text, p_message text, p_hint text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_hint IS NULL THEN
+    RAISE EXCEPTION '%', p_message USING ERRCODE = 'KP002', COLUMN = p_field;
+  END IF;
+  RAISE EXCEPTION '%', p_message USING ERRCODE = 'KP002', COLUMN = p_field, HINT = p_hint;
+END $$;
+
+-- The digest that tells a repeat from a different request under the same key: the request's kind and its normalised
+-- fields, without its day (a repeat may name the day or leave it out). Commands, imports and the simulator all use
+-- this one function.
+CREATE OR REPLACE FUNCTION ledger_fingerprint(VARIADIC p_parts text[]) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+  SELECT substring(sha256(convert_to(array_to_string(p_parts, E'\x1f', E'\x1e'), 'UTF8')) FROM 1 FOR 16)
+$$;
+
+-- The events recorded under a key at a site, as ledger_book returns them.
+CREATE OR REPLACE FUNCTION ledger_recorded(p_req integer, p_site text, p_key text, p_outcome text)
+RETURNS SETOF ledger_booked LANGUAGE sql STABLE AS $$
+  SELECT p_req, p_outcome, NULL, NULL, NULL, NULL, e.id, e.key_part, e.site_code, e.commodity_code, e.lot_code, l.expires_on,
+    e.kind, e.quantity, e.reason_code, e.occurred_on, e.transfer_id, e.count_id, e.reverses_event_id
+  FROM stock_events e LEFT JOIN lots l ON l.commodity_code = e.commodity_code AND l.lot_code = e.lot_code
+  WHERE e.site_code = p_site AND e.idempotency_key = p_key ORDER BY e.key_part
+$$;
+
+-- A refused request, as ledger_book reports it.
+CREATE OR REPLACE FUNCTION ledger_refusal(p_req integer, p_field text, p_problem text, p_sqlstate text,
+  p_hint text DEFAULT NULL) RETURNS ledger_booked LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW(p_req, 'refused', p_field, p_problem, p_sqlstate, p_hint, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL)::ledger_booked
+$$;
+
+-- Books a batch of lines, in day order and, within a day, additions before takes (so what arrives on a day can
+-- leave on it). A take on a past day is allocated from the lots on hand at the end of that day that no later day
+-- needs: a lot that arrived later cannot be taken, and no later closing balance goes negative.
+--
+-- p_report: refused requests come back as rows (outcome 'refused', with field, problem, sqlstate, hint) and the rest
+-- are booked; only for batches whose requests are one line each (register imports). Otherwise the first refusal is
+-- raised and nothing is booked. p_dry_run: events get negative ids, so a rolled-back trial run consumes no event
+-- numbers. p_req_name: how a refusal names another request of the batch ('line' for an import).
+CREATE OR REPLACE FUNCTION ledger_book(
+  p_lines ledger_line[], p_report boolean DEFAULT false, p_dry_run boolean DEFAULT false,
+  p_req_name text DEFAULT 'entry'
+) RETURNS SETOF ledger_booked LANGUAGE plpgsql
+-- Its statements take whole batches as array parameters; planning them afresh for each call (custom plans) costs
+-- several times what running them does.
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  v_today date;
+  v_window integer;
+  v_line ledger_line;
+  v_lot text;
+  v_on_hand bigint;
+  v_expiry date;
+  v_event bigint;
+  v_refused ledger_booked[] := '{}';
+  v_repeat_reqs integer[] := '{}';
+  v_repeat_sites text[] := '{}';
+  v_repeat_keys text[] := '{}';
+  v_booked ledger_booked[] := '{}';
+  v_wave ledger_booked[];
+  v_lines ledger_line[];
+  v_takes ledger_line[];
+  v_stock ledger_lot_stock[];
+  v_short ledger_booked[];
+  v_transfer_reqs integer[];
+  v_transfer_ids bigint[];
+  v_day date;
+  v_next_id bigint := 0;
+  v_first ledger_booked;
+BEGIN
+  SELECT programme_today(), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
+
+  -- The everyday dispense (today, no lot named, first usable lot covers it) in two more statements: one that locks
+  -- the commodity's balances at the site in lot order, as every writer locks them, and picks the first usable lot;
+  -- one that writes the event and books it. The event's unique key stands in for the key check: a key already used
+  -- writes nothing, and the general path below replays or refuses it. Anything unusual goes the general way.
+  IF cardinality(p_lines) = 1 AND NOT p_dry_run THEN
+    v_line := p_lines[1];
+    IF v_line.kind = 'dispense' AND v_line.day = v_today AND v_line.lot IS NULL AND v_line.quantity < 0
+      AND v_line.lots = 'usable' AND length(v_line.key) BETWEEN 1 AND 100 AND v_line.key !~ '[[:cntrl:]]'
+      AND ((v_line.channel = 'outreach' AND v_line.worker IS NOT NULL)
+        OR (v_line.channel = 'clinic' AND v_line.worker IS NULL)) THEN
+      SELECT locked.lot_code, locked.on_hand, locked.expires_on INTO v_lot, v_on_hand, v_expiry
+      FROM (
+        SELECT b.lot_code, b.on_hand, l.expires_on
+        FROM stock_balances b LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
+        WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity
+          AND EXISTS (SELECT 1 FROM sites s WHERE s.code = v_line.site AND coalesce(s.closed_on >= v_today, true)
+            AND coalesce(s.opened_on <= v_today, true))
+          AND EXISTS (SELECT 1 FROM populations p WHERE p.code = v_line.population)
+        ORDER BY b.lot_code FOR UPDATE OF b
+      ) locked
+      WHERE locked.on_hand > 0 AND (locked.expires_on IS NULL OR locked.expires_on >= v_today)
+      ORDER BY locked.expires_on NULLS LAST, locked.lot_code
+      LIMIT 1;
+
+      IF v_on_hand >= -v_line.quantity THEN
+        PERFORM set_config('kpstock.booked', 'on', true);
+        WITH added AS (
+          INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on, note,
+            population_code, channel, worker_code, client_uic, idempotency_key, key_part, fingerprint)
+          VALUES (v_line.site, v_line.commodity, v_lot, 'dispense', v_line.quantity, v_today, v_today, v_line.note,
+            v_line.population, v_line.channel, v_line.worker, v_line.client, v_line.key, 1, v_line.fingerprint)
+          ON CONFLICT (site_code, idempotency_key, key_part) DO NOTHING
+          RETURNING id
+        ), taken AS (
+          UPDATE stock_balances b SET on_hand = b.on_hand + v_line.quantity FROM added
+          WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity AND b.lot_code = v_lot
+        ), daily AS (
+          INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
+          SELECT v_line.site, v_line.commodity, v_today, v_line.quantity, 0, -v_line.quantity, 0, 0 FROM added
+          ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
+            net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
+        )
+        SELECT id INTO v_event FROM added;
+        PERFORM set_config('kpstock.booked', '', true);
+        IF v_event IS NOT NULL THEN
+          RETURN NEXT ROW(v_line.req, 'posted', NULL, NULL, NULL, NULL, v_event, 1, v_line.site, v_line.commodity,
+            v_lot, v_expiry, 'dispense', v_line.quantity, NULL, v_today, NULL, NULL, NULL)::ledger_booked;
+          RETURN;
+        END IF;
+      END IF;
+    END IF;
+  END IF;
+
+  -- A batch is planned for its own size (custom plans; the planning is small beside the work), a single request with
+  -- the plans kept from earlier calls. The function's SET clause restores the setting when it returns.
+  IF cardinality(p_lines) > 20 THEN
+    PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
+  END IF;
+
+  -- Keys: a request whose key is already recorded at its site is a repeat when it carries the same content and
+  -- names the same day or none (the recorded events come back, nothing is written), and refused otherwise. Within
+  -- the batch, the first request with a key wins.
+  WITH requests AS (
+    SELECT DISTINCT ON (l.req) l.req, l.key, l.site, l.fingerprint, l.asked_day
+    FROM unnest(p_lines) l ORDER BY l.req, l.line
+  ), judged AS (
+    SELECT r.req, r.key, r.site, e.id AS event, first_value(r.req) OVER w AS first_req,
+      CASE WHEN r.key IS NULL OR length(r.key) NOT BETWEEN 1 AND 100 OR r.key ~ '[[:cntrl:]]' THEN 'bad key'
+        WHEN e.id IS NOT NULL AND e.fingerprint = r.fingerprint AND coalesce(r.asked_day = e.occurred_on, true)
+          THEN 'repeat'
+        WHEN e.id IS NOT NULL THEN 'conflict'
+        WHEN first_value(r.req) OVER w <> r.req AND first_value(r.fingerprint) OVER w = r.fingerprint
+          THEN 'repeat'
+        WHEN first_value(r.req) OVER w <> r.req THEN 'batch conflict'
+      END AS verdict
+    FROM requests r
+    LEFT JOIN stock_events e ON e.site_code = r.site AND e.idempotency_key = r.key AND e.key_part = 1
+    WINDOW w AS (PARTITION BY r.site, r.key ORDER BY r.req)
+  )
+  SELECT
+    coalesce(array_agg(ledger_refusal(j.req, 'key',
+        CASE j.verdict
+          WHEN 'bad key' THEN 'must be 1–100 characters without control characters'
+          WHEN 'conflict' THEN format('key %s was already used at %s for a different entry (event %s)', j.key, j.site,
+            j.event)
+          ELSE format('key %s was already used at %s for a different entry (%s %s)', j.key, j.site, p_req_name,
+            j.first_req) END,
+        CASE WHEN j.verdict = 'bad key' THEN 'KP002' ELSE 'KP003' END) ORDER BY j.req)
+      FILTER (WHERE j.verdict <> 'repeat'), '{}'),
+    coalesce(array_agg(j.req ORDER BY j.req) FILTER (WHERE j.verdict = 'repeat'), '{}'),
+    coalesce(array_agg(j.site ORDER BY j.req) FILTER (WHERE j.verdict = 'repeat'), '{}'),
+    coalesce(array_agg(j.key ORDER BY j.req) FILTER (WHERE j.verdict = 'repeat'), '{}')
+  INTO v_refused, v_repeat_reqs, v_repeat_sites, v_repeat_keys
+  FROM judged j WHERE j.verdict IS NOT NULL;
+
+  -- Every rule a line must meet before stock is looked at; the first problem of each request is reported.
+  WITH problems AS (
+    SELECT DISTINCT ON (l.req) l.req, c.field, c.problem, c.hint
+    FROM unnest(p_lines) l
+    LEFT JOIN sites s ON s.code = l.site
+    LEFT JOIN sites t ON t.code = l.to_site
+    LEFT JOIN commodities m ON m.code = l.commodity
+    LEFT JOIN lots lo ON lo.commodity_code = l.commodity AND lo.lot_code = l.lot
+    LEFT JOIN stock_reasons r ON r.code = l.reason
+    LEFT JOIN populations p ON p.code = l.population
+    LEFT JOIN transfers tr ON tr.id = l.transfer_id
+    CROSS JOIN LATERAL (VALUES
+      (1, 'date', CASE WHEN l.day > v_today THEN format('%s is in the future (today is %s)', l.day, v_today)
+        WHEN l.day < v_today - v_window THEN format(
+          '%s is more than %s days ago, outside the back-dating window', l.day, v_window) END,
+        CASE WHEN l.day < v_today - v_window THEN 'backdating_window' END),
+      (2, 'site', CASE WHEN l.site IS NULL THEN 'is required' WHEN s.code IS NULL THEN format('unknown site %s', l.site)
+        WHEN l.day > s.closed_on THEN format('site %s closed on %s', l.site, s.closed_on)
+        WHEN l.day < s.opened_on THEN format('site %s opens on %s', l.site, s.opened_on) END, NULL),
+      (3, 'to', CASE WHEN l.kind <> 'transfer_out' OR l.transfer_id IS NOT NULL THEN NULL
+        WHEN t.code IS NULL THEN format('unknown site %s', l.to_site)
+        WHEN l.to_site = l.site THEN 'a site cannot send stock to itself'
+        WHEN l.day > t.closed_on THEN format('site %s closed on %s', l.to_site, t.closed_on)
+        WHEN l.day < t.opened_on THEN format('site %s opens on %s', l.to_site, t.opened_on) END, NULL),
+      (4, 'commodity', CASE WHEN l.commodity IS NULL THEN 'is required'
+        WHEN m.code IS NULL THEN format('unknown commodity %s', l.commodity) END, NULL),
+      (5, 'qty', CASE WHEN l.quantity IS NULL OR (l.quantity = 0 AND l.kind <> 'count') THEN 'must not be zero'
+        WHEN l.reverses_event_id IS NULL AND ((l.kind IN ('receipt', 'transfer_in') AND l.quantity < 0)
+          OR (l.kind IN ('dispense', 'transfer_out') AND l.quantity > 0))
+          THEN format('must be a positive whole number, not %s', -abs(l.quantity)) END, NULL),
+      (6, 'population', CASE WHEN l.kind <> 'dispense' OR l.reverses_event_id IS NOT NULL THEN NULL
+        WHEN l.population IS NULL THEN 'is required'
+        WHEN p.code IS NULL THEN format('unknown population %s', l.population) END, NULL),
+      (7, 'channel', CASE WHEN l.kind <> 'dispense' OR l.reverses_event_id IS NOT NULL THEN NULL
+        WHEN l.channel IS NULL THEN 'is required'
+        WHEN l.channel NOT IN ('clinic', 'outreach') THEN format('''%s'' is not a channel (clinic, outreach)', l.channel)
+        END, NULL),
+      (8, 'worker', CASE WHEN l.kind <> 'dispense' OR l.reverses_event_id IS NOT NULL THEN NULL
+        WHEN l.channel = 'outreach' AND l.worker IS NULL THEN 'outreach dispensing needs the peer educator''s code'
+        WHEN l.channel = 'clinic' AND l.worker IS NOT NULL THEN 'only outreach dispensing names a peer educator' END,
+        NULL),
+      (9, 'reason', CASE WHEN l.kind = 'adjustment' AND l.reason IS NULL THEN 'is required'
+        WHEN l.reason IS NOT NULL AND r.code IS NULL THEN format('unknown reason %s', l.reason) END, 'reasons'),
+      (10, 'qty', CASE WHEN l.kind <> 'adjustment' OR l.reverses_event_id IS NOT NULL OR l.transfer_id IS NOT NULL
+          THEN NULL
+        WHEN l.quantity > 0 AND r.direction = 'out' THEN format('reason %s removes stock', l.reason)
+        WHEN l.quantity < 0 AND r.direction = 'in' THEN format('reason %s adds stock', l.reason) END, NULL),
+      (11, 'lot', CASE WHEN m.code IS NULL THEN NULL
+        WHEN NOT m.lot_tracked THEN CASE WHEN coalesce(l.lot, '') <> '' THEN format('%s is not lot-tracked: give no lot%s',
+          l.commodity, CASE WHEN l.quantity > 0 THEN ' or expiry' ELSE '' END) END
+        WHEN l.quantity > 0 AND l.lot IS NULL THEN format('%s is lot-tracked: give its lot', l.commodity)
+        WHEN l.lot !~ '^[A-Z0-9][A-Z0-9./-]{0,39}$' THEN format(
+          '''%s'' is not a lot code (1–40 letters, digits, dots, slashes or dashes)', l.lot)
+        WHEN l.quantity < 0 AND l.lot IS NOT NULL AND lo.lot_code IS NULL THEN format('unknown lot %s of %s', l.lot,
+          l.commodity)
+        WHEN l.quantity < 0 AND l.lots = 'usable' AND lo.expires_on < l.day THEN format(
+          'lot %s of %s expired on %s: it can only be adjusted out as expired', l.lot, l.commodity, lo.expires_on)
+        WHEN l.quantity < 0 AND l.lots = 'expired' AND lo.expires_on >= l.day THEN format(
+          'lot %s of %s expires on %s: it has not expired', l.lot, l.commodity, lo.expires_on) END, NULL),
+      (12, 'expiry', CASE WHEN m.code IS NULL THEN NULL
+        WHEN NOT m.lot_tracked THEN CASE WHEN l.expiry IS NOT NULL THEN format(
+          '%s is not lot-tracked: give no lot or expiry', l.commodity) END
+        WHEN l.expiry IS NOT NULL AND lo.expires_on <> l.expiry THEN format('lot %s of %s expires on %s, not %s', l.lot,
+          l.commodity, lo.expires_on, l.expiry)
+        WHEN l.quantity < 0 AND l.kind <> 'count' THEN CASE WHEN l.expiry IS NOT NULL THEN
+          'give an expiry only when adding stock of a new lot' END
+        WHEN l.lot IS NULL OR l.quantity < 0 THEN NULL
+        WHEN lo.lot_code IS NULL AND l.expiry IS NULL THEN format('lot %s of %s is new: give its expiry date', l.lot,
+          l.commodity)
+        WHEN l.quantity > 0 AND l.lots = 'usable' AND coalesce(lo.expires_on, l.expiry) < l.day THEN format(
+          'lot %s of %s expired on %s, before %s', l.lot, l.commodity, coalesce(lo.expires_on, l.expiry), l.day) END,
+        NULL),
+      (13, 'date', CASE WHEN l.kind = 'transfer_in' AND l.day < tr.dispatched_on THEN format(
+        'transfer %s was dispatched on %s', tr.id, tr.dispatched_on) END, NULL)
+    ) AS c (rank, field, problem, hint)
+    WHERE c.problem IS NOT NULL AND l.req <> ALL (v_repeat_reqs)
+      AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)
+    ORDER BY l.req, l.line, CASE WHEN c.rank = 13 THEN 1.5 ELSE c.rank END
+  )
+  SELECT v_refused || coalesce(array_agg(ledger_refusal(req, field, problem, 'KP002', hint) ORDER BY req), '{}')
+  INTO v_refused FROM problems;
+
+  IF NOT p_report AND cardinality(v_refused) > 0 THEN
+    SELECT * INTO v_first FROM unnest(v_refused) ORDER BY req LIMIT 1;
+    IF v_first.hint IS NULL THEN
+      RAISE EXCEPTION '%', v_first.problem USING ERRCODE = v_first.sqlstate, COLUMN = v_first.field;
+    END IF;
+    RAISE EXCEPTION '%', v_first.problem USING ERRCODE = v_first.sqlstate, COLUMN = v_first.field,
+      HINT = v_first.hint;
+  END IF;
+
+  -- The lines to book. A commodity that is not lot-tracked has one balance per site, under lot ''.
+  SELECT coalesce(array_agg(ROW(l.req, l.line, l.key, l.fingerprint, l.asked_day, l.day, l.site, l.commodity,
+      CASE WHEN m.lot_tracked THEN l.lot ELSE '' END, l.expiry, l.kind, l.quantity, l.lots, l.reason, l.population,
+      l.channel, l.worker, l.client, l.note, l.to_site, l.transfer_id, l.count_id, l.reverses_event_id)::ledger_line
+      ORDER BY l.req, l.line), '{}')
+  INTO v_lines
+  FROM unnest(p_lines) l JOIN commodities m ON m.code = l.commodity
+  WHERE l.req <> ALL (v_repeat_reqs) AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req);
+
+  PERFORM set_config('kpstock.booked', 'on', true);
+  FOR v_day IN SELECT DISTINCT l.day FROM unnest(v_lines) l ORDER BY 1 LOOP
+    -- Every writer locks the balances it may change in key order before changing any, so concurrent batches queue
+    -- instead of deadlocking.
+    PERFORM 1 FROM stock_balances b
+    WHERE (b.site_code, b.commodity_code) IN (SELECT l.site, l.commodity FROM unnest(v_lines) l WHERE l.day = v_day)
+    ORDER BY b.site_code, b.commodity_code, b.lot_code FOR UPDATE;
+
+    -- A dispatch opens its transfer; its id is drawn first so that its events can carry it.
+    WITH opened AS (
+      SELECT l.req, nextval(pg_get_serial_sequence('transfers', 'id')) AS id, l.site, l.to_site, l.commodity,
+        -l.quantity AS quantity
+      FROM unnest(v_lines) l WHERE l.day = v_day AND l.kind = 'transfer_out' AND l.transfer_id IS NULL
+    ), inserted AS (
+      INSERT INTO transfers (id, from_site_code, to_site_code, commodity_code, quantity, dispatched_on)
+      OVERRIDING SYSTEM VALUE SELECT id, site, to_site, commodity, quantity, v_day FROM opened
+    )
+    SELECT coalesce(array_agg(req), '{}'), coalesce(array_agg(id), '{}') INTO v_transfer_reqs, v_transfer_ids
+    FROM opened;
+
+    -- Additions: new lots first, then one event per line.
+    INSERT INTO lots (commodity_code, lot_code, expires_on)
+    SELECT DISTINCT ON (l.commodity, l.lot) l.commodity, l.lot, l.expiry FROM unnest(v_lines) l
+    WHERE l.day = v_day AND l.quantity > 0 AND l.lot <> '' AND l.expiry IS NOT NULL
+    ORDER BY l.commodity, l.lot, l.req
+    ON CONFLICT DO NOTHING;
+
+    WITH additions AS (
+      SELECT l.*, row_number() OVER (PARTITION BY l.req ORDER BY l.line) AS part
+      FROM unnest(v_lines) l WHERE l.day = v_day AND l.quantity >= 0
+    ), added AS (
+      INSERT INTO stock_events (id, site_code, commodity_code, lot_code, kind, quantity, reason_code, occurred_on,
+        recorded_on, note,
+        population_code, channel, worker_code, client_uic, transfer_id, count_id, reverses_event_id, idempotency_key,
+        key_part, fingerprint)
+      OVERRIDING SYSTEM VALUE
+      SELECT CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER (ORDER BY a.req, a.part))
+          ELSE nextval(pg_get_serial_sequence('stock_events', 'id')) END,
+        a.site, a.commodity, a.lot, a.kind, a.quantity, a.reason, a.day, v_today, a.note, a.population, a.channel, a.worker,
+        a.client, a.transfer_id, a.count_id, a.reverses_event_id, a.key, a.part, a.fingerprint
+      FROM additions a ORDER BY a.req, a.part
+      RETURNING *
+    ), balances AS (
+      INSERT INTO stock_balances AS b (site_code, commodity_code, lot_code, on_hand)
+      SELECT site_code, commodity_code, lot_code, sum(quantity) FROM added GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+      ON CONFLICT (site_code, commodity_code, lot_code) DO UPDATE SET on_hand = b.on_hand + excluded.on_hand
+    )
+    SELECT coalesce(array_agg(ROW(a.req, 'posted', NULL, NULL, NULL, NULL, e.id, e.key_part, e.site_code,
+        e.commodity_code, e.lot_code, lo.expires_on, e.kind, e.quantity, e.reason_code, e.occurred_on, e.transfer_id,
+        e.count_id, e.reverses_event_id)::ledger_booked ORDER BY a.req, e.key_part), '{}')
+    INTO v_wave
+    FROM added e JOIN additions a ON a.site = e.site_code AND a.key = e.idempotency_key AND a.part = e.key_part
+    LEFT JOIN lots lo ON lo.commodity_code = e.commodity_code AND lo.lot_code = e.lot_code;
+    v_next_id := v_next_id + cardinality(v_wave);
+
+    -- Takes. A take from a named lot comes from that lot; the others are spread first-expiry-first-out over the lots
+    -- usable on the day ('usable') or expired by then ('expired'). What a lot can give on a day is its balance less
+    -- the most that any later day's closing balance still needs of it (its room); for today that is its balance.
+    -- Requests are served in order; the first in a site and commodity that runs short is refused, and (when
+    -- refusals are reported) the allocation runs again without it.
+    SELECT coalesce(array_agg(l ORDER BY l.req, l.line), '{}') INTO v_takes
+    FROM unnest(v_lines) l WHERE l.day = v_day AND l.quantity < 0;
+
+    SELECT coalesce(array_agg(ROW(b.site_code, b.commodity_code, b.lot_code, lo.expires_on, b.on_hand,
+        b.on_hand - greatest(0, coalesce(later.most, 0)))::ledger_lot_stock), '{}')
+    INTO v_stock
+    FROM stock_balances b
+    LEFT JOIN lots lo ON lo.commodity_code = b.commodity_code AND lo.lot_code = b.lot_code
+    LEFT JOIN LATERAL (
+      SELECT max(suffix) AS most FROM (
+        SELECT sum(sum(e.quantity)) OVER (ORDER BY e.occurred_on DESC) AS suffix
+        FROM stock_events e
+        WHERE e.site_code = b.site_code AND e.commodity_code = b.commodity_code AND e.occurred_on > v_day
+          AND e.lot_code = b.lot_code
+        GROUP BY e.occurred_on
+      ) s
+    ) later ON v_day < v_today
+    WHERE (b.site_code, b.commodity_code) IN (SELECT l.site, l.commodity FROM unnest(v_takes) l);
+
+    LOOP
+      EXIT WHEN cardinality(v_takes) = 0;
+      WITH takes AS (
+        SELECT l.req, l.line, l.site, l.commodity, nullif(l.lot, '') AS lot,
+          CASE WHEN l.lots = 'expired' THEN 'expired' ELSE 'usable' END AS pool, -l.quantity AS asked
+        FROM unnest(v_takes) l
+      ), stock AS (
+        SELECT s.*, CASE WHEN s.expires_on < v_day THEN 'expired' ELSE 'usable' END AS pool FROM unnest(v_stock) s
+      ), named AS (
+        SELECT t.*, coalesce(s.room, 0) AS room, coalesce(s.on_hand, 0) AS on_hand,
+          sum(t.asked) OVER (PARTITION BY t.site, t.commodity, t.lot ORDER BY t.req, t.line) AS through
+        FROM takes t LEFT JOIN stock s ON s.site = t.site AND s.commodity = t.commodity AND s.lot = t.lot
+        WHERE t.lot IS NOT NULL
+      ), named_total AS (
+        SELECT site, commodity, lot, sum(asked) AS asked FROM named GROUP BY 1, 2, 3
+      ), pool_total AS (
+        -- What the lots of each pool have left for first-expiry-first-out takes.
+        SELECT s.site, s.commodity, s.pool, sum(greatest(s.room - coalesce(nt.asked, 0), 0)) AS room,
+          sum(greatest(s.on_hand - coalesce(nt.asked, 0), 0)) AS on_hand
+        FROM stock s LEFT JOIN named_total nt ON nt.site = s.site AND nt.commodity = s.commodity AND nt.lot = s.lot
+        GROUP BY 1, 2, 3
+      ), fefo AS (
+        SELECT t.*, coalesce(p.room, 0) AS room, coalesce(p.on_hand, 0) AS on_hand,
+          sum(t.asked) OVER (PARTITION BY t.site, t.commodity, t.pool ORDER BY t.req, t.line) AS through,
+          coalesce(x.on_hand, 0) AS expired_on_hand
+        FROM takes t
+        LEFT JOIN pool_total p ON p.site = t.site AND p.commodity = t.commodity AND p.pool = t.pool
+        LEFT JOIN pool_total x ON x.site = t.site AND x.commodity = t.commodity AND x.pool = 'expired'
+        WHERE t.lot IS NULL
+      ), short AS (
+        SELECT n.req, n.line, n.site, n.commodity,
+          CASE WHEN n.through > n.on_hand THEN 'KP001' ELSE 'KP004' END AS state,
+          CASE WHEN n.through > n.on_hand THEN format('insufficient stock of %s lot %s at %s: on hand %s, asked %s',
+              n.commodity, n.lot, n.site, greatest(n.on_hand - (n.through - n.asked), 0), n.asked)
+            ELSE format('back-dated to %s, lot %s of %s at %s is needed by later entries: %s could be taken on that '
+              || 'day, asked %s', v_day, n.lot, n.commodity, n.site, greatest(n.room - (n.through - n.asked), 0),
+              n.asked) END AS problem
+        FROM named n WHERE n.through > n.room
+        UNION ALL
+        SELECT f.req, f.line, f.site, f.commodity,
+          CASE WHEN f.through > f.on_hand THEN 'KP001' ELSE 'KP004' END,
+          CASE WHEN f.through > f.on_hand THEN format('insufficient %sstock of %s at %s: on hand %s, asked %s%s',
+              CASE WHEN f.pool = 'expired' THEN 'expired ' ELSE '' END, f.commodity, f.site,
+              greatest(f.on_hand - (f.through - f.asked), 0), f.asked,
+              CASE WHEN f.pool = 'usable' AND f.expired_on_hand > 0
+                THEN format(' (another %s are in expired lots)', f.expired_on_hand) ELSE '' END)
+            ELSE ledger_history_refusal(f.site, f.commodity, v_day, greatest(f.room - (f.through - f.asked), 0),
+              f.asked) END
+        FROM fefo f WHERE f.through > f.room
+      )
+      SELECT coalesce(array_agg(ledger_refusal(s.req, CASE WHEN s.state = 'KP004' THEN 'date' ELSE 'qty' END,
+          s.problem, s.state) ORDER BY s.req), '{}')
+      INTO v_short
+      FROM (SELECT DISTINCT ON (site, commodity) * FROM short ORDER BY site, commodity, req, line) s;
+
+      EXIT WHEN cardinality(v_short) = 0;
+      IF NOT p_report THEN
+        SELECT * INTO v_first FROM unnest(v_short) ORDER BY req LIMIT 1;
+        RAISE EXCEPTION '%', v_first.problem USING ERRCODE = v_first.sqlstate;
+      END IF;
+      v_refused := v_refused || v_short;
+      SELECT coalesce(array_agg(l ORDER BY l.req, l.line), '{}') INTO v_takes
+      FROM unnest(v_takes) l WHERE NOT EXISTS (SELECT 1 FROM unnest(v_short) s WHERE s.req = l.req);
+    END LOOP;
+
+    IF cardinality(v_takes) > 0 THEN
+      WITH takes AS (
+        SELECT l.*, nullif(l.lot, '') AS named_lot, -l.quantity AS asked,
+          CASE WHEN l.lots = 'expired' THEN 'expired' ELSE 'usable' END AS pool,
+          coalesce(a.parts, 0) AS parts_before, coalesce(l.transfer_id, o.id) AS transfer
+        FROM unnest(v_takes) l
+        LEFT JOIN (SELECT x.req, count(*) AS parts FROM unnest(v_lines) x WHERE x.day = v_day AND x.quantity >= 0
+          GROUP BY x.req) a ON a.req = l.req
+        LEFT JOIN unnest(v_transfer_reqs, v_transfer_ids) AS o (req, id) ON o.req = l.req
+      ), named_total AS (
+        SELECT site, commodity, named_lot AS lot, sum(asked) AS asked FROM takes WHERE named_lot IS NOT NULL
+        GROUP BY 1, 2, 3
+      ), supply AS (
+        SELECT s.site, s.commodity, s.lot, s.expires_on,
+          CASE WHEN s.expires_on < v_day THEN 'expired' ELSE 'usable' END AS pool,
+          s.room - coalesce(nt.asked, 0) AS available
+        FROM unnest(v_stock) s
+        LEFT JOIN named_total nt ON nt.site = s.site AND nt.commodity = s.commodity AND nt.lot = s.lot
+        WHERE s.room - coalesce(nt.asked, 0) > 0
+      ), supply_through AS (
+        SELECT s.*, sum(s.available) OVER (PARTITION BY s.site, s.commodity, s.pool
+          ORDER BY s.expires_on NULLS LAST, s.lot) AS through
+        FROM supply s
+      ), demand AS (
+        SELECT t.*, sum(t.asked) OVER (PARTITION BY t.site, t.commodity, t.pool ORDER BY t.req, t.line) - t.asked
+          AS upto
+        FROM takes t WHERE t.named_lot IS NULL
+      ), pieces AS (
+        -- Each request's slice of cumulative demand, laid over each lot's slice of cumulative room, is what it
+        -- takes from that lot.
+        SELECT d.req, d.line, s.lot, s.expires_on,
+          least(d.upto + d.asked, s.through) - greatest(d.upto, s.through - s.available) AS quantity
+        FROM demand d JOIN supply_through s ON s.site = d.site AND s.commodity = d.commodity AND s.pool = d.pool
+          AND s.through - s.available < d.upto + d.asked AND s.through > d.upto
+        UNION ALL
+        SELECT t.req, t.line, t.named_lot, NULL, t.asked FROM takes t WHERE t.named_lot IS NOT NULL
+      ), numbered AS (
+        SELECT t.*, p.lot AS taken_lot, p.quantity AS taken,
+          t.parts_before + row_number() OVER (PARTITION BY t.req ORDER BY t.line, p.expires_on NULLS LAST, p.lot)
+            AS part
+        FROM pieces p JOIN takes t ON t.req = p.req AND t.line = p.line
+      ), added AS (
+        INSERT INTO stock_events (id, site_code, commodity_code, lot_code, kind, quantity, reason_code, occurred_on,
+          recorded_on, note, population_code, channel, worker_code, client_uic, transfer_id, count_id, reverses_event_id,
+          idempotency_key, key_part, fingerprint)
+        OVERRIDING SYSTEM VALUE
+        SELECT CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER (ORDER BY n.req, n.part))
+            ELSE nextval(pg_get_serial_sequence('stock_events', 'id')) END,
+          n.site, n.commodity, n.taken_lot, n.kind, -n.taken, n.reason, n.day, v_today, n.note, n.population, n.channel,
+          n.worker, n.client, n.transfer, n.count_id, n.reverses_event_id, n.key, n.part, n.fingerprint
+        FROM numbered n ORDER BY n.req, n.part
+        RETURNING *
+      ), balances AS (
+        UPDATE stock_balances b SET on_hand = b.on_hand + taken.quantity
+        FROM (SELECT site_code, commodity_code, lot_code, sum(quantity) AS quantity FROM added GROUP BY 1, 2, 3) taken
+        WHERE b.site_code = taken.site_code AND b.commodity_code = taken.commodity_code
+          AND b.lot_code = taken.lot_code
+      )
+      SELECT v_wave || coalesce(array_agg(ROW(n.req, 'posted', NULL, NULL, NULL, NULL, e.id, e.key_part, e.site_code,
+          e.commodity_code, e.lot_code, lo.expires_on, e.kind, e.quantity, e.reason_code, e.occurred_on, e.transfer_id,
+          e.count_id, e.reverses_event_id)::ledger_booked ORDER BY n.req, e.key_part), '{}')
+      INTO v_wave
+      FROM added e JOIN numbered n ON n.site = e.site_code AND n.key = e.idempotency_key AND n.part = e.key_part
+      LEFT JOIN lots lo ON lo.commodity_code = e.commodity_code AND lo.lot_code = e.lot_code;
+      v_next_id := v_next_id + cardinality(v_wave);
+    END IF;
+
+    INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
+    SELECT e.site_code, e.commodity_code, v_day, sum(e.quantity),
+      coalesce(sum(e.quantity) FILTER (WHERE e.kind IN ('receipt', 'transfer_in')), 0),
+      coalesce(-sum(e.quantity) FILTER (WHERE e.kind = 'dispense'), 0),
+      coalesce(-sum(e.quantity) FILTER (WHERE e.kind = 'transfer_out'), 0),
+      coalesce(sum(e.quantity) FILTER (WHERE e.kind IN ('adjustment', 'count')), 0)
+    FROM unnest(v_wave) e
+    GROUP BY e.site_code, e.commodity_code ORDER BY e.site_code, e.commodity_code
+    ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
+      net_change = d.net_change + excluded.net_change, received = d.received + excluded.received,
+      dispensed = d.dispensed + excluded.dispensed, sent = d.sent + excluded.sent,
+      adjusted = d.adjusted + excluded.adjusted;
+    v_booked := v_booked || v_wave;
+  END LOOP;
+  PERFORM set_config('kpstock.booked', '', true);
+
+  RETURN QUERY
+  SELECT b.* FROM unnest(v_booked) b
+  UNION ALL
+  SELECT (coalesce(r, ROW(x.req, 'repeat', NULL, NULL, NULL, NULL, NULL, NULL, x.site, NULL, NULL, NULL, NULL, NULL,
+      NULL, NULL, NULL, NULL, NULL)::ledger_booked)).*
+  FROM unnest(v_repeat_reqs, v_repeat_sites, v_repeat_keys) AS x (req, site, key)
+  LEFT JOIN LATERAL ledger_recorded(x.req, x.site, x.key, 'repeat') r ON true
+  UNION ALL
+  SELECT f.* FROM unnest(v_refused) f
+  ORDER BY 1, 8;
+END $$;
+
+-- Words a back-dated take that the days after it cannot spare: when the commodity's own closing balance would go
+-- negative, on which day; otherwise the lots on hand that day are needed by later entries.
+CREATE OR REPLACE FUNCTION ledger_history_refusal(p_site text, p_commodity text, p_day date, p_room numeric,
+  p_asked numeric) RETURNS text LANGUAGE sql STABLE AS $$
+  WITH later AS (
+    SELECT day, sum(net_change) OVER (ORDER BY day DESC) - net_change AS after_day
+    FROM stock_daily WHERE site_code = p_site AND commodity_code = p_commodity AND day > p_day
+  ), candidates AS (
+    SELECT p_day AS day, coalesce((SELECT sum(net_change) FROM stock_daily
+      WHERE site_code = p_site AND commodity_code = p_commodity AND day > p_day), 0) AS after_day
+    UNION ALL SELECT day, after_day FROM later
+  ), limiting AS (
+    SELECT (SELECT coalesce(sum(on_hand), 0) FROM stock_balances WHERE site_code = p_site
+        AND commodity_code = p_commodity) - after_day AS balance, day
+    FROM candidates ORDER BY after_day DESC, day LIMIT 1
+  )
+  SELECT CASE WHEN balance < p_asked THEN format(
+      'back-dated to %s, this would make the stock of %s at %s negative on %s: balance then %s, asked %s',
+      p_day, p_commodity, p_site, day, balance, p_asked)
+    ELSE format('back-dated to %s, the lots of %s at %s on that day are needed by later entries: %s could be taken, '
+      || 'asked %s', p_day, p_commodity, p_site, p_room, p_asked) END
+  FROM limiting
+$$;

@@ -1,0 +1,300 @@
+-- What each kind of request books. Every function here turns a request into ledger lines and hands them to
+-- ledger_book (20_ledger_book.sql); none writes stock itself. A request whose key is already recorded goes straight
+-- to ledger_book, which replays or refuses it, so the rules below apply only to new requests.
+
+-- The ledger line of a receipt, dispense, adjustment or dispatch, with its fingerprint: the one place where such a
+-- request, from a command, a register row or the simulator, is normalised and digested. `p_quantity` is the amount
+-- asked (signed only for adjustments, where the sign says which way); `p_day` NULL means today.
+CREATE OR REPLACE FUNCTION ledger_request_line(
+  p_req integer, p_kind text, p_key text, p_site text, p_commodity text, p_lot text, p_expiry date, p_quantity bigint,
+  p_day date, p_population text, p_channel text, p_worker text, p_client text, p_reason text, p_note text,
+  p_to text, p_today date
+) RETURNS ledger_line LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW(p_req, 1, p_key,
+    ledger_fingerprint(p_kind, site, commodity, lot, p_expiry::text, p_quantity::text, population, channel, worker,
+      client, reason, note, to_site),
+    p_day, coalesce(p_day, p_today), site, commodity, lot, p_expiry,
+    CASE p_kind WHEN 'dispatch' THEN 'transfer_out' ELSE p_kind END,
+    CASE WHEN p_kind IN ('dispense', 'dispatch') THEN -p_quantity ELSE p_quantity END,
+    CASE WHEN p_kind = 'adjustment' AND p_quantity < 0 AND reason = 'expired' THEN 'expired'
+      WHEN p_kind = 'adjustment' AND p_quantity < 0 AND lot IS NOT NULL THEN 'any'
+      ELSE 'usable' END,
+    reason, population, channel, worker, client, note, to_site, NULL, NULL, NULL)::ledger_line
+  FROM (SELECT upper(btrim(p_site)) AS site, upper(btrim(p_commodity)) AS commodity,
+      nullif(upper(btrim(p_lot)), '') AS lot, nullif(upper(btrim(p_population)), '') AS population,
+      nullif(lower(btrim(p_channel)), '') AS channel, nullif(upper(btrim(p_worker)), '') AS worker,
+      nullif(upper(btrim(p_client)), '') AS client, nullif(lower(btrim(p_reason)), '') AS reason,
+      nullif(btrim(p_note), '') AS note, nullif(upper(btrim(p_to)), '') AS to_site) normalised
+$$;
+
+-- Posts a batch of receipts, dispenses, adjustments and dispatches, in order, all or nothing: a JSON array of
+-- objects {req, kind, key, site, commodity, lot, expiry, qty, date, population, channel, worker, client, reason, note,
+-- to}. A single entry is a batch of one.
+CREATE OR REPLACE FUNCTION ledger_post(p_requests jsonb) RETURNS SETOF ledger_booked LANGUAGE sql AS $$
+  SELECT * FROM ledger_book(ARRAY(
+    SELECT ledger_request_line(r.req, r.kind, r.key, r.site, r.commodity, r.lot, r.expiry, r.qty, r.date, r.population,
+      r.channel, r.worker, r.client, r.reason, r.note, r.to, programme_today())
+    FROM jsonb_to_recordset(p_requests) AS r (req integer, kind text, key text, site text, commodity text, lot text,
+      expiry date, qty bigint, date date, population text, channel text, worker text, client text, reason text,
+      note text, "to" text)
+    WHERE r.kind IN ('receipt', 'dispense', 'adjustment', 'dispatch')
+    ORDER BY r.req))
+$$;
+
+-- A line that only carries a request's key, for a request whose key is already recorded: ledger_book answers it
+-- with the recorded events (a repeat) or refuses it (another entry's key), before looking at anything else.
+CREATE OR REPLACE FUNCTION ledger_key_line(p_key text, p_fingerprint bytea, p_site text, p_day date)
+RETURNS ledger_line LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW(1, 1, p_key, p_fingerprint, p_day, p_day, p_site, NULL, NULL, NULL, 'receipt', 0, 'any', NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::ledger_line
+$$;
+
+CREATE OR REPLACE FUNCTION ledger_key_used(p_site text, p_key text) RETURNS boolean LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT 1 FROM stock_events WHERE site_code = p_site AND idempotency_key = p_key AND key_part = 1)
+$$;
+
+CREATE OR REPLACE FUNCTION count_start(p_site text, p_commodity text, p_day date) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_count bigint;
+  v_today date := programme_today();
+  v_window integer := (SELECT backdating_window_days FROM programme_settings);
+  v_site sites;
+BEGIN
+  p_day := coalesce(p_day, v_today);
+  IF p_day > v_today THEN
+    PERFORM ledger_refuse('date', format('%s is in the future (today is %s)', p_day, v_today));
+  ELSIF p_day < v_today - v_window THEN
+    PERFORM ledger_refuse('date', format('%s is more than %s days ago, outside the back-dating window', p_day, v_window),
+      'backdating_window');
+  END IF;
+  SELECT * INTO v_site FROM sites WHERE code = p_site;
+  IF NOT FOUND THEN
+    PERFORM ledger_refuse('site', format('unknown site %s', p_site));
+  ELSIF p_day > v_site.closed_on THEN
+    PERFORM ledger_refuse('site', format('site %s closed on %s', p_site, v_site.closed_on));
+  END IF;
+  INSERT INTO stock_counts (site_code, commodity_code, counted_on) VALUES (p_site, p_commodity, p_day)
+    RETURNING id INTO v_count;
+  INSERT INTO stock_count_lines (count_id, site_code, commodity_code, lot_code, snapshot_on_hand)
+  SELECT v_count, site_code, commodity_code, lot_code, on_hand FROM stock_balances
+  WHERE site_code = p_site AND (p_commodity IS NULL OR commodity_code = p_commodity) AND on_hand > 0;
+  RETURN v_count;
+END $$;
+
+-- Sets the counted quantity of one lot. With p_count the variance is against the count's snapshot (stock that moved
+-- since is kept); without, against the balance at the end of p_day.
+CREATE OR REPLACE FUNCTION ledger_count(
+  p_key text, p_site text, p_commodity text, p_lot text, p_expiry date, p_counted bigint, p_reason text, p_day date,
+  p_count bigint, p_note text
+) RETURNS SETOF ledger_booked LANGUAGE plpgsql AS $$
+DECLARE
+  v_fingerprint bytea := ledger_fingerprint('count', p_site, p_commodity, p_lot, p_expiry::text, p_counted::text,
+    p_reason, p_count::text, p_note);
+  v_lot text := coalesce(p_lot, '');
+  v_tracked boolean;
+  v_snapshot bigint;
+  v_variance bigint;
+  v_direction text;
+  v_reason text := p_reason;
+  v_day date := p_day;
+  v_count stock_counts;
+  v_line stock_count_lines;
+  v_booked ledger_booked;
+BEGIN
+  IF ledger_key_used(p_site, p_key) THEN
+    RETURN QUERY SELECT * FROM ledger_book(ARRAY[ledger_key_line(p_key, v_fingerprint, p_site, p_day)]);
+    RETURN;
+  END IF;
+  IF p_counted IS NULL OR p_counted < 0 THEN
+    PERFORM ledger_refuse('qty', format('must be zero or a positive whole number, not %s', p_counted));
+  END IF;
+  IF p_count IS NOT NULL THEN
+    SELECT * INTO v_count FROM stock_counts WHERE id = p_count;
+    IF NOT FOUND OR v_count.site_code <> p_site THEN
+      PERFORM ledger_refuse('count', format('no count %s at %s', p_count, p_site));
+    ELSIF v_count.commodity_code IS DISTINCT FROM NULL AND v_count.commodity_code <> p_commodity THEN
+      PERFORM ledger_refuse('commodity', format('count %s is of %s only', p_count, v_count.commodity_code));
+    ELSIF p_day IS NOT NULL AND p_day <> v_count.counted_on THEN
+      PERFORM ledger_refuse('date', format('count %s was taken on %s', p_count, v_count.counted_on));
+    END IF;
+    v_day := v_count.counted_on;
+  END IF;
+  v_day := coalesce(v_day, programme_today());
+  SELECT lot_tracked INTO v_tracked FROM commodities WHERE code = p_commodity;
+  IF v_tracked AND v_lot = '' THEN
+    PERFORM ledger_refuse('lot', format('%s is lot-tracked: %s', p_commodity,
+      CASE WHEN p_counted > 0 THEN 'give its lot' ELSE 'count each lot' END));
+  ELSIF NOT v_tracked AND (v_lot <> '' OR p_expiry IS NOT NULL) THEN
+    PERFORM ledger_refuse(CASE WHEN v_lot <> '' THEN 'lot' ELSE 'expiry' END,
+      format('%s is not lot-tracked: give no lot or expiry', p_commodity));
+  ELSIF v_tracked AND p_counted = 0 AND NOT EXISTS (SELECT 1 FROM lots WHERE commodity_code = p_commodity
+      AND lot_code = v_lot) THEN
+    PERFORM ledger_refuse('lot', format('unknown lot %s of %s', v_lot, p_commodity));
+  ELSIF NOT v_tracked THEN
+    v_lot := '';
+  END IF;
+
+  -- The balances are locked as ledger_book locks them, so the snapshot cannot move before the variance is booked.
+  PERFORM 1 FROM stock_balances WHERE site_code = p_site AND commodity_code = p_commodity ORDER BY lot_code FOR UPDATE;
+  IF p_count IS NOT NULL THEN
+    SELECT * INTO v_line FROM stock_count_lines WHERE count_id = p_count AND commodity_code = p_commodity
+      AND lot_code = v_lot FOR UPDATE;
+    IF NOT FOUND THEN
+      INSERT INTO stock_count_lines (count_id, site_code, commodity_code, lot_code, snapshot_on_hand)
+      VALUES (p_count, p_site, p_commodity, v_lot, 0);
+      v_snapshot := 0;
+    ELSIF v_line.event_id IS NOT NULL THEN
+      PERFORM ledger_refuse('count', format('%s%s was already counted in count %s (event %s)', p_commodity,
+        CASE WHEN v_lot <> '' THEN ' lot ' || v_lot ELSE '' END, p_count, v_line.event_id));
+    ELSE
+      v_snapshot := v_line.snapshot_on_hand;
+    END IF;
+  ELSE
+    SELECT coalesce(sum(on_hand), 0) INTO v_snapshot FROM stock_balances
+    WHERE site_code = p_site AND commodity_code = p_commodity AND lot_code = v_lot;
+    v_snapshot := v_snapshot - coalesce((SELECT sum(quantity) FROM stock_events WHERE site_code = p_site
+      AND commodity_code = p_commodity AND lot_code = v_lot AND occurred_on > v_day), 0);
+  END IF;
+
+  v_variance := p_counted - v_snapshot;
+  IF v_variance <> 0 THEN
+    v_reason := coalesce(v_reason, 'unexplained');
+    SELECT direction INTO v_direction FROM stock_reasons WHERE code = v_reason;
+    IF NOT FOUND THEN
+      PERFORM ledger_refuse('reason', format('unknown reason %s', v_reason), 'reasons');
+    ELSIF (v_variance > 0 AND v_direction = 'out') OR (v_variance < 0 AND v_direction = 'in') THEN
+      PERFORM ledger_refuse('reason', format('reason %s %s stock, but the count %s %s', v_reason,
+        CASE WHEN v_direction = 'out' THEN 'removes' ELSE 'adds' END,
+        CASE WHEN v_variance > 0 THEN 'finds' ELSE 'is short by' END, abs(v_variance)));
+    END IF;
+  ELSE
+    v_reason := NULL;
+  END IF;
+
+  FOR v_booked IN
+    SELECT * FROM ledger_book(ARRAY[ROW(1, 1, p_key, v_fingerprint, p_day, v_day, p_site, p_commodity, v_lot, p_expiry,
+      'count', v_variance, 'any', v_reason, NULL, NULL, NULL, NULL, p_note, NULL, NULL, p_count, NULL)::ledger_line])
+  LOOP
+    IF p_count IS NOT NULL AND v_booked.outcome = 'posted' THEN
+      UPDATE stock_count_lines SET counted = p_counted, event_id = v_booked.id
+      WHERE count_id = p_count AND commodity_code = p_commodity AND lot_code = v_lot;
+    END IF;
+    RETURN NEXT v_booked;
+  END LOOP;
+END $$;
+
+-- Receives a transfer at its destination. Everything dispatched comes in; a rejected part is written off at once as
+-- an adjustment with the rejection's reason, linked to the transfer (it does not travel back).
+CREATE OR REPLACE FUNCTION ledger_receive_transfer(
+  p_key text, p_transfer bigint, p_rejected bigint, p_reason text, p_lot text, p_day date, p_note text
+) RETURNS SETOF ledger_booked LANGUAGE plpgsql AS $$
+DECLARE
+  v_fingerprint bytea := ledger_fingerprint('transfer_receipt', p_transfer::text, p_rejected::text, p_reason, p_lot,
+    p_note);
+  t transfers;
+  v_lots text[];
+  v_reject_lot text;
+  v_lot_sent bigint;
+  v_direction text;
+  v_day date;
+BEGIN
+  SELECT * INTO t FROM transfers WHERE id = p_transfer FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM ledger_refuse('transfer', format('no transfer %s', p_transfer));
+  END IF;
+  IF ledger_key_used(t.to_site_code, p_key) THEN
+    RETURN QUERY SELECT * FROM ledger_book(ARRAY[ledger_key_line(p_key, v_fingerprint, t.to_site_code, p_day)]);
+    RETURN;
+  END IF;
+  IF t.status <> 'in_transit' THEN
+    PERFORM ledger_refuse('transfer', format('transfer %s was already received on %s', p_transfer, t.received_on));
+  END IF;
+  v_day := coalesce(p_day, programme_today());
+  IF p_rejected < 0 OR p_rejected > t.quantity THEN
+    PERFORM ledger_refuse('rejected', format('must be between 0 and the %s dispatched', t.quantity));
+  END IF;
+  SELECT array_agg(lot_code ORDER BY key_part) INTO v_lots FROM stock_events
+  WHERE transfer_id = p_transfer AND kind = 'transfer_out';
+  IF p_rejected > 0 THEN
+    SELECT direction INTO v_direction FROM stock_reasons WHERE code = p_reason;
+    IF p_reason IS NULL THEN
+      PERFORM ledger_refuse('reason', 'a rejection needs a reason', 'reasons');
+    ELSIF NOT FOUND THEN
+      PERFORM ledger_refuse('reason', format('unknown reason %s', p_reason), 'reasons');
+    ELSIF v_direction = 'in' THEN
+      PERFORM ledger_refuse('reason', format('reason %s adds stock; a rejection writes stock off', p_reason));
+    END IF;
+    IF coalesce(p_lot, '') <> '' THEN
+      v_reject_lot := p_lot;
+    ELSIF cardinality(v_lots) = 1 THEN
+      v_reject_lot := v_lots[1];
+    ELSE
+      PERFORM ledger_refuse('lot', format('transfer %s carries lots %s: name the rejected one', p_transfer,
+        array_to_string(v_lots, ', ')));
+    END IF;
+    SELECT -sum(quantity) INTO v_lot_sent FROM stock_events
+    WHERE transfer_id = p_transfer AND kind = 'transfer_out' AND lot_code = v_reject_lot;
+    IF v_lot_sent IS NULL THEN
+      PERFORM ledger_refuse('lot', format('transfer %s carries no lot %s', p_transfer, v_reject_lot));
+    ELSIF v_lot_sent < p_rejected THEN
+      PERFORM ledger_refuse('rejected', format('transfer %s carries only %s of lot %s', p_transfer, v_lot_sent,
+        v_reject_lot));
+    END IF;
+  ELSIF p_reason IS NOT NULL OR coalesce(p_lot, '') <> '' THEN
+    PERFORM ledger_refuse(CASE WHEN p_reason IS NOT NULL THEN 'reason' ELSE 'lot' END,
+      'give a reason and lot only with a rejected quantity');
+  END IF;
+
+  RETURN QUERY SELECT * FROM ledger_book(ARRAY(
+    SELECT ROW(1, row_number() OVER (ORDER BY position), p_key, v_fingerprint, p_day, v_day, t.to_site_code,
+      t.commodity_code, lot_code, NULL, kind, quantity, 'any', reason, NULL, NULL, NULL, NULL, p_note, NULL, p_transfer,
+      NULL, NULL)::ledger_line
+    FROM (
+      SELECT lot_code, 'transfer_in' AS kind, -quantity AS quantity, NULL::text AS reason, key_part AS position
+      FROM stock_events WHERE transfer_id = p_transfer AND kind = 'transfer_out'
+      UNION ALL
+      SELECT v_reject_lot, 'adjustment', -p_rejected, p_reason, 32767 WHERE p_rejected > 0
+    ) moves
+    ORDER BY position));
+  -- Only once the stock is booked: a refused receipt leaves the transfer in transit.
+  UPDATE transfers SET status = 'received', received_on = v_day, accepted = quantity - p_rejected,
+    rejected = p_rejected, rejection_reason = CASE WHEN p_rejected > 0 THEN p_reason END
+  WHERE id = p_transfer;
+END $$;
+
+-- Reverses one event on the day it happened. Transfers are corrected by receiving with a rejection instead, since a
+-- reversed dispatch would leave the transfer's lots in two places.
+CREATE OR REPLACE FUNCTION ledger_undo(p_key text, p_event bigint, p_reason text, p_note text)
+RETURNS SETOF ledger_booked LANGUAGE plpgsql AS $$
+DECLARE
+  v_fingerprint bytea := ledger_fingerprint('undo', p_event::text, p_reason, p_note);
+  e stock_events;
+  v_reversal bigint;
+BEGIN
+  SELECT * INTO e FROM stock_events WHERE id = p_event;
+  IF NOT FOUND THEN
+    PERFORM ledger_refuse('event', format('no event %s', p_event));
+  END IF;
+  IF ledger_key_used(e.site_code, p_key) THEN
+    RETURN QUERY SELECT * FROM ledger_book(ARRAY[ledger_key_line(p_key, v_fingerprint, e.site_code, NULL)]);
+    RETURN;
+  END IF;
+  IF e.reverses_event_id IS NOT NULL THEN
+    PERFORM ledger_refuse('event', format('event %s already reverses event %s', p_event, e.reverses_event_id));
+  END IF;
+  SELECT id INTO v_reversal FROM stock_events WHERE reverses_event_id = p_event;
+  IF FOUND THEN
+    PERFORM ledger_refuse('event', format('event %s was already undone by event %s', p_event, v_reversal));
+  END IF;
+  IF e.kind IN ('transfer_out', 'transfer_in') OR e.transfer_id IS NOT NULL THEN
+    PERFORM ledger_refuse('event', format(
+      'event %s belongs to transfer %s: correct it when receiving (with a rejected quantity) or with an adjustment',
+      p_event, e.transfer_id));
+  END IF;
+  IF e.quantity = 0 THEN
+    PERFORM ledger_refuse('event', format('event %s changed no stock', p_event));
+  END IF;
+  RETURN QUERY SELECT * FROM ledger_book(ARRAY[ROW(1, 1, p_key, v_fingerprint, NULL, e.occurred_on, e.site_code,
+    e.commodity_code, e.lot_code, NULL, e.kind, -e.quantity, 'any', p_reason, e.population_code, e.channel,
+    e.worker_code, e.client_uic, p_note, NULL, NULL, e.count_id, p_event)::ledger_line]);
+END $$;

@@ -1,0 +1,111 @@
+-- Reading the ledger: history for forecasting, and the proof that balances and rollups match the events.
+
+-- Closing on-hand per site, commodity and day, and what was dispensed that day, read from the daily rollup
+-- and today's balances. Days without movement carry the previous closing balance.
+CREATE OR REPLACE FUNCTION stock_daily_history(p_from date, p_to date, p_site text DEFAULT NULL, p_commodity text DEFAULT NULL)
+RETURNS TABLE (site_code text, commodity_code text, day date, closing_on_hand bigint, dispensed bigint)
+LANGUAGE sql STABLE AS $$
+  WITH keys AS (
+    SELECT b.site_code, b.commodity_code, sum(b.on_hand) AS on_hand FROM stock_balances b
+    WHERE (p_site IS NULL OR b.site_code = p_site) AND (p_commodity IS NULL OR b.commodity_code = p_commodity)
+    GROUP BY b.site_code, b.commodity_code
+  ), grid AS (
+    SELECT k.site_code, k.commodity_code, k.on_hand, g.day,
+      coalesce(d.net_change, 0) AS net_change, coalesce(d.dispensed, 0) AS dispensed
+    FROM keys k
+    CROSS JOIN LATERAL (SELECT p_from + i AS day FROM generate_series(0, greatest(p_to, programme_today()) - p_from) i) g
+    LEFT JOIN stock_daily d ON d.site_code = k.site_code AND d.commodity_code = k.commodity_code AND d.day = g.day
+  ), closing AS (
+    SELECT site_code, commodity_code, day, dispensed,
+      on_hand - coalesce(sum(net_change) OVER (PARTITION BY site_code, commodity_code ORDER BY day DESC
+        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS closing_on_hand
+    FROM grid
+  )
+  SELECT site_code, commodity_code, day, closing_on_hand, dispensed FROM closing
+  WHERE day BETWEEN p_from AND p_to ORDER BY site_code, commodity_code, day
+$$;
+
+-- Per ISO week: units dispensed and days that closed with no stock. The forecast skips weeks stocked out
+-- all seven days (they carry no information about use).
+CREATE OR REPLACE FUNCTION stock_weekly_history(
+  p_from date, p_to date, p_site text DEFAULT NULL, p_commodity text DEFAULT NULL
+) RETURNS TABLE (
+  site_code text, commodity_code text, week_start date, iso_week text, dispensed bigint, stocked_out_days integer,
+  days integer
+) LANGUAGE sql STABLE AS $$
+  SELECT site_code, commodity_code, day - (extract(isodow FROM day)::integer - 1) AS week_start,
+    to_char(min(day), 'IYYY') || 'W' || to_char(min(day), 'FMIW'),
+    sum(dispensed)::bigint, (count(*) FILTER (WHERE closing_on_hand <= 0))::integer, count(*)::integer
+  FROM stock_daily_history(p_from - (extract(isodow FROM p_from)::integer - 1), p_to, p_site, p_commodity)
+  GROUP BY site_code, commodity_code, week_start
+  ORDER BY site_code, commodity_code, week_start
+$$;
+
+-- Recomputes what the ledger keeps from events and lists every difference, and every event that breaks a rule
+-- ledger_book enforces (so an event written around it, or a balance edited directly, shows); no rows means all is
+-- consistent. For an event, `expected` is 0 and `recorded` its quantity.
+CREATE OR REPLACE FUNCTION ledger_verify() RETURNS TABLE (
+  check_name text, site_code text, commodity_code text, lot_code text, day date, expected bigint, recorded bigint
+) LANGUAGE sql STABLE AS $$
+  WITH from_events AS (
+    SELECT site_code, commodity_code, lot_code, sum(quantity) AS on_hand FROM stock_events GROUP BY 1, 2, 3
+  )
+  SELECT 'balance', coalesce(e.site_code, b.site_code), coalesce(e.commodity_code, b.commodity_code),
+    coalesce(e.lot_code, b.lot_code), NULL::date, coalesce(e.on_hand, 0), coalesce(b.on_hand, 0)
+  FROM from_events e FULL JOIN stock_balances b USING (site_code, commodity_code, lot_code)
+  WHERE coalesce(e.on_hand, 0) IS DISTINCT FROM coalesce(b.on_hand, 0) OR b.on_hand IS NULL
+  UNION ALL
+  SELECT 'daily', coalesce(e.site_code, d.site_code), coalesce(e.commodity_code, d.commodity_code), NULL,
+    coalesce(e.day, d.day), coalesce(e.net, 0), coalesce(d.net_change, 0)
+  FROM (SELECT site_code, commodity_code, occurred_on AS day, sum(quantity) AS net,
+      coalesce(-sum(quantity) FILTER (WHERE kind = 'dispense'), 0) AS dispensed
+    FROM stock_events GROUP BY 1, 2, 3) e
+  FULL JOIN stock_daily d USING (site_code, commodity_code, day)
+  WHERE coalesce(e.net, 0) <> coalesce(d.net_change, 0) OR coalesce(e.dispensed, 0) <> coalesce(d.dispensed, 0)
+    OR d.day IS NULL
+  UNION ALL
+  SELECT 'transfer ' || t.id, t.from_site_code, t.commodity_code, NULL, t.dispatched_on, t.quantity,
+    coalesce(-(SELECT sum(quantity) FROM stock_events e WHERE e.transfer_id = t.id AND e.kind = 'transfer_out'), 0)
+  FROM transfers t
+  WHERE t.quantity <> coalesce(-(SELECT sum(quantity) FROM stock_events e
+      WHERE e.transfer_id = t.id AND e.kind = 'transfer_out'), 0)
+    OR (t.status = 'received') <> EXISTS (SELECT 1 FROM stock_events e WHERE e.transfer_id = t.id
+      AND e.kind = 'transfer_in')
+  UNION ALL
+  -- Events carry no foreign keys (see stock_events): expected is how many events refer to the missing code.
+  SELECT CASE WHEN s.code IS NULL THEN 'unknown site'
+      WHEN c.code IS NULL THEN 'unknown commodity'
+      ELSE 'unknown population ' || e.population_code END,
+    e.site_code, e.commodity_code, NULL, NULL::date, count(*), 0
+  FROM stock_events e
+  LEFT JOIN sites s ON s.code = e.site_code
+  LEFT JOIN commodities c ON c.code = e.commodity_code
+  LEFT JOIN populations p ON p.code = e.population_code
+  WHERE s.code IS NULL OR c.code IS NULL OR (e.population_code IS NOT NULL AND p.code IS NULL)
+  GROUP BY 1, 2, 3
+  UNION ALL
+  SELECT 'event ' || e.id || ': ' || broken.rule, e.site_code, e.commodity_code, e.lot_code, e.occurred_on, 0,
+    e.quantity
+  FROM stock_events e
+  LEFT JOIN commodities c ON c.code = e.commodity_code
+  LEFT JOIN lots l ON l.commodity_code = e.commodity_code AND l.lot_code = e.lot_code
+  LEFT JOIN sites s ON s.code = e.site_code
+  CROSS JOIN LATERAL (VALUES
+    (e.occurred_on > e.recorded_on, format('happened on %s, after the day it was booked (%s)', e.occurred_on,
+      e.recorded_on)),
+    (e.occurred_on > s.closed_on OR e.occurred_on < s.opened_on, format('outside the site''s open dates')),
+    (c.lot_tracked AND e.lot_code = '', 'has no lot, but the commodity is lot-tracked'),
+    (NOT c.lot_tracked AND e.lot_code <> '', 'has a lot, but the commodity is not lot-tracked'),
+    (e.lot_code <> '' AND l.lot_code IS NULL, 'names a lot the ledger does not know'),
+    (e.kind IN ('dispense', 'transfer_out') AND e.reverses_event_id IS NULL AND l.expires_on < e.occurred_on,
+      format('took stock from lot %s, expired on %s', e.lot_code, l.expires_on)),
+    (e.quantity = 0 AND e.kind <> 'count', 'moves nothing'),
+    (e.reverses_event_id IS NULL AND e.kind IN ('receipt', 'transfer_in') AND e.quantity < 0
+      OR e.reverses_event_id IS NULL AND e.kind IN ('dispense', 'transfer_out') AND e.quantity > 0,
+      'has the wrong sign for its kind'),
+    (e.kind = 'dispense' AND (e.channel = 'outreach') IS DISTINCT FROM (e.worker_code IS NOT NULL),
+      'outreach names a peer educator, and only outreach does')
+  ) AS broken (is_broken, rule)
+  WHERE broken.is_broken
+  ORDER BY 1, 2, 3, 4, 5
+$$;

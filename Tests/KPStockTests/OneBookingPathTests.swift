@@ -1,0 +1,253 @@
+import Foundation
+import KPStock
+import KPStockTestSupport
+import Postgres
+import Testing
+
+/// A Kwale demo database pinned to Wednesday 2026-03-11.
+private func bookingDatabase() throws -> Connection {
+  let connection = try openAsKPStock(try TestDatabase.fresh())
+  try Seeds.loadKwaleDemo(connection)
+  try connection.execute("SET kpstock.today = '2026-03-11'")
+  return connection
+}
+
+private func receipt(_ quantity: Int64, lot: String, expiry: String, on date: String) -> Receipt {
+  Receipt(
+    site: "DICE-UKUNDA", commodity: "MALE-CONDOM", lot: lot, expiry: CalendarDate(expiry), quantity: quantity,
+    date: CalendarDate(date))
+}
+
+private func dispensing(_ quantity: Int64, on date: String? = nil) -> Dispensing {
+  Dispensing(
+    site: "DICE-UKUNDA", commodity: "MALE-CONDOM", quantity: quantity, date: date.flatMap { CalendarDate($0) },
+    population: "FSW", channel: .outreach, worker: "PE-7", client: "KWL-0042-R", note: "register p. 4")
+}
+
+private func message(_ body: () throws -> Void) -> String? {
+  do {
+    try body()
+    return nil
+  } catch {
+    return String(describing: error)
+  }
+}
+
+/// Everything the ledger holds, without what differs by when and how it was written (ids, timestamps).
+private func ledgerContents(_ connection: Connection) throws -> [String] {
+  let events = try connection.query(
+    """
+    SELECT concat_ws('|', site_code, commodity_code, lot_code, kind, quantity, occurred_on, population_code, channel,
+      worker_code, client_uic, note, idempotency_key, key_part, encode(fingerprint, 'hex')) AS line
+    FROM stock_events ORDER BY site_code, idempotency_key, key_part
+    """
+  ).map { try $0.decode("line") as String }
+  let balances = try connection.query(
+    "SELECT concat_ws('|', site_code, commodity_code, lot_code, on_hand) AS line FROM stock_balances ORDER BY 1"
+  ).map { "balance " + (try $0.decode("line") as String) }
+  let daily = try connection.query(
+    """
+    SELECT concat_ws('|', site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted) AS line
+    FROM stock_daily ORDER BY 1
+    """
+  ).map { "day " + (try $0.decode("line") as String) }
+  return events + balances + daily
+}
+
+@Suite("One booking path")
+struct OneBookingPathTests {
+  /// The last release allocated back-dated entries across the lots on hand today, so a lot received today could be
+  /// booked as dispensed last week. A past day's take uses the lots on hand at the end of that day.
+  @Test func aBackDatedDispenseTakesOnlyLotsThatHadArrivedByItsDay() throws {
+    let connection = try bookingDatabase()
+    try Ledger.post(connection, receipt(100, lot: "OLD", expiry: "2027-06-30", on: "2026-03-01"))
+    // Expires first, so today's first-expiry-first-out would pick it, but it arrived after the day below.
+    try Ledger.post(connection, receipt(100, lot: "NEW", expiry: "2026-09-30", on: "2026-03-11"))
+    let backDated = try Ledger.post(connection, dispensing(30, on: "2026-03-06"))
+    #expect(backDated.events.map(\.lotCode) == ["OLD"])
+    let today = try Ledger.post(connection, dispensing(30))
+    #expect(today.events.map(\.lotCode) == ["NEW"])
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
+
+  @Test func aBackDatedDispenseThatOnlyALaterLotCouldCoverIsRefused() throws {
+    let connection = try bookingDatabase()
+    try Ledger.post(connection, receipt(10, lot: "OLD", expiry: "2027-06-30", on: "2026-03-01"))
+    try Ledger.post(connection, receipt(100, lot: "NEW", expiry: "2027-06-30", on: "2026-03-11"))
+    let events: Int64 = try connection.query("SELECT count(*) AS n FROM stock_events")[0].decode("n")
+    #expect(
+      message { try Ledger.post(connection, dispensing(30, on: "2026-03-06")) }
+        == "back-dated to 2026-03-06, this would make the stock of MALE-CONDOM at DICE-UKUNDA negative on "
+        + "2026-03-06: balance then 10, asked 30")
+    #expect(try connection.query("SELECT count(*) AS n FROM stock_events")[0].decode("n") == events)
+  }
+
+  /// A lot that later entries used up cannot be taken again on an earlier day, even where the commodity's total
+  /// would allow it: that total is a lot that had not arrived yet.
+  @Test func aBackDatedTakeMayNotUseWhatLaterEntriesTookFromTheSameLot() throws {
+    let connection = try bookingDatabase()
+    try Ledger.post(connection, receipt(50, lot: "OLD", expiry: "2027-06-30", on: "2026-03-01"))
+    try Ledger.post(connection, dispensing(50, on: "2026-03-09"))
+    try Ledger.post(connection, receipt(100, lot: "NEW", expiry: "2027-06-30", on: "2026-03-10"))
+    let refused = message { try Ledger.post(connection, dispensing(5, on: "2026-03-05")) }
+    #expect(refused?.hasPrefix("back-dated to 2026-03-05,") == true)
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
+
+  /// One request sent as a command (one posting), as a register row (an import) and as part of a batch (the
+  /// simulator's way) leaves the same events, balances and daily totals, and the same fingerprint: a repeat under
+  /// its key is recognised whichever way it comes back.
+  @Test func theSameEntryAsACommandAnImportRowAndPartOfABatchWritesTheSameLedger() throws {
+    let opening = receipt(500, lot: "L1", expiry: "2027-06-30", on: "2026-03-02")
+    let entry = dispensing(24, on: "2026-03-10")
+
+    let command = try bookingDatabase()
+    try Ledger.post(command, opening, key: "grn-1")
+    try Ledger.post(command, entry, key: "p4-l7")
+
+    let imported = try bookingDatabase()
+    try Ledger.post(imported, opening, key: "grn-1")
+    let path = try temporaryFile(
+      named: "register.csv",
+      contents: """
+        site,commodity,qty,date,population,channel,worker,client,note,key
+        dice-ukunda,male-condom,24,2026-03-10,fsw,outreach,pe-7,kwl-0042-r,register p. 4,p4-l7
+
+        """)
+    let report = try LedgerImport.run(imported, kind: .dispensing, path: path)
+    #expect(report.posted == 1)
+
+    let batched = try bookingDatabase()
+    let postings = try Ledger.post(
+      batched, batch: [Ledger.KeyedRequest(opening, key: "grn-1"), Ledger.KeyedRequest(entry, key: "p4-l7")])
+    #expect(postings.map(\.events.count) == [1, 1])
+
+    let expected = try ledgerContents(command)
+    #expect(expected.contains { $0.contains("|dispense|-24|2026-03-10|FSW|outreach|PE-7|KWL-0042-R|") })
+    #expect(try ledgerContents(imported) == expected)
+    #expect(try ledgerContents(batched) == expected)
+
+    // The register row's key, sent again from the command line (naming the day or not), is the same entry.
+    #expect(try Ledger.post(imported, entry, key: "p4-l7").replayed)
+    var undated = entry
+    undated.date = nil
+    #expect(try Ledger.post(imported, undated, key: "p4-l7").replayed)
+  }
+
+  @Test func anEntryRunAgainNamingTheDayItDefaultedToIsARepeat() throws {
+    let connection = try bookingDatabase()
+    try Ledger.post(connection, receipt(100, lot: "L1", expiry: "2027-06-30", on: "2026-03-11"))
+    let first = try Ledger.post(connection, dispensing(10), key: "k-1")
+    let again = try Ledger.post(connection, dispensing(10, on: "2026-03-11"), key: "k-1")
+    #expect(again.replayed)
+    #expect(again.events == first.events)
+    #expect(
+      message { try Ledger.post(connection, dispensing(10, on: "2026-03-10"), key: "k-1") }
+        == "key: key k-1 was already used at DICE-UKUNDA for a different entry (event \(first.events[0].id))")
+  }
+
+  @Test func aSiteHoldingStockCannotCloseAndASiteNotYetOpenTakesNoStock() throws {
+    let connection = try bookingDatabase()
+    try Ledger.post(connection, receipt(100, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))
+    let closing = #expect(throws: PostgresError.self) {
+      try connection.execute("UPDATE sites SET closed_on = '2026-03-11' WHERE code = 'DICE-UKUNDA'")
+    }
+    #expect(closing?.constraint == "sites_closed_with_stock")
+
+    try connection.execute("UPDATE sites SET opened_on = '2026-04-01' WHERE code = 'SAT-KINANGO'")
+    let early = Receipt(
+      site: "SAT-KINANGO", commodity: "ALCOHOL-SWAB", quantity: 100, date: CalendarDate("2026-03-11"))
+    #expect(message { try Ledger.post(connection, early) } == "site: site SAT-KINANGO opens on 2026-04-01")
+
+    // Once its stock is gone the site can close, and a movement after that day is refused.
+    try Ledger.post(connection, dispensing(100))
+    try connection.execute("UPDATE sites SET closed_on = '2026-03-11' WHERE code = 'DICE-UKUNDA'")
+    try connection.execute("SET kpstock.today = '2026-03-12'")
+    #expect(
+      message { try Ledger.post(connection, receipt(5, lot: "L1", expiry: "2027-06-30", on: "2026-03-12")) }
+        == "site: site DICE-UKUNDA closed on 2026-03-11")
+  }
+
+  /// An event written around ledger_book passes the sums (it is booked by hand here) but not the rules.
+  @Test func verifyListsAnEventThatBrokeTheRulesEvenWhenTheSumsAgree() throws {
+    let connection = try bookingDatabase()
+    try Ledger.post(connection, receipt(100, lot: "OLD", expiry: "2026-03-05", on: "2026-03-02"))
+    try connection.execute("BEGIN")
+    try connection.execute("SELECT set_config('kpstock.booked', 'on', true)")
+    try connection.execute(
+      """
+      INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on,
+        population_code, channel, idempotency_key, fingerprint)
+      VALUES ('DICE-UKUNDA', 'MALE-CONDOM', 'OLD', 'dispense', -10, '2099-01-01', '2026-03-11', 'FSW', 'clinic',
+        'raw', '\\x00')
+      """)
+    try connection.execute(
+      """
+      UPDATE stock_balances SET on_hand = on_hand - 10
+      WHERE site_code = 'DICE-UKUNDA' AND commodity_code = 'MALE-CONDOM' AND lot_code = 'OLD'
+      """)
+    try connection.execute(
+      """
+      INSERT INTO stock_daily VALUES ('DICE-UKUNDA', 'MALE-CONDOM', '2099-01-01', -10, 0, 10, 0, 0)
+      """)
+    try connection.execute("COMMIT")
+    let checks = try StockQueries.verify(connection).map(\.check)
+    #expect(checks.count == 2)
+    #expect(checks.contains { $0.hasSuffix("happened on 2099-01-01, after the day it was booked (2026-03-11)") })
+    #expect(checks.contains { $0.hasSuffix("took stock from lot OLD, expired on 2026-03-05") })
+  }
+
+  @Test func aDryRunImportUsesNoEventNumbers() throws {
+    let connection = try bookingDatabase()
+    try Ledger.post(connection, receipt(1000, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))
+    var text = "site,commodity,qty,date,population,channel\n"
+    for _ in 0..<200 { text += "DICE-UKUNDA,MALE-CONDOM,1,2026-03-10,FSW,clinic\n" }
+    let path = try temporaryFile(named: "register.csv", contents: text)
+    let report = try LedgerImport.run(connection, kind: .dispensing, path: path, dryRun: true)
+    #expect(report.posted == 200)
+    let before: Int64 = try connection.query("SELECT max(id) AS n FROM stock_events")[0].decode("n")
+    let next = try Ledger.post(connection, dispensing(1))
+    #expect(next.events.map(\.id) == [before + 1])
+  }
+
+  @Test func aKeyRepeatedInOneFileForAnotherEntryNamesTheEarlierLine() throws {
+    let connection = try bookingDatabase()
+    try Ledger.post(connection, receipt(1000, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))
+    let path = try temporaryFile(
+      named: "register.csv",
+      contents: """
+        site,commodity,qty,date,population,channel,key
+        DICE-UKUNDA,MALE-CONDOM,1,2026-03-10,FSW,clinic,p1
+        DICE-UKUNDA,MALE-CONDOM,2,2026-03-10,FSW,clinic,p1
+
+        """)
+    #expect {
+      try LedgerImport.run(connection, kind: .dispensing, path: path)
+    } throws: { error in
+      (error as? KPStockError)?.details
+        == ["register.csv:3: key: key p1 was already used at DICE-UKUNDA for a different entry (line 2)"]
+    }
+  }
+
+  /// `kpstock dispense` as the CLI runs it: open the database (already migrated), read the codes an entry is
+  /// checked against, post. The budget is three statements from connecting to the printed events.
+  @Test func anEverydayDispenseSendsThreeStatementsFromConnectingToPosted() throws {
+    let database = try TestDatabase.fresh()
+    let setup = try openAsKPStock(database)
+    try Seeds.loadKwaleDemo(setup)
+    try Ledger.post(setup, Receipt(site: "DICE-UKUNDA", commodity: "ALCOHOL-SWAB", quantity: 100))
+
+    let connection = try openAsKPStock(database)
+    let input = try LedgerInput.load(connection)
+    var values = InputValues()
+    for (field, value) in [
+      ("site", "dice-ukunda"), ("commodity", "ALCOHOL-SWAB"), ("qty", "10"), ("population", "FSW"),
+      ("channel", "clinic"),
+    ] {
+      values[field] = value
+    }
+    let posting = try Ledger.post(connection, try input.dispensing(values))
+    #expect(posting.events.map(\.quantity) == [-10])
+    #expect(connection.statementsSent == 3)
+  }
+}

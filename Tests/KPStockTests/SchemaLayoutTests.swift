@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+/// Schema/ reads as one ledger: tables in forward-only migrations, and every function and trigger defined once, in
+/// the repeatable files under Schema/functions/, where grep finds it.
+@Suite("Schema layout")
+struct SchemaLayoutTests {
+  static let schema = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appending(path: "Schema")
+
+  static func sqlFiles() throws -> [(name: String, text: String)] {
+    let enumerator = FileManager.default.enumerator(at: schema, includingPropertiesForKeys: nil)
+    var files: [(String, String)] = []
+    while let url = enumerator?.nextObject() as? URL {
+      guard url.pathExtension == "sql" else { continue }
+      files.append((url.path.replacingOccurrences(of: schema.path + "/", with: ""), try String(contentsOf: url)))
+    }
+    return files.sorted { $0.0 < $1.0 }
+  }
+
+  /// Names created by `CREATE [OR REPLACE] FUNCTION|TRIGGER name` in a file's text, once per creation.
+  static func definitions(_ text: String) -> [String] {
+    text.matches(of: /(?i)create\s+(?:or\s+replace\s+)?(function|trigger)\s+([a-z_0-9.]+)/).map { match in
+      "\(match.output.1.lowercased()) \(match.output.2.lowercased())"
+    }
+  }
+
+  @Test func everyFunctionAndTriggerIsDefinedInExactlyOnePlace() throws {
+    var places: [String: [String]] = [:]
+    for file in try Self.sqlFiles() {
+      for name in Self.definitions(file.text) { places[name, default: []].append(file.name) }
+    }
+    #expect(!places.isEmpty)
+    for (name, files) in places.sorted(by: { $0.key < $1.key }) where files.count > 1 {
+      Issue.record("\(name) is defined \(files.count) times: \(files.joined(separator: ", "))")
+    }
+  }
+
+  @Test func migrationsHoldTablesAndFunctionsLiveInRepeatableFiles() throws {
+    for file in try Self.sqlFiles() {
+      let repeatable = file.name.hasPrefix("functions/")
+      let creations = Self.definitions(file.text)
+      if repeatable {
+        #expect(
+          file.text.range(of: #"(?i)create\s+(function|trigger)\s"#, options: .regularExpression) == nil,
+          "\(file.name): a repeatable file is applied again whenever it changes, so it must say CREATE OR REPLACE")
+        #expect(
+          file.text.range(of: #"(?i)create\s+(table|type|index)\s"#, options: .regularExpression) == nil,
+          "\(file.name): tables, types and indexes belong in a numbered migration")
+      } else {
+        #expect(creations.isEmpty, "\(file.name) defines \(creations); move them to Schema/functions/")
+      }
+    }
+  }
+
+  @Test func theLayoutCheckFindsADefinitionRepeated() {
+    let text = """
+      CREATE OR REPLACE FUNCTION ledger_book() RETURNS void LANGUAGE sql AS $$ SELECT 1 $$;
+      create function LEDGER_BOOK() returns void language sql as $$ select 1 $$;
+      """
+    #expect(Self.definitions(text) == ["function ledger_book", "function ledger_book"])
+  }
+}

@@ -13,6 +13,7 @@ enum Main {
     bootstrapLogging()
     do {
       var command = try KPStockCommand.parseAsRoot()
+      try RepeatedOptions.check(type(of: command), arguments: Array(CommandLine.arguments.dropFirst()))
       try command.run()
     } catch let error as KPStockError {
       fail(error)

@@ -100,7 +100,11 @@ extension EmbeddedCluster {
   }
 
   func writeSettings(_ context: Context) throws {
-    let settings = try ServerSettings.render(configuration, socketDirectory: paths.socketDirectory)
+    let version = FileSystem.readText(paths.versionFile).flatMap {
+      Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+    let settings = try ServerSettings.render(
+      configuration, socketDirectory: paths.socketDirectory, serverMajorVersion: version)
     try FileSystem.writeText(settings, to: paths.kpstockSettingsFile)
     try context.account.giveOwnership(of: paths.kpstockSettingsFile)
     let main = FileSystem.readText(paths.mainSettingsFile) ?? ""

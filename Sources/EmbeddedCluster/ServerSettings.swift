@@ -6,7 +6,16 @@ enum ServerSettings {
   static let includedFileName = "kpstock.conf"
   static let includeDirective = "include = '\(includedFileName)'"
 
-  static func render(_ configuration: ClusterConfiguration, socketDirectory: String) throws -> String {
+  /// A client killed mid-statement (kill -9, a closed laptop) would leave its backend working, and holding its
+  /// locks, until the statement ended; a pharmacist's dispense at that site would wait without a word. With this
+  /// the server checks every two seconds, during a statement, that its client is still there.
+  static let clientConnectionCheckInterval = "client_connection_check_interval = '2s'"
+
+  /// - Parameter serverMajorVersion: from the data folder's PG_VERSION; settings newer than the server are left
+  ///   out, since an unknown setting stops the server from starting. Nil means a current server.
+  static func render(
+    _ configuration: ClusterConfiguration, socketDirectory: String, serverMajorVersion: Int? = nil
+  ) throws -> String {
     try validate(configuration)
     var lines = [
       "# Written by kpstock before every server start; edits here are lost. Use ALTER SYSTEM instead.",
@@ -15,6 +24,7 @@ enum ServerSettings {
       "unix_socket_permissions = 0700",
       "port = \(configuration.port)",
     ]
+    if (serverMajorVersion ?? 14) >= 14 { lines.append(clientConnectionCheckInterval) }
     if !configuration.durable {
       lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
     }

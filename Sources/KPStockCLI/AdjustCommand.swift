@@ -13,8 +13,7 @@ struct AdjustCommand: ParsableCommand {
       """)
 
   @OptionGroup var database: DatabaseOptions
-  @Option(help: "Site code.") var site: String
-  @Option(help: "Commodity code.") var commodity: String
+  @OptionGroup var stock: StockLineOptions
   @Option(parsing: .unconditional, help: "Quantity in base units; +N or -N for correction and unexplained.")
   var qty: String
   @Option(help: "Reason code (kpstock reason list).") var reason: String
@@ -24,9 +23,7 @@ struct AdjustCommand: ParsableCommand {
   @OptionGroup var entry: EntryOptions
 
   func run() throws {
-    var values = InputValues()
-    values["site"] = site
-    values["commodity"] = commodity
+    var values = stock.values
     values["qty"] = qty
     values["reason"] = reason
     values["lot"] = lot

@@ -22,8 +22,7 @@ struct CountCommand: ParsableCommand {
         """)
 
     @OptionGroup var database: DatabaseOptions
-    @Option(help: "Site code.") var site: String
-    @Option(help: "Commodity code.") var commodity: String
+    @OptionGroup var stock: StockLineOptions
     @Option(parsing: .unconditional, help: "Quantity counted, in base units (0 for a lot that is gone).")
     var qty: String
     @Option(help: "Lot counted; required for lot-tracked commodities.") var lot: String?
@@ -34,9 +33,7 @@ struct CountCommand: ParsableCommand {
     @OptionGroup var entry: EntryOptions
 
     func run() throws {
-      var values = InputValues()
-      values["site"] = site
-      values["commodity"] = commodity
+      var values = stock.values
       values["qty"] = qty
       values["lot"] = lot
       values["expiry"] = expiry

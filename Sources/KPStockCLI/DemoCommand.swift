@@ -39,3 +39,9 @@ struct DemoCommand: ParsableCommand {
       """)
   }
 }
+
+extension DemoCommand: CommitsAsItGoes {
+  static var keptWhenInterrupted: String {
+    "the weeks recorded before the one in progress are kept; run it again to carry on"
+  }
+}

@@ -12,8 +12,7 @@ struct DispenseCommand: ParsableCommand {
       """)
 
   @OptionGroup var database: DatabaseOptions
-  @Option(help: "Site code.") var site: String
-  @Option(help: "Commodity code.") var commodity: String
+  @OptionGroup var stock: StockLineOptions
   @Option(parsing: .unconditional, help: "Quantity in base units.") var qty: String
   @Option(help: "Key population: FSW, MSW, MSM, TG, PWID, PWUD or PRISONER.") var population: String
   @Option(help: "clinic (given at the site) or outreach (handed to a peer educator).") var channel: String
@@ -24,9 +23,7 @@ struct DispenseCommand: ParsableCommand {
   @OptionGroup var entry: EntryOptions
 
   func run() throws {
-    var values = InputValues()
-    values["site"] = site
-    values["commodity"] = commodity
+    var values = stock.values
     values["qty"] = qty
     values["population"] = population
     values["channel"] = channel

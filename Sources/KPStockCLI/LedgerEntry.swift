@@ -12,6 +12,16 @@ struct EntryOptions: ParsableArguments {
   var key: String?
 }
 
+/// `--site` and `--commodity`, which open every command that moves one commodity's stock at one site, declared
+/// once so their help and parsing cannot drift apart. A transfer's dispatch names its sending site among other
+/// sites, so it keeps its own.
+struct StockLineOptions: ParsableArguments {
+  @Option(help: "Site code.") var site: String
+  @Option(help: "Commodity code.") var commodity: String
+
+  var values: InputValues { InputValues(["site": site, "commodity": commodity]) }
+}
+
 /// The one way the ledger commands write: judge every flag, post the request, print what it recorded.
 enum LedgerEntry {
   /// Field values and database refusals both come out as `--flag: problem`, exit status 2, and a failed

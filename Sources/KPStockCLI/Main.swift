@@ -6,27 +6,44 @@ import Logging
 import Postgres
 
 /// Runs the command and turns a kpstock error into its message and exit status: 2 for bad input,
-/// 1 when the database could not do the work.
+/// 1 when the database could not do the work, 128 + the signal when a signal interrupted it.
 @main
 enum Main {
   static func main() {
     bootstrapLogging()
+    Interruption.install()
+    var parsed: (any ParsableCommand)?
     do {
       var command = try KPStockCommand.parseAsRoot()
+      parsed = command
+      try RepeatedOptions.check(type(of: command), arguments: Array(CommandLine.arguments.dropFirst()))
       try command.run()
-    } catch let error as KPStockError {
+    } catch {
+      // Whatever the cancelled statement reported, the cause was the signal.
+      if let signal = Interruption.received {
+        let kept = parsed.flatMap { type(of: $0) as? any CommitsAsItGoes.Type }?.keptWhenInterrupted
+        Console.error("kpstock: error: interrupted; \(kept ?? "nothing was written")")
+        exit(128 + signal)
+      }
+      report(error)
+    }
+  }
+
+  private static func report(_ error: any Error) -> Never {
+    switch error {
+    case let error as KPStockError:
       fail(error)
-    } catch let error as FieldError {
+    case let error as FieldError:
       // A field failure that no command caught with FlagNames.check (a count sheet looked up by id, say):
       // still one line naming the field the way a flag is spelt.
       fail(.badInput("\(FlagNames().flag(for: error.field)): \(error.problem)"))
-    } catch let error as PostgresError {
+    case let error as PostgresError:
       fail(KPStockError.describing(error))
-    } catch let error as RowDecodingError {
+    case let error as RowDecodingError:
       fail(KPStockError(.operational, "unexpected data from the database: \(error)"))
-    } catch let error as ClusterError {
+    case let error as ClusterError:
       fail(KPStockError(.operational, error.description))
-    } catch {
+    default:
       // A malformed command line is bad input like any other: same status 2, so scripts need check one code.
       if KPStockCommand.exitCode(for: error) == .validationFailure {
         Console.error(KPStockCommand.fullMessage(for: error))

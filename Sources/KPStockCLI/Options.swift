@@ -13,9 +13,13 @@ struct DatabaseOptions: ParsableArguments {
 
   var target: DatabaseTarget { DatabaseTarget.resolve(databaseURL: databaseURL) }
 
-  /// Opens the database, starting the embedded cluster and migrating as needed.
+  /// Opens the database, starting the embedded cluster and migrating as needed. A signal from then on cancels
+  /// what the connection runs on the server (see Interruption).
   func open(migrate: Bool = true, seedReference: Bool = true) throws -> Connection {
-    try KPStockDatabase.open(target, migrate: migrate, seedReference: seedReference, notice: Console.notice)
+    let connection = try KPStockDatabase.open(
+      target, migrate: migrate, seedReference: seedReference, notice: Console.notice)
+    Interruption.watch(connection)
+    return connection
   }
 }
 

@@ -11,8 +11,7 @@ struct ReceiveCommand: ParsableCommand {
       """)
 
   @OptionGroup var database: DatabaseOptions
-  @Option(help: "Site code.") var site: String
-  @Option(help: "Commodity code.") var commodity: String
+  @OptionGroup var stock: StockLineOptions
   @Option(parsing: .unconditional, help: "Quantity in base units (pieces, or mg of methadone).") var qty: String
   @Option(help: "Lot (batch) number; required for lot-tracked commodities.") var lot: String?
   @Option(help: "Expiry date of a lot not seen before, YYYY-MM-DD.") var expiry: String?
@@ -20,9 +19,7 @@ struct ReceiveCommand: ParsableCommand {
   @OptionGroup var entry: EntryOptions
 
   func run() throws {
-    var values = InputValues()
-    values["site"] = site
-    values["commodity"] = commodity
+    var values = stock.values
     values["qty"] = qty
     values["lot"] = lot
     values["expiry"] = expiry

@@ -65,3 +65,9 @@ struct SimulateCommand: ParsableCommand {
 }
 
 extension SimulationProfile: ExpressibleByArgument {}
+
+extension SimulateCommand: CommitsAsItGoes {
+  static var keptWhenInterrupted: String {
+    "the weeks recorded before the one in progress are kept; run it again to carry on"
+  }
+}

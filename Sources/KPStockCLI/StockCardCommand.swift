@@ -28,6 +28,10 @@ struct StockCardCommand: ParsableCommand {
         try self.to.map { text throws(FieldError) in try FieldParsing.date(text, field: "to") }
       )
     }
+    // Swapped dates would print an empty card, which reads as "nothing happened".
+    if let from, let to, from > to {
+      throw KPStockError.badInput("--from: \(from) is after --to \(to)")
+    }
     let lines = try StockQueries.stockCard(connection, site: site, commodity: commodity, from: from, to: to)
     Console.output(StockQueries.stockCardListing(lines).rendered(as: output.format))
   }

@@ -11,6 +11,7 @@ public final class Connection {
   let noticeLog = NoticeLog()
   /// Statements sent to the server so far (each one round trip), so tests can hold a hot path to a budget.
   public private(set) var statementsSent = 0
+  let cancelRequest = CancelRequest()
   /// Server-side statements made by `preparedQuery`, by SQL text and parameter types.
   private var preparedStatements: [PreparedKey: String] = [:]
   private var preparedStatementsMade = 0
@@ -64,6 +65,7 @@ public final class Connection {
   /// Runs one statement and returns its rows.
   @discardableResult
   public func query(_ query: Query) throws -> QueryResult {
+    try throwIfCancelled()
     let (sql, binds) = query.rendered
     statementsSent += 1
     let result = try withParameters(binds) { types, values, lengths, formats in
@@ -79,6 +81,7 @@ public final class Connection {
   /// holds at most `preparedStatementLimit` statements (further ones run unprepared).
   @discardableResult
   public func preparedQuery(_ query: Query) throws -> QueryResult {
+    try throwIfCancelled()
     let (sql, binds) = query.rendered
     let key = PreparedKey(sql: sql, types: binds.map(\.typeOID))
     guard let name = try preparedStatement(for: key) else { return try self.query(query) }
@@ -121,6 +124,7 @@ public final class Connection {
 
   /// Runs SQL that may hold several statements and no parameters, such as a migration file.
   public func executeScript(unsafeSQL sql: String) throws {
+    try throwIfCancelled()
     guard !sql.utf8.contains(0) else {
       throw PostgresError(kind: .bind, message: "SQL text contains a NUL byte")
     }
@@ -147,6 +151,8 @@ public final class Connection {
       return String(cString: value)
     }
     let sqlState = field(CLIBPQ_DIAG_SQLSTATE).map(SQLState.init)
+    // A cancel request has done its work once a statement fails from it.
+    if sqlState == .queryCanceled { cancelRequest.clear() }
     let message =
       field(CLIBPQ_DIAG_MESSAGE_PRIMARY)
       ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)

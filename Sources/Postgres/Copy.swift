@@ -22,6 +22,8 @@ public final class CopyWriter {
 
   func flush() throws {
     guard !buffer.isEmpty else { return }
+    // The server learns of a cancel only once the copy ends, so streaming stops here instead.
+    try connection.throwIfCancelled()
     let status = buffer.withUnsafeBufferPointer { bytes in
       bytes.withMemoryRebound(to: CChar.self) {
         PQputCopyData(connection.handle, $0.baseAddress, Int32($0.count))
@@ -44,6 +46,7 @@ extension Connection {
   /// row it has seen; the original error is rethrown.
   @discardableResult
   public func copyFrom(_ statement: Query, _ produce: (CopyWriter) throws -> Void) throws -> Int {
+    try throwIfCancelled()
     let (sql, binds) = statement.rendered
     guard binds.isEmpty else {
       throw PostgresError(kind: .usage, message: "COPY cannot take parameters; name only trusted tables and columns")

@@ -32,6 +32,62 @@ struct RegisterImportCommandTests {
     #expect(again.stdout.contains("1 were already recorded"))
   }
 
+  @Test func aFixedRejectedRowsFileImportsAsItIs() throws {
+    let cli = try CLI(demo: true)
+    let today = try cli.today()
+    let receipts = try temporaryFile(
+      named: "receipts.csv",
+      contents: "site,commodity,qty,date,lot,expiry\nDICE-UKUNDA,MALE-CONDOM,1000,\(today),A1,2030-01-31\n")
+    expectSuccess(try cli.run("import", "receipts", receipts))
+    let path = try temporaryFile(
+      named: "ukunda.csv",
+      contents: """
+        site,commodity,qty,date,population,channel
+        DICE-UKUNDA,MALE-CONDOM,10,\(today),FSW,clinic
+        DICE-UKUNDA,MALE-CONDOM,ten,\(today),MSM,clinic
+
+        """)
+    defer { removeTemporaryFile(path) }
+    expectSuccess(try cli.run("import", "dispensing", path, "--skip-invalid"))
+    let rejected = path + ".rejected.csv"
+    let written = try String(contentsOfFile: rejected, encoding: .utf8)
+    #expect(written.hasPrefix("site,commodity,qty,date,population,channel,lot,worker,client,note,key,line,problem\n"))
+    #expect(written.contains(",ten,"))
+    try Data(written.replacingOccurrences(of: ",ten,", with: ",12,").utf8).write(to: URL(fileURLWithPath: rejected))
+
+    let fixed = try cli.run("import", "dispensing", rejected)
+    expectSuccess(fixed)
+    #expect(fixed.stdout == "ukunda.csv.rejected.csv: posted 1 of 1 rows\n")
+    #expect(
+      try cli.integer(
+        "SELECT sum(-quantity)::int FROM stock_events WHERE kind = 'dispense' AND population_code = 'MSM'")
+        == 12)
+  }
+
+  @Test func rejectedRowsAreNeverWrittenOverTheFileBeingImported() throws {
+    let cli = try CLI(demo: true)
+    let contents = """
+      site,commodity,qty,date,population,channel
+      DICE-UKUNDA,MALE-CONDOM,ten,\(try cli.today()),FSW,clinic
+
+      """
+    let path = try temporaryFile(named: "ukunda.csv", contents: contents)
+    defer { removeTemporaryFile(path) }
+    let folder = (path as NSString).deletingLastPathComponent
+    try FileManager.default.createSymbolicLink(atPath: folder + "/alias.csv", withDestinationPath: path)
+    try FileManager.default.linkItem(atPath: path, toPath: folder + "/hard.csv")
+    for rejected in [
+      path, folder + "/../" + (folder as NSString).lastPathComponent + "/ukunda.csv", folder + "/alias.csv",
+      folder + "/hard.csv",
+    ] {
+      expectRefused(
+        try cli.run("import", "dispensing", path, "--skip-invalid", "--rejected", rejected),
+        "--rejected: \(rejected) is the file being imported; the rejected rows would overwrite it (name another file)")
+    }
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == contents)
+    #expect(try cli.integer("SELECT count(*)::int FROM stock_events") == 0)
+  }
+
   /// The import is one transaction: killing the process while its rows stream in must leave nothing.
   @Test func anImportKilledMidStreamLeavesNothing() throws {
     let cli = try CLI(demo: true)

@@ -64,6 +64,18 @@ struct ClusterConfigurationTests {
     #expect(rendered.contains("unix_socket_permissions = 0700"))
   }
 
+  @Test func theServerChecksForVanishedClientsFromPostgreSQL14On() throws {
+    let configuration = ClusterConfiguration(home: "/tmp/kp")
+    let current = try ServerSettings.render(configuration, socketDirectory: "/tmp/kp/run", serverMajorVersion: 15)
+    #expect(current.contains("\nclient_connection_check_interval = '2s'\n"))
+    let old = try ServerSettings.render(configuration, socketDirectory: "/tmp/kp/run", serverMajorVersion: 13)
+    #expect(!old.contains("client_connection_check_interval"))
+    let overridden = try ServerSettings.render(
+      ClusterConfiguration(home: "/tmp/kp", serverSettings: ["client_connection_check_interval": "0"]),
+      socketDirectory: "/tmp/kp/run")
+    #expect(overridden.hasSuffix("client_connection_check_interval = '0'\n"))
+  }
+
   @Test func settingNamesThatCouldInjectConfigurationAreRejected() {
     let configuration = ClusterConfiguration(home: "/tmp/kp", serverSettings: ["x = 1\nfsync": "off"])
     #expect(throws: ClusterError.self) { try ServerSettings.render(configuration, socketDirectory: "/tmp/kp/run") }

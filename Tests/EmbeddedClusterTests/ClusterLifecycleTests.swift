@@ -134,6 +134,7 @@ struct ClusterLifecycleTests {
     #expect(settings.contains("fsync = off"))
     #expect(settings.contains("listen_addresses = ''"))
     #expect(settings.contains("unix_socket_directories = '\(home.path)/run'"))
+    #expect(settings.contains("client_connection_check_interval = '2s'"))
     let pidFile = try String(contentsOfFile: home.path + "/data/postmaster.pid", encoding: .utf8)
     #expect(pidFile.contains("\(home.path)/run"))
   }

@@ -13,6 +13,10 @@ public enum LedgerImportKind: String, CaseIterable, Sendable {
     }
   }
 
+  /// What a rejected-rows file adds to the register's columns. An import ignores them, so that file, once fixed,
+  /// imports as it is.
+  public static let rejectionColumns = ["line", "problem"]
+
   public var optionalColumns: [String] {
     switch self {
     case .dispensing: ["lot", "worker", "client", "note", "key"]
@@ -56,6 +60,7 @@ public enum LedgerImport {
     _ connection: Connection, kind: LedgerImportKind, path: String, dryRun: Bool = false, skipInvalid: Bool = false,
     rejectedFile: String? = nil, progress: ((String) -> Void)? = nil
   ) throws -> LedgerImportReport {
+    if let rejectedFile { try refuseOverwriting(register: path, with: rejectedFile) }
     try connection.execute("BEGIN")
     do {
       let report = try importInTransaction(
@@ -92,7 +97,7 @@ public enum LedgerImport {
     try connection.execute("SELECT pg_advisory_xact_lock(hashtext('kpstock.ledger_import'))")
     let staged = try StagingTable.load(
       connection: connection, file: path, required: kind.requiredColumns, optional: kind.optionalColumns,
-      tableName: "ledger_staging",
+      ignored: LedgerImportKind.rejectionColumns, tableName: "ledger_staging",
       progress: progress.map { report in
         { read, total in report("read \(percent(read, of: total)) of \(total / 1_000_000) MB") }
       })
@@ -149,7 +154,7 @@ public enum LedgerImport {
     let problems = Dictionary(grouping: rejected, by: \.line)
     let lines = PostgresArray(problems.keys.sorted())
     let rows = try connection.query("SELECT * FROM ledger_staging WHERE line = ANY(\(lines)) ORDER BY line")
-    var listing = Listing(columns: columns + ["line", "problem"], rows: [])
+    var listing = Listing(columns: columns + LedgerImportKind.rejectionColumns, rows: [])
     for row in rows {
       let line = Int(try row.decode("line") as Int64)
       var cells = try columns.map { Cell(try row.decode($0) as String?) }
@@ -161,6 +166,18 @@ public enum LedgerImport {
     guard FileManager.default.createFile(atPath: path, contents: Data(listing.rendered(as: .csv).utf8)) else {
       throw KPStockError(.operational, "\(path): cannot write the rejected rows")
     }
+  }
+
+  /// `--rejected register.csv` (or a link to it) would replace the register with its own bad rows.
+  private static func refuseOverwriting(register path: String, with rejectedFile: String) throws(FieldError) {
+    var register = stat()
+    var rejected = stat()
+    guard stat(path, &register) == 0, stat(rejectedFile, &rejected) == 0,
+      register.st_dev == rejected.st_dev, register.st_ino == rejected.st_ino
+    else { return }
+    throw FieldError(
+      field: "rejected",
+      problem: "\(rejectedFile) is the file being imported; the rejected rows would overwrite it (name another file)")
   }
 
   private static func percent(_ part: Int, of whole: Int) -> String {

@@ -5,7 +5,7 @@ import Postgres
 /// merged with set-based SQL instead of row by row in Swift.
 public struct StagedFile: Sendable, Equatable {
   public let tableName: String
-  /// The columns the file holds, in file order, spelled as the caller declared them; the table's other
+  /// The columns of the file that were staged, in file order, spelled as the caller declared them; the table's other
   /// declared columns are NULL in every row.
   public let columns: [String]
   public let rowCount: Int
@@ -28,10 +28,12 @@ public enum StagingTable {
   ///
   /// - Parameters:
   ///   - fileName: how messages name the file; the path's last component when nil.
+  ///   - ignored: columns a file may hold that are neither staged nor refused as unknown, such as the `line` and
+  ///     `problem` of a rejected-rows file, so that file imports back as it is once fixed.
   ///   - progress: called at most every quarter second while rows are copied.
   public static func load(
     connection: Connection, file path: String, fileName: String? = nil, required: [String], optional: [String] = [],
-    tableName: String, chunkSize: Int = CSVStream.defaultChunkSize,
+    ignored: [String] = [], tableName: String, chunkSize: Int = CSVStream.defaultChunkSize,
     progress: ((_ bytesRead: Int, _ totalBytes: Int) -> Void)? = nil
   ) throws(KPStockError) -> StagedFile {
     let declared = required + optional
@@ -39,8 +41,11 @@ public enum StagingTable {
       Set(declared.map { $0.lowercased() }).count == declared.count && !declared.contains { $0.lowercased() == "line" },
       "staging columns must be distinct and must not be called 'line'")
     let stream = try CSVStream(path: path, fileName: fileName, chunkSize: chunkSize)
-    try stream.requireColumns(required: required, optional: optional)
-    let present = stream.header.map { name in declared.first { $0.lowercased() == name.lowercased() } ?? name }
+    try stream.requireColumns(required: required, optional: optional + ignored)
+    let staged = stream.header.map { name in !ignored.contains { $0.lowercased() == name.lowercased() } }
+    let present = zip(stream.header, staged).filter(\.1).map { name, _ in
+      declared.first { $0.lowercased() == name.lowercased() } ?? name
+    }
 
     let definitions = Query.joined(declared.map { "\(identifier: $0) text" }, separator: ", ")
     let copied = Query.joined(present.map { "\(identifier: $0)" }, separator: ", ")
@@ -49,7 +54,7 @@ public enum StagingTable {
       try connection.execute("CREATE TEMP TABLE \(identifier: tableName) (line bigint NOT NULL, \(definitions))")
       created = true
       let rows = try connection.copyFrom("COPY \(identifier: tableName) (line, \(copied)) FROM STDIN") { writer in
-        try copyRows(from: stream, to: writer, progress: progress)
+        try copyRows(from: stream, staging: staged, to: writer, progress: progress)
       }
       return StagedFile(tableName: tableName, columns: present, rowCount: rows, fileName: stream.fileName)
     } catch {
@@ -64,9 +69,11 @@ public enum StagingTable {
     }
   }
 
-  /// Writes each record as a line of COPY text format: `line`, then the cells, tab-separated.
+  /// Writes each record as a line of COPY text format: `line`, then the cells whose column is `staged`,
+  /// tab-separated.
   private static func copyRows(
-    from stream: CSVStream, to writer: CopyWriter, progress: ((_ bytesRead: Int, _ totalBytes: Int) -> Void)?
+    from stream: CSVStream, staging staged: [Bool], to writer: CopyWriter,
+    progress: ((_ bytesRead: Int, _ totalBytes: Int) -> Void)?
   ) throws {
     var output: [UInt8] = []
     output.reserveCapacity(batchSize + (1 << 16))
@@ -75,7 +82,7 @@ public enum StagingTable {
     var lastReport = clock.now
     while try stream.next(into: &record) {
       appendDecimal(record.line, to: &output)
-      for index in 0..<record.count {
+      for index in 0..<record.count where staged[index] {
         output.append(UInt8(ascii: "\t"))
         record.withField(index) { appendCell($0, to: &output) }
       }

@@ -178,9 +178,10 @@ BEGIN
   INTO v_refused, v_repeat_reqs, v_repeat_sites, v_repeat_keys
   FROM judged j WHERE j.verdict IS NOT NULL;
 
-  -- Every rule a line must meet before stock is looked at; the first problem of each request is reported.
+  -- Every rule a line must meet before stock is looked at, in the order a person would fix them; the first broken
+  -- one of each request is reported. One CASE, so a line that breaks nothing costs a few comparisons.
   WITH problems AS (
-    SELECT DISTINCT ON (l.req) l.req, c.field, c.problem, c.hint
+    SELECT DISTINCT ON (l.req) x.refusal
     FROM unnest(p_lines) l
     LEFT JOIN sites s ON s.code = l.site
     LEFT JOIN sites t ON t.code = l.to_site
@@ -189,76 +190,90 @@ BEGIN
     LEFT JOIN stock_reasons r ON r.code = l.reason
     LEFT JOIN populations p ON p.code = l.population
     LEFT JOIN transfers tr ON tr.id = l.transfer_id
-    CROSS JOIN LATERAL (VALUES
-      (1, 'date', CASE WHEN l.day > v_today THEN format('%s is in the future (today is %s)', l.day, v_today)
-        WHEN l.day < v_today - v_window THEN format(
-          '%s is more than %s days ago, outside the back-dating window', l.day, v_window) END,
-        CASE WHEN l.day < v_today - v_window THEN 'backdating_window' END),
-      (2, 'site', CASE WHEN l.site IS NULL THEN 'is required' WHEN s.code IS NULL THEN format('unknown site %s', l.site)
-        WHEN l.day > s.closed_on THEN format('site %s closed on %s', l.site, s.closed_on)
-        WHEN l.day < s.opened_on THEN format('site %s opens on %s', l.site, s.opened_on) END, NULL),
-      (3, 'to', CASE WHEN l.kind <> 'transfer_out' OR l.transfer_id IS NOT NULL THEN NULL
-        WHEN t.code IS NULL THEN format('unknown site %s', l.to_site)
-        WHEN l.to_site = l.site THEN 'a site cannot send stock to itself'
-        WHEN l.day > t.closed_on THEN format('site %s closed on %s', l.to_site, t.closed_on)
-        WHEN l.day < t.opened_on THEN format('site %s opens on %s', l.to_site, t.opened_on) END, NULL),
-      (4, 'commodity', CASE WHEN l.commodity IS NULL THEN 'is required'
-        WHEN m.code IS NULL THEN format('unknown commodity %s', l.commodity) END, NULL),
-      (5, 'qty', CASE WHEN l.quantity IS NULL OR (l.quantity = 0 AND l.kind <> 'count') THEN 'must not be zero'
-        WHEN l.reverses_event_id IS NULL AND ((l.kind IN ('receipt', 'transfer_in') AND l.quantity < 0)
-          OR (l.kind IN ('dispense', 'transfer_out') AND l.quantity > 0))
-          THEN format('must be a positive whole number, not %s', -abs(l.quantity)) END, NULL),
-      (6, 'population', CASE WHEN l.kind <> 'dispense' OR l.reverses_event_id IS NOT NULL THEN NULL
-        WHEN l.population IS NULL THEN 'is required'
-        WHEN p.code IS NULL THEN format('unknown population %s', l.population) END, NULL),
-      (7, 'channel', CASE WHEN l.kind <> 'dispense' OR l.reverses_event_id IS NOT NULL THEN NULL
-        WHEN l.channel IS NULL THEN 'is required'
-        WHEN l.channel NOT IN ('clinic', 'outreach') THEN format('''%s'' is not a channel (clinic, outreach)', l.channel)
-        END, NULL),
-      (8, 'worker', CASE WHEN l.kind <> 'dispense' OR l.reverses_event_id IS NOT NULL THEN NULL
-        WHEN l.channel = 'outreach' AND l.worker IS NULL THEN 'outreach dispensing needs the peer educator''s code'
-        WHEN l.channel = 'clinic' AND l.worker IS NOT NULL THEN 'only outreach dispensing names a peer educator' END,
-        NULL),
-      (9, 'reason', CASE WHEN l.kind = 'adjustment' AND l.reason IS NULL THEN 'is required'
-        WHEN l.reason IS NOT NULL AND r.code IS NULL THEN format('unknown reason %s', l.reason) END, 'reasons'),
-      (10, 'qty', CASE WHEN l.kind <> 'adjustment' OR l.reverses_event_id IS NOT NULL OR l.transfer_id IS NOT NULL
-          THEN NULL
-        WHEN l.quantity > 0 AND r.direction = 'out' THEN format('reason %s removes stock', l.reason)
-        WHEN l.quantity < 0 AND r.direction = 'in' THEN format('reason %s adds stock', l.reason) END, NULL),
-      (11, 'lot', CASE WHEN m.code IS NULL THEN NULL
-        WHEN NOT m.lot_tracked THEN CASE WHEN coalesce(l.lot, '') <> '' THEN format('%s is not lot-tracked: give no lot%s',
-          l.commodity, CASE WHEN l.quantity > 0 THEN ' or expiry' ELSE '' END) END
-        WHEN l.quantity > 0 AND l.lot IS NULL THEN format('%s is lot-tracked: give its lot', l.commodity)
-        WHEN l.lot !~ '^[A-Z0-9][A-Z0-9./-]{0,39}$' THEN format(
-          '''%s'' is not a lot code (1–40 letters, digits, dots, slashes or dashes)', l.lot)
-        WHEN l.quantity < 0 AND l.lot IS NOT NULL AND lo.lot_code IS NULL THEN format('unknown lot %s of %s', l.lot,
-          l.commodity)
-        WHEN l.quantity < 0 AND l.lots = 'usable' AND lo.expires_on < l.day THEN format(
-          'lot %s of %s expired on %s: it can only be adjusted out as expired', l.lot, l.commodity, lo.expires_on)
-        WHEN l.quantity < 0 AND l.lots = 'expired' AND lo.expires_on >= l.day THEN format(
-          'lot %s of %s expires on %s: it has not expired', l.lot, l.commodity, lo.expires_on) END, NULL),
-      (12, 'expiry', CASE WHEN m.code IS NULL THEN NULL
-        WHEN NOT m.lot_tracked THEN CASE WHEN l.expiry IS NOT NULL THEN format(
-          '%s is not lot-tracked: give no lot or expiry', l.commodity) END
-        WHEN l.expiry IS NOT NULL AND lo.expires_on <> l.expiry THEN format('lot %s of %s expires on %s, not %s', l.lot,
-          l.commodity, lo.expires_on, l.expiry)
-        WHEN l.quantity < 0 AND l.kind <> 'count' THEN CASE WHEN l.expiry IS NOT NULL THEN
-          'give an expiry only when adding stock of a new lot' END
-        WHEN l.lot IS NULL OR l.quantity < 0 THEN NULL
-        WHEN lo.lot_code IS NULL AND l.expiry IS NULL THEN format('lot %s of %s is new: give its expiry date', l.lot,
-          l.commodity)
-        WHEN l.quantity > 0 AND l.lots = 'usable' AND coalesce(lo.expires_on, l.expiry) < l.day THEN format(
-          'lot %s of %s expired on %s, before %s', l.lot, l.commodity, coalesce(lo.expires_on, l.expiry), l.day) END,
-        NULL),
-      (13, 'date', CASE WHEN l.kind = 'transfer_in' AND l.day < tr.dispatched_on THEN format(
-        'transfer %s was dispatched on %s', tr.id, tr.dispatched_on) END, NULL)
-    ) AS c (rank, field, problem, hint)
-    WHERE c.problem IS NOT NULL AND l.req <> ALL (v_repeat_reqs)
-      AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)
-    ORDER BY l.req, l.line, CASE WHEN c.rank = 13 THEN 1.5 ELSE c.rank END
+    CROSS JOIN LATERAL (SELECT CASE
+      WHEN l.day > v_today THEN ledger_refusal(l.req, 'date',
+        format('%s is in the future (today is %s)', l.day, v_today), 'KP002')
+      WHEN l.day < v_today - v_window THEN ledger_refusal(l.req, 'date',
+        format('%s is more than %s days ago, outside the back-dating window', l.day, v_window), 'KP002',
+        'backdating_window')
+      WHEN l.kind = 'transfer_in' AND l.day < tr.dispatched_on THEN ledger_refusal(l.req, 'date',
+        format('transfer %s was dispatched on %s', tr.id, tr.dispatched_on), 'KP002')
+      WHEN l.site IS NULL THEN ledger_refusal(l.req, 'site', 'is required', 'KP002')
+      WHEN s.code IS NULL THEN ledger_refusal(l.req, 'site', format('unknown site %s', l.site), 'KP002')
+      WHEN l.day > s.closed_on THEN ledger_refusal(l.req, 'site',
+        format('site %s closed on %s', l.site, s.closed_on), 'KP002')
+      WHEN l.day < s.opened_on THEN ledger_refusal(l.req, 'site',
+        format('site %s opens on %s', l.site, s.opened_on), 'KP002')
+      WHEN l.kind = 'transfer_out' AND l.transfer_id IS NULL AND t.code IS NULL THEN ledger_refusal(l.req, 'to',
+        format('unknown site %s', l.to_site), 'KP002')
+      WHEN l.kind = 'transfer_out' AND l.transfer_id IS NULL AND l.to_site = l.site THEN ledger_refusal(l.req, 'to',
+        'a site cannot send stock to itself', 'KP002')
+      WHEN l.kind = 'transfer_out' AND l.transfer_id IS NULL AND l.day > t.closed_on THEN ledger_refusal(l.req, 'to',
+        format('site %s closed on %s', l.to_site, t.closed_on), 'KP002')
+      WHEN l.kind = 'transfer_out' AND l.transfer_id IS NULL AND l.day < t.opened_on THEN ledger_refusal(l.req, 'to',
+        format('site %s opens on %s', l.to_site, t.opened_on), 'KP002')
+      WHEN l.commodity IS NULL THEN ledger_refusal(l.req, 'commodity', 'is required', 'KP002')
+      WHEN m.code IS NULL THEN ledger_refusal(l.req, 'commodity', format('unknown commodity %s', l.commodity),
+        'KP002')
+      WHEN l.quantity IS NULL OR (l.quantity = 0 AND l.kind <> 'count') THEN ledger_refusal(l.req, 'qty',
+        'must not be zero', 'KP002')
+      WHEN l.reverses_event_id IS NULL AND ((l.kind IN ('receipt', 'transfer_in') AND l.quantity < 0)
+          OR (l.kind IN ('dispense', 'transfer_out') AND l.quantity > 0)) THEN ledger_refusal(l.req, 'qty',
+        format('must be a positive whole number, not %s', -abs(l.quantity)), 'KP002')
+      WHEN l.kind = 'dispense' AND l.reverses_event_id IS NULL AND l.population IS NULL THEN ledger_refusal(l.req,
+        'population', 'is required', 'KP002')
+      WHEN l.kind = 'dispense' AND l.reverses_event_id IS NULL AND p.code IS NULL THEN ledger_refusal(l.req,
+        'population', format('unknown population %s', l.population), 'KP002')
+      WHEN l.kind = 'dispense' AND l.reverses_event_id IS NULL AND l.channel IS NULL THEN ledger_refusal(l.req,
+        'channel', 'is required', 'KP002')
+      WHEN l.kind = 'dispense' AND l.reverses_event_id IS NULL AND l.channel NOT IN ('clinic', 'outreach') THEN
+        ledger_refusal(l.req, 'channel', format('''%s'' is not a channel (clinic, outreach)', l.channel), 'KP002')
+      WHEN l.kind = 'dispense' AND l.reverses_event_id IS NULL AND l.channel = 'outreach' AND l.worker IS NULL THEN
+        ledger_refusal(l.req, 'worker', 'outreach dispensing needs the peer educator''s code', 'KP002')
+      WHEN l.kind = 'dispense' AND l.reverses_event_id IS NULL AND l.channel = 'clinic' AND l.worker IS NOT NULL THEN
+        ledger_refusal(l.req, 'worker', 'only outreach dispensing names a peer educator', 'KP002')
+      WHEN l.kind = 'adjustment' AND l.reason IS NULL THEN ledger_refusal(l.req, 'reason', 'is required', 'KP002',
+        'reasons')
+      WHEN l.reason IS NOT NULL AND r.code IS NULL THEN ledger_refusal(l.req, 'reason',
+        format('unknown reason %s', l.reason), 'KP002', 'reasons')
+      WHEN l.kind = 'adjustment' AND l.reverses_event_id IS NULL AND l.transfer_id IS NULL AND l.quantity > 0
+          AND r.direction = 'out' THEN ledger_refusal(l.req, 'qty', format('reason %s removes stock', l.reason),
+        'KP002')
+      WHEN l.kind = 'adjustment' AND l.reverses_event_id IS NULL AND l.transfer_id IS NULL AND l.quantity < 0
+          AND r.direction = 'in' THEN ledger_refusal(l.req, 'qty', format('reason %s adds stock', l.reason), 'KP002')
+      WHEN NOT m.lot_tracked AND coalesce(l.lot, '') <> '' THEN ledger_refusal(l.req, 'lot',
+        format('%s is not lot-tracked: give no lot%s', l.commodity,
+          CASE WHEN l.quantity > 0 THEN ' or expiry' ELSE '' END), 'KP002')
+      WHEN NOT m.lot_tracked AND l.expiry IS NOT NULL THEN ledger_refusal(l.req, 'expiry',
+        format('%s is not lot-tracked: give no lot or expiry', l.commodity), 'KP002')
+      WHEN NOT m.lot_tracked THEN NULL
+      WHEN l.quantity > 0 AND l.lot IS NULL THEN ledger_refusal(l.req, 'lot',
+        format('%s is lot-tracked: give its lot', l.commodity), 'KP002')
+      WHEN l.lot !~ '^[A-Z0-9][A-Z0-9./-]{0,39}$' THEN ledger_refusal(l.req, 'lot',
+        format('''%s'' is not a lot code (1–40 letters, digits, dots, slashes or dashes)', l.lot), 'KP002')
+      WHEN l.quantity < 0 AND l.lot IS NOT NULL AND lo.lot_code IS NULL THEN ledger_refusal(l.req, 'lot',
+        format('unknown lot %s of %s', l.lot, l.commodity), 'KP002')
+      WHEN l.quantity < 0 AND l.lots = 'usable' AND lo.expires_on < l.day THEN ledger_refusal(l.req, 'lot',
+        format('lot %s of %s expired on %s: it can only be adjusted out as expired', l.lot, l.commodity,
+          lo.expires_on), 'KP002')
+      WHEN l.quantity < 0 AND l.lots = 'expired' AND lo.expires_on >= l.day THEN ledger_refusal(l.req, 'lot',
+        format('lot %s of %s expires on %s: it has not expired', l.lot, l.commodity, lo.expires_on), 'KP002')
+      WHEN l.expiry IS NOT NULL AND lo.expires_on <> l.expiry THEN ledger_refusal(l.req, 'expiry',
+        format('lot %s of %s expires on %s, not %s', l.lot, l.commodity, lo.expires_on, l.expiry), 'KP002')
+      WHEN l.quantity < 0 AND l.kind <> 'count' AND l.expiry IS NOT NULL THEN ledger_refusal(l.req, 'expiry',
+        'give an expiry only when adding stock of a new lot', 'KP002')
+      WHEN l.lot IS NULL OR l.quantity < 0 THEN NULL
+      WHEN lo.lot_code IS NULL AND l.expiry IS NULL THEN ledger_refusal(l.req, 'expiry',
+        format('lot %s of %s is new: give its expiry date', l.lot, l.commodity), 'KP002')
+      WHEN l.quantity > 0 AND l.lots = 'usable' AND coalesce(lo.expires_on, l.expiry) < l.day THEN
+        ledger_refusal(l.req, 'expiry', format('lot %s of %s expired on %s, before %s', l.lot, l.commodity,
+          coalesce(lo.expires_on, l.expiry), l.day), 'KP002')
+    END) x (refusal)
+    WHERE (x.refusal).req IS NOT NULL AND l.req <> ALL (v_repeat_reqs)
+      AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) f WHERE f.req = l.req)
+    ORDER BY l.req, l.line
   )
-  SELECT v_refused || coalesce(array_agg(ledger_refusal(req, field, problem, 'KP002', hint) ORDER BY req), '{}')
-  INTO v_refused FROM problems;
+  SELECT v_refused || coalesce(array_agg(refusal ORDER BY (refusal).req), '{}') INTO v_refused FROM problems;
 
   IF NOT p_report AND cardinality(v_refused) > 0 THEN
     SELECT * INTO v_first FROM unnest(v_refused) ORDER BY req LIMIT 1;

@@ -9,37 +9,40 @@ CREATE OR REPLACE FUNCTION ledger_request_line(
   p_req integer, p_kind text, p_key text, p_site text, p_commodity text, p_lot text, p_expiry date, p_quantity bigint,
   p_day date, p_population text, p_channel text, p_worker text, p_client text, p_reason text, p_note text,
   p_to text, p_today date
-) RETURNS ledger_line LANGUAGE sql IMMUTABLE AS $$
+) RETURNS ledger_line LANGUAGE sql STABLE AS $$
+  -- One expression and no FROM, so the planner inlines it into a batch's query instead of calling it per row.
   SELECT ROW(p_req, 1, p_key,
-    ledger_fingerprint(p_kind, site, commodity, lot, p_expiry::text, p_quantity::text, population, channel, worker,
-      client, reason, note, to_site),
-    p_day, coalesce(p_day, p_today), site, commodity, lot, p_expiry,
-    CASE p_kind WHEN 'dispatch' THEN 'transfer_out' ELSE p_kind END,
+    ledger_fingerprint(p_kind, upper(btrim(p_site)), upper(btrim(p_commodity)), nullif(upper(btrim(p_lot)), ''),
+      p_expiry::text, p_quantity::text, nullif(upper(btrim(p_population)), ''), nullif(lower(btrim(p_channel)), ''),
+      nullif(upper(btrim(p_worker)), ''), nullif(upper(btrim(p_client)), ''), nullif(lower(btrim(p_reason)), ''),
+      nullif(btrim(p_note), ''), nullif(upper(btrim(p_to)), '')),
+    p_day, coalesce(p_day, p_today), upper(btrim(p_site)), upper(btrim(p_commodity)), nullif(upper(btrim(p_lot)), ''),
+    p_expiry, CASE p_kind WHEN 'dispatch' THEN 'transfer_out' ELSE p_kind END,
     CASE WHEN p_kind IN ('dispense', 'dispatch') THEN -p_quantity ELSE p_quantity END,
-    CASE WHEN p_kind = 'adjustment' AND p_quantity < 0 AND reason = 'expired' THEN 'expired'
-      WHEN p_kind = 'adjustment' AND p_quantity < 0 AND lot IS NOT NULL THEN 'any'
+    CASE WHEN p_kind = 'adjustment' AND p_quantity < 0 AND lower(btrim(p_reason)) = 'expired' THEN 'expired'
+      WHEN p_kind = 'adjustment' AND p_quantity < 0 AND nullif(btrim(p_lot), '') IS NOT NULL THEN 'any'
       ELSE 'usable' END,
-    reason, population, channel, worker, client, note, to_site, NULL, NULL, NULL)::ledger_line
-  FROM (SELECT upper(btrim(p_site)) AS site, upper(btrim(p_commodity)) AS commodity,
-      nullif(upper(btrim(p_lot)), '') AS lot, nullif(upper(btrim(p_population)), '') AS population,
-      nullif(lower(btrim(p_channel)), '') AS channel, nullif(upper(btrim(p_worker)), '') AS worker,
-      nullif(upper(btrim(p_client)), '') AS client, nullif(lower(btrim(p_reason)), '') AS reason,
-      nullif(btrim(p_note), '') AS note, nullif(upper(btrim(p_to)), '') AS to_site) normalised
+    nullif(lower(btrim(p_reason)), ''), nullif(upper(btrim(p_population)), ''), nullif(lower(btrim(p_channel)), ''),
+    nullif(upper(btrim(p_worker)), ''), nullif(upper(btrim(p_client)), ''), nullif(btrim(p_note), ''),
+    nullif(upper(btrim(p_to)), ''), NULL, NULL, NULL)::ledger_line
 $$;
 
 -- Posts a batch of receipts, dispenses, adjustments and dispatches, in order, all or nothing: a JSON array of
 -- objects {req, kind, key, site, commodity, lot, expiry, qty, date, population, channel, worker, client, reason, note,
 -- to}. A single entry is a batch of one.
-CREATE OR REPLACE FUNCTION ledger_post(p_requests jsonb) RETURNS SETOF ledger_booked LANGUAGE sql AS $$
-  SELECT * FROM ledger_book(ARRAY(
+CREATE OR REPLACE FUNCTION ledger_post(p_requests jsonb) RETURNS SETOF ledger_booked LANGUAGE plpgsql AS $$
+BEGIN
+  -- plpgsql, not sql: its statement is planned once per session, not at every call.
+  RETURN QUERY SELECT * FROM ledger_book(ARRAY(
     SELECT ledger_request_line(r.req, r.kind, r.key, r.site, r.commodity, r.lot, r.expiry, r.qty, r.date, r.population,
-      r.channel, r.worker, r.client, r.reason, r.note, r.to, programme_today())
+      r.channel, r.worker, r.client, r.reason, r.note, r.to, d.today)
     FROM jsonb_to_recordset(p_requests) AS r (req integer, kind text, key text, site text, commodity text, lot text,
       expiry date, qty bigint, date date, population text, channel text, worker text, client text, reason text,
-      note text, "to" text)
+      note text, "to" text),
+      (SELECT programme_today() AS today) d
     WHERE r.kind IN ('receipt', 'dispense', 'adjustment', 'dispatch')
-    ORDER BY r.req))
-$$;
+    ORDER BY r.req));
+END $$;
 
 -- A line that only carries a request's key, for a request whose key is already recorded: ledger_book answers it
 -- with the recorded events (a repeat) or refuses it (another entry's key), before looking at anything else.

@@ -58,6 +58,7 @@ struct SimulateCommand: ParsableCommand {
         events written            \(report.eventsWritten)
         events already recorded   \(report.eventsAlreadyRecorded)
         stock-out site-days       \(report.stockOutSiteDays)
+        requests posted           \(report.requestsPosted) in \(report.batchesPosted) batches
 
       """
     return text

@@ -94,6 +94,32 @@ struct SimulationTests {
     #expect(try ledgerDigest(stepwise) == ledgerDigest(straight))
   }
 
+  /// Batching must not change the history: decisions made while requests wait in a batch read the stock the
+  /// simulator expects, and that has to be exactly what posting each request on its own would have left.
+  @Test func postingInBatchesWritesTheHistoryThatPostingOneByOneWrites() throws {
+    let batched = try freshConnection()
+    let oneByOne = try freshConnection()
+    let reports = try [batched, oneByOne].map { connection in
+      try Simulator.run(
+        connection, profile: .kwale, days: 28, seed: 1, through: lastDay, oneByOne: connection === oneByOne,
+        progress: nil)
+    }
+    #expect(reports[0].eventsWritten == reports[1].eventsWritten && reports[0].eventsWritten > 1_000)
+    #expect(reports[0].requestsPosted == reports[1].requestsPosted)
+    #expect(reports[1].batchesPosted == reports[1].requestsPosted)
+    #expect(
+      reports[0].batchesPosted < 28 * 2, "a day takes a batch, and one more when a shipment arrives the day it left")
+    let inOrder: Query = """
+      SELECT md5(string_agg(concat_ws('|', e.site_code, e.commodity_code, e.lot_code, e.kind, e.quantity,
+          e.reason_code, e.occurred_on, e.population_code, e.channel, e.worker_code, e.client_uic, e.note,
+          e.transfer_id, e.idempotency_key, e.key_part), E'\\n' ORDER BY e.id)) AS digest
+      FROM stock_events e
+      """
+    let digests = try [batched, oneByOne].map { try $0.query(inOrder)[0].decode("digest") as String }
+    #expect(digests[0] == digests[1])
+    #expect(try ledgerDigest(batched) == ledgerDigest(oneByOne))
+  }
+
   @Test func aKwaleHistoryPassesLedgerVerificationAndNoDayClosesBelowZero() throws {
     let (connection, report) = try eightWeekHistory()
     #expect(report.weeks == 8 && report.sites == 10 && report.firstDay == lastDay.adding(days: -55))

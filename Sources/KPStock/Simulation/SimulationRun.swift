@@ -14,12 +14,20 @@ struct SimulationRun {
   var stock: StockModel
   var written = 0
   var alreadyRecorded = 0
+  var requests = 0
+  var batches = 0
+  /// Posts every request on its own, as the simulator did before it batched: the history a batch must equal.
+  var postsOneByOne = false
 
   private var day: CalendarDate
   /// Postings so far today at each site: the last part of their keys.
   private var sequence: [Int]
   private var rates = DemandRates()
   private var ratesWeek: CalendarDate?
+  /// Requests waiting to be posted together, and the changes the simulator already made to `stock` for each.
+  private var batch: [Ledger.KeyedRequest] = []
+  private var queued: [Queued] = []
+  private var lastProvisionalTransfer: Int64 = 0
   /// [site][commodity]: expected weekly use at the site itself, and including every site it supplies.
   private var ownNeed: [[Double]]
   private var chainNeed: [[Double]]
@@ -59,7 +67,9 @@ struct SimulationRun {
 
   static func keyPrefix(profile: SimulationProfile, seed: UInt64) -> String { "sim/\(profile.rawValue)/\(seed)/" }
 
-  /// One day of one supply chain (see `SimulationNetwork.chains`).
+  /// One day of one supply chain (see `SimulationNetwork.chains`), posted in as few batches as receipts allow:
+  /// a receipt names its transfer, so a shipment that arrives the day it is sent needs its dispatch posted first.
+  /// Everything else a decision reads, the simulator knows before the ledger says so.
   mutating func simulate(_ day: CalendarDate, chain: Int, _ connection: Connection) throws {
     self.day = day
     let sites = network.chains[chain]
@@ -80,6 +90,7 @@ struct SimulationRun {
       try dispense(at: site, connection)
       try recordLoss(at: site, connection)
     }
+    try flush(connection)
   }
 
   /// The day a shipment arrives: the same day on the first day, else up to two days after dispatch. It is drawn
@@ -130,8 +141,11 @@ struct SimulationRun {
   // MARK: - Moving stock
 
   private mutating func receiveArrivals(chain: Int, _ connection: Connection) throws {
-    for shipment in stock.arriving(on: day)
-    where network.chainOf[shipment.to] == chain && network.isOpen(shipment.to, on: day) {
+    func arriving() -> [StockModel.Shipment] {
+      stock.arriving(on: day).filter { network.chainOf[$0.to] == chain && network.isOpen($0.to, on: day) }
+    }
+    if arriving().contains(where: \.isProvisional) { try flush(connection) }
+    for shipment in arriving() {
       var random = stream(
         "receive", shipment.dispatchedOn,
         [stableHash(network.sites[shipment.from].code), UInt64(shipment.to), UInt64(shipment.commodity)])
@@ -142,7 +156,18 @@ struct SimulationRun {
         receipt.lot = first.code.isEmpty ? nil : first.code
         receipt.note = "damaged in transit"
       }
-      try post(receipt, at: shipment.to, connection)
+      var changes = shipment.lots.map { lot in
+        StockModel.Change(
+          site: shipment.to, commodity: shipment.commodity, lot: lot.code, expiresOn: lot.expiresOn,
+          quantity: lot.quantity)
+      }
+      if receipt.rejected > 0, let first = shipment.lots.first {
+        changes.append(
+          StockModel.Change(
+            site: shipment.to, commodity: shipment.commodity, lot: first.code, expiresOn: first.expiresOn,
+            quantity: -receipt.rejected))
+      }
+      try queue(receipt, at: shipment.to, changes: changes, connection)
       stock.delivered(shipment.transfer)
     }
   }
@@ -152,11 +177,11 @@ struct SimulationRun {
     for site in sites where network.isOpen(site, on: day) {
       for commodity in network.commodities.indices {
         for lot in stock.expired(site, commodity, on: day) {
-          try post(
+          try queue(
             Adjustment(
               site: network.sites[site].code, commodity: network.commodities[commodity].code,
               lot: lot.code.isEmpty ? nil : lot.code, quantity: -lot.quantity, reason: "expired", date: day),
-            at: site, connection)
+            at: site, changes: stock.taking(lot.quantity, site, commodity, lot: lot.code, on: day), connection)
         }
       }
     }
@@ -200,11 +225,15 @@ struct SimulationRun {
     _ quantity: Int64, of commodity: Int, at site: Int, lot: (code: String, expiresOn: CalendarDate)?, note: String?,
     _ connection: Connection
   ) throws {
-    try post(
+    try queue(
       Receipt(
         site: network.sites[site].code, commodity: network.commodities[commodity].code, lot: lot?.code,
         expiry: lot?.expiresOn, quantity: quantity, date: day, note: note),
-      at: site, connection)
+      at: site,
+      changes: [
+        StockModel.Change(
+          site: site, commodity: commodity, lot: lot?.code ?? "", expiresOn: lot?.expiresOn, quantity: quantity)
+      ], connection)
   }
 
   /// Each supplier at `depth` tops its sites up to their maximum stock (forced max–min), sharing out what it has
@@ -238,17 +267,19 @@ struct SimulationRun {
         for order in orders {
           let quantity = total <= available ? order.quantity : order.quantity * available / total
           guard quantity > 0 else { continue }
-          let posting = try post(
+          let taken = stock.taking(quantity, supplier, commodity, on: day)
+          lastProvisionalTransfer -= 1
+          stock.ship(
+            StockModel.Shipment(
+              transfer: lastProvisionalTransfer, from: supplier, to: order.site, commodity: commodity,
+              dispatchedOn: day,
+              arrivesOn: arrival(from: supplier, to: order.site, commodity: commodity, dispatchedOn: day),
+              lots: taken.map { (code: $0.lot, expiresOn: $0.expiresOn, quantity: -$0.quantity) }))
+          try queue(
             Dispatch(
               from: network.sites[supplier].code, to: network.sites[order.site].code,
               commodity: network.commodities[commodity].code, quantity: quantity, date: day),
-            at: supplier, connection)
-          guard let transfer = posting.events.first?.transferID else { continue }
-          stock.ship(
-            StockModel.Shipment(
-              transfer: transfer, from: supplier, to: order.site, commodity: commodity, dispatchedOn: day,
-              arrivesOn: arrival(from: supplier, to: order.site, commodity: commodity, dispatchedOn: day),
-              lots: posting.events.map { (code: $0.lotCode ?? "", quantity: -$0.quantity) }))
+            at: supplier, changes: taken, provisionalTransfer: lastProvisionalTransfer, connection)
         }
       }
     }
@@ -317,11 +348,11 @@ struct SimulationRun {
   ) throws {
     let quantity = min(wanted, stock.usable(site, commodity, on: day))
     guard quantity > 0 else { return }
-    try post(
+    try queue(
       Dispensing(
         site: network.sites[site].code, commodity: network.commodities[commodity].code, quantity: quantity,
         date: day, population: population, channel: channel, worker: worker, client: client),
-      at: site, connection)
+      at: site, changes: stock.taking(quantity, site, commodity, on: day), connection)
   }
 
   /// Now and then a little stock is lost or found damaged.
@@ -333,11 +364,11 @@ struct SimulationRun {
     let commodity = stocked[random.int(in: 0...(stocked.count - 1))]
     let usable = stock.usable(site, commodity, on: day)
     let quantity = max(1, Int64(Double(usable) * random.uniform(0.005...0.03)))
-    try post(
+    try queue(
       Adjustment(
         site: network.sites[site].code, commodity: network.commodities[commodity].code, quantity: -quantity,
         reason: random.chance(0.5) ? "lost" : "damaged", date: day),
-      at: site, connection)
+      at: site, changes: stock.taking(quantity, site, commodity, on: day), connection)
   }
 
   // MARK: - Supply shocks and lots
@@ -394,20 +425,58 @@ struct SimulationRun {
 
   // MARK: - Posting
 
-  /// Posts through the ledger under this simulation's key for the site, day and sequence, and mirrors what the
-  /// ledger recorded. A key that was already used (a concurrent run of the same simulation) posts nothing.
-  @discardableResult
-  private mutating func post(_ request: some LedgerRequest, at site: Int, _ connection: Connection) throws -> Posting {
+  /// A queued request's effect on `stock`, made when it was queued.
+  private struct Queued {
+    var changes: [StockModel.Change]
+    /// For a dispatch, its shipment's stand-in transfer number.
+    var provisionalTransfer: Int64?
+  }
+
+  /// Adds a request to the batch under this simulation's key for the site, day and sequence, and applies the
+  /// changes it will make, so later decisions see it.
+  private mutating func queue(
+    _ request: some LedgerRequest, at site: Int, changes: [StockModel.Change], provisionalTransfer: Int64? = nil,
+    _ connection: Connection
+  ) throws {
     sequence[site] += 1
-    let key = "\(keyPrefix)\(day)/\(network.sites[site].code)/\(sequence[site])"
-    let posting = try Ledger.post(connection, request, key: key)
-    if posting.replayed {
-      alreadyRecorded += posting.events.count
-    } else {
-      written += posting.events.count
+    batch.append(Ledger.KeyedRequest(request, key: "\(keyPrefix)\(day)/\(network.sites[site].code)/\(sequence[site])"))
+    queued.append(Queued(changes: changes, provisionalTransfer: provisionalTransfer))
+    stock.apply(changes)
+    if postsOneByOne { try flush(connection) }
+  }
+
+  /// Posts the batch and puts what the ledger recorded in place of what was expected: the same changes unless
+  /// the ledger and the simulator disagree (a bug, or a writer the simulator does not know about), and for a
+  /// dispatch the transfer's number. A key that was already used (an earlier or concurrent run of the same
+  /// simulation) posts nothing and returns what it recorded.
+  private mutating func flush(_ connection: Connection) throws {
+    guard !batch.isEmpty else { return }
+    let postings =
+      postsOneByOne
+      ? [try Ledger.post(connection, batch[0].request, key: batch[0].key)]
+      : try Ledger.post(connection, batch: batch)
+    requests += batch.count
+    batches += 1
+    for (posting, queued) in zip(postings, queued) {
+      if posting.replayed {
+        alreadyRecorded += posting.events.count
+      } else {
+        written += posting.events.count
+      }
+      let recorded = StockModel.changes(posting.events, network: network)
+      if recorded != queued.changes {
+        assertionFailure("expected \(queued.changes), the ledger recorded \(recorded)")
+        stock.apply(queued.changes.map(\.undone))
+        stock.apply(recorded)
+      }
+      if let provisional = queued.provisionalTransfer {
+        stock.confirm(
+          provisional, transfer: posting.events.first?.transferID,
+          lots: posting.events.map { (code: $0.lotCode ?? "", expiresOn: $0.expiresOn, quantity: -$0.quantity) })
+      }
     }
-    stock.apply(posting.events, network: network)
-    return posting
+    batch = []
+    queued = []
   }
 
   /// The random stream for one purpose on one day, named further by `parts`.

@@ -12,6 +12,9 @@ public struct SimulationReport: Sendable, Equatable {
   public var daysSimulated: Int
   public var eventsWritten: Int
   public var eventsAlreadyRecorded: Int
+  /// Requests posted, and the batches they went in: a batch is one call to the ledger.
+  public var requestsPosted: Int
+  public var batchesPosted: Int
   /// Site-days at dispensing sites that closed with some commodity out of stock: the days the forecast
   /// counts as stocked out.
   public var stockOutSiteDays: Int
@@ -32,11 +35,11 @@ public struct SimulationProgress: Sendable {
 /// ledger rule holds in it (stock never negative, first-expiry-first-out, expiry, history).
 ///
 /// Each day is posted "on its day": the session's `kpstock.today` is set to it, so the back-dating window
-/// never applies. Keys are `sim/<profile>/<seed>/<day>/<site>/<n>`. A week of one supply chain (the whole
-/// Kwale network; one county of the national one) is one transaction: every posting holds a transaction-level
-/// advisory lock until commit, and a national week's hundred thousand of them would overflow PostgreSQL's lock
-/// table. A
-/// simulation is anchored at its first day: a second run of the same profile and seed reads the first run's
+/// never applies. Keys are `sim/<profile>/<seed>/<day>/<site>/<n>`. A day of one supply chain (the whole
+/// Kwale network; one county of the national one) is posted in a few batches (`Ledger.post(_:batch:)`), and a
+/// week of it is one transaction: every posting holds a transaction-level advisory lock until commit, and a
+/// national week's hundred thousand of them would overflow PostgreSQL's lock table. A simulation is anchored at
+/// its first day: a second run of the same profile and seed reads the first run's
 /// stock back from the ledger and carries on from the day after its last, so running it again the same day
 /// adds nothing and a week later adds that week, and the history stays what one long run would have written.
 public enum Simulator {
@@ -51,10 +54,11 @@ public enum Simulator {
     return try run(connection, profile: profile, days: weeks * 7, seed: seed, through: through, progress: progress)
   }
 
-  /// `days` rather than weeks, so tests can run a large profile briefly.
+  /// `days` rather than weeks, so tests can run a large profile briefly; `oneByOne` posts each request on its
+  /// own, so tests can compare the batched history with it.
   static func run(
     _ connection: Connection, profile: SimulationProfile, days: Int, seed: UInt64, through: CalendarDate?,
-    progress: ((SimulationProgress) -> Void)?
+    oneByOne: Bool = false, progress: ((SimulationProgress) -> Void)?
   ) throws -> SimulationReport {
     let callersDay: String? = try connection.query("SELECT current_setting('kpstock.today', true) AS day")[0]
       .decode("day")
@@ -84,6 +88,7 @@ public enum Simulator {
         connection, network: network, keyPrefix: keyPrefix, arrival: run.arrival(from:to:commodity:dispatchedOn:))
     }
     run.alreadyRecorded = earlier.events
+    run.postsOneByOne = oneByOne
 
     // Each chain carries on from the day after the last it recorded: a run that stopped part-way through a
     // week may have committed some chains' week and not others'.
@@ -121,6 +126,7 @@ public enum Simulator {
     return SimulationReport(
       profile: profile, seed: seed, firstDay: firstDay, lastDay: lastDay, weeks: weeks, sites: network.sites.count,
       daysSimulated: daysSimulated, eventsWritten: run.written, eventsAlreadyRecorded: run.alreadyRecorded,
+      requestsPosted: run.requests, batchesPosted: run.batches,
       stockOutSiteDays: try stockOutSiteDays(connection, network: network, from: firstDay, through: lastDay),
       continuedFrom: earlier.firstDay.flatMap { $0 == lastDay.adding(days: 1 - days) ? nil : $0 })
   }

@@ -55,7 +55,8 @@ CREATE OR REPLACE FUNCTION ledger_book(
   p_req_name text DEFAULT 'entry'
 ) RETURNS SETOF ledger_booked LANGUAGE plpgsql
 -- Its statements take whole batches as array parameters; planning them afresh for each call (custom plans) costs
--- several times what running them does.
+-- several times what running them does, for a batch of one or of thousands. The generic plans join the batch to the
+-- ledger by hash or index whatever its size; keep it so (no join between two sets made from the batch).
 SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   v_today date;
@@ -79,6 +80,7 @@ DECLARE
   v_transfer_ids bigint[];
   v_day date;
   v_next_id bigint := 0;
+  v_added integer;
   v_first ledger_booked;
 BEGIN
   SELECT programme_today(), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
@@ -134,12 +136,6 @@ BEGIN
         END IF;
       END IF;
     END IF;
-  END IF;
-
-  -- A batch is planned for its own size (custom plans; the planning is small beside the work), a single request with
-  -- the plans kept from earlier calls. The function's SET clause restores the setting when it returns.
-  IF cardinality(p_lines) > 20 THEN
-    PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
   END IF;
 
   -- Keys: a request whose key is already recorded at its site is a repeat when it carries the same content and
@@ -320,32 +316,31 @@ BEGIN
     ORDER BY l.commodity, l.lot, l.req
     ON CONFLICT DO NOTHING;
 
+    -- Event ids are drawn before the insert, so the rows returned need no join back to the insert (a join the
+    -- planner cannot size for a batch it has not seen).
     WITH additions AS (
-      SELECT l.*, row_number() OVER (PARTITION BY l.req ORDER BY l.line) AS part
-      FROM unnest(v_lines) l WHERE l.day = v_day AND l.quantity >= 0
+      SELECT a.*, CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER (ORDER BY a.req, a.part))
+          ELSE nextval(pg_get_serial_sequence('stock_events', 'id')) END AS id
+      FROM (SELECT l.*, row_number() OVER (PARTITION BY l.req ORDER BY l.line) AS part
+        FROM unnest(v_lines) l WHERE l.day = v_day AND l.quantity >= 0 ORDER BY l.req, l.line) a
     ), added AS (
       INSERT INTO stock_events (id, site_code, commodity_code, lot_code, kind, quantity, reason_code, occurred_on,
-        recorded_on, note,
-        population_code, channel, worker_code, client_uic, transfer_id, count_id, reverses_event_id, idempotency_key,
-        key_part, fingerprint)
+        recorded_on, note, population_code, channel, worker_code, client_uic, transfer_id, count_id, reverses_event_id,
+        idempotency_key, key_part, fingerprint)
       OVERRIDING SYSTEM VALUE
-      SELECT CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER (ORDER BY a.req, a.part))
-          ELSE nextval(pg_get_serial_sequence('stock_events', 'id')) END,
-        a.site, a.commodity, a.lot, a.kind, a.quantity, a.reason, a.day, v_today, a.note, a.population, a.channel, a.worker,
-        a.client, a.transfer_id, a.count_id, a.reverses_event_id, a.key, a.part, a.fingerprint
+      SELECT a.id, a.site, a.commodity, a.lot, a.kind, a.quantity, a.reason, a.day, v_today, a.note, a.population,
+        a.channel, a.worker, a.client, a.transfer_id, a.count_id, a.reverses_event_id, a.key, a.part, a.fingerprint
       FROM additions a ORDER BY a.req, a.part
-      RETURNING *
     ), balances AS (
       INSERT INTO stock_balances AS b (site_code, commodity_code, lot_code, on_hand)
-      SELECT site_code, commodity_code, lot_code, sum(quantity) FROM added GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+      SELECT site, commodity, lot, sum(quantity) FROM additions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
       ON CONFLICT (site_code, commodity_code, lot_code) DO UPDATE SET on_hand = b.on_hand + excluded.on_hand
     )
-    SELECT coalesce(array_agg(ROW(a.req, 'posted', NULL, NULL, NULL, NULL, e.id, e.key_part, e.site_code,
-        e.commodity_code, e.lot_code, lo.expires_on, e.kind, e.quantity, e.reason_code, e.occurred_on, e.transfer_id,
-        e.count_id, e.reverses_event_id)::ledger_booked ORDER BY a.req, e.key_part), '{}')
+    SELECT coalesce(array_agg(ROW(a.req, 'posted', NULL, NULL, NULL, NULL, a.id, a.part, a.site, a.commodity, a.lot,
+        lo.expires_on, a.kind, a.quantity, a.reason, a.day, a.transfer_id, a.count_id,
+        a.reverses_event_id)::ledger_booked ORDER BY a.req, a.part), '{}')
     INTO v_wave
-    FROM added e JOIN additions a ON a.site = e.site_code AND a.key = e.idempotency_key AND a.part = e.key_part
-    LEFT JOIN lots lo ON lo.commodity_code = e.commodity_code AND lo.lot_code = e.lot_code;
+    FROM additions a LEFT JOIN lots lo ON lo.commodity_code = a.commodity AND lo.lot_code = a.lot;
     v_next_id := v_next_id + cardinality(v_wave);
 
     -- Takes. A take from a named lot comes from that lot; the others are spread first-expiry-first-out over the lots
@@ -438,6 +433,7 @@ BEGIN
     END LOOP;
 
     IF cardinality(v_takes) > 0 THEN
+      v_added := cardinality(v_wave);
       WITH takes AS (
         SELECT l.*, nullif(l.lot, '') AS named_lot, -l.quantity AS asked,
           CASE WHEN l.lots = 'expired' THEN 'expired' ELSE 'usable' END AS pool,
@@ -474,34 +470,32 @@ BEGIN
         UNION ALL
         SELECT t.req, t.line, t.named_lot, NULL, t.asked FROM takes t WHERE t.named_lot IS NOT NULL
       ), numbered AS (
-        SELECT t.*, p.lot AS taken_lot, p.quantity AS taken,
-          t.parts_before + row_number() OVER (PARTITION BY t.req ORDER BY t.line, p.expires_on NULLS LAST, p.lot)
-            AS part
-        FROM pieces p JOIN takes t ON t.req = p.req AND t.line = p.line
+        SELECT n.*, CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER (ORDER BY n.req, n.part))
+            ELSE nextval(pg_get_serial_sequence('stock_events', 'id')) END AS id
+        FROM (SELECT t.*, p.lot AS taken_lot, p.quantity AS taken,
+            t.parts_before + row_number() OVER (PARTITION BY t.req ORDER BY t.line, p.expires_on NULLS LAST, p.lot)
+              AS part
+          FROM pieces p JOIN takes t ON t.req = p.req AND t.line = p.line ORDER BY t.req, part) n
       ), added AS (
         INSERT INTO stock_events (id, site_code, commodity_code, lot_code, kind, quantity, reason_code, occurred_on,
           recorded_on, note, population_code, channel, worker_code, client_uic, transfer_id, count_id, reverses_event_id,
           idempotency_key, key_part, fingerprint)
         OVERRIDING SYSTEM VALUE
-        SELECT CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER (ORDER BY n.req, n.part))
-            ELSE nextval(pg_get_serial_sequence('stock_events', 'id')) END,
-          n.site, n.commodity, n.taken_lot, n.kind, -n.taken, n.reason, n.day, v_today, n.note, n.population, n.channel,
-          n.worker, n.client, n.transfer, n.count_id, n.reverses_event_id, n.key, n.part, n.fingerprint
+        SELECT n.id, n.site, n.commodity, n.taken_lot, n.kind, -n.taken, n.reason, n.day, v_today, n.note,
+          n.population, n.channel, n.worker, n.client, n.transfer, n.count_id, n.reverses_event_id, n.key, n.part,
+          n.fingerprint
         FROM numbered n ORDER BY n.req, n.part
-        RETURNING *
       ), balances AS (
-        UPDATE stock_balances b SET on_hand = b.on_hand + taken.quantity
-        FROM (SELECT site_code, commodity_code, lot_code, sum(quantity) AS quantity FROM added GROUP BY 1, 2, 3) taken
-        WHERE b.site_code = taken.site_code AND b.commodity_code = taken.commodity_code
-          AND b.lot_code = taken.lot_code
+        UPDATE stock_balances b SET on_hand = b.on_hand - taken.quantity
+        FROM (SELECT site, commodity, taken_lot, sum(taken) AS quantity FROM numbered GROUP BY 1, 2, 3) taken
+        WHERE b.site_code = taken.site AND b.commodity_code = taken.commodity AND b.lot_code = taken.taken_lot
       )
-      SELECT v_wave || coalesce(array_agg(ROW(n.req, 'posted', NULL, NULL, NULL, NULL, e.id, e.key_part, e.site_code,
-          e.commodity_code, e.lot_code, lo.expires_on, e.kind, e.quantity, e.reason_code, e.occurred_on, e.transfer_id,
-          e.count_id, e.reverses_event_id)::ledger_booked ORDER BY n.req, e.key_part), '{}')
+      SELECT v_wave || coalesce(array_agg(ROW(n.req, 'posted', NULL, NULL, NULL, NULL, n.id, n.part, n.site,
+          n.commodity, n.taken_lot, lo.expires_on, n.kind, -n.taken, n.reason, n.day, n.transfer, n.count_id,
+          n.reverses_event_id)::ledger_booked ORDER BY n.req, n.part), '{}')
       INTO v_wave
-      FROM added e JOIN numbered n ON n.site = e.site_code AND n.key = e.idempotency_key AND n.part = e.key_part
-      LEFT JOIN lots lo ON lo.commodity_code = e.commodity_code AND lo.lot_code = e.lot_code;
-      v_next_id := v_next_id + cardinality(v_wave);
+      FROM numbered n LEFT JOIN lots lo ON lo.commodity_code = n.commodity AND lo.lot_code = n.taken_lot;
+      v_next_id := v_next_id + cardinality(v_wave) - v_added;
     END IF;
 
     INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)

@@ -47,24 +47,19 @@ public struct Migrator: Sendable {
   ) throws -> [String] {
     try connection.execute("SELECT pg_advisory_lock(\(lockKey))")
     defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(lockKey))") }
-    try connection.executeScript(
-      unsafeSQL: """
-        CREATE TABLE IF NOT EXISTS schema_migrations (
-          name text PRIMARY KEY,
-          checksum text NOT NULL,
-          applied_at timestamptz NOT NULL DEFAULT now(),
-          applied_by text NOT NULL DEFAULT session_user
-        )
-        """)
-    try connection.executeScript(
-      unsafeSQL: """
-        CREATE TABLE IF NOT EXISTS schema_repeatables (
-          name text PRIMARY KEY,
-          checksum text NOT NULL,
-          applied_at timestamptz NOT NULL DEFAULT now(),
-          applied_by text NOT NULL DEFAULT session_user
-        )
-        """)
+    // What was applied, and when: one table for migrations (applied once) and one for repeatable files (applied
+    // again whenever they change), the same shape.
+    for table in ["schema_migrations", "schema_repeatables"] {
+      try connection.executeScript(
+        unsafeSQL: """
+          CREATE TABLE IF NOT EXISTS \(table) (
+            name text PRIMARY KEY,
+            checksum text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now(),
+            applied_by text NOT NULL DEFAULT session_user
+          )
+          """)
+    }
     let pending = try verify(connection)
     for migration in pending {
       try connection.transaction { connection in

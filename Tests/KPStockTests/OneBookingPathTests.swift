@@ -24,15 +24,6 @@ private func dispensing(_ quantity: Int64, on date: String? = nil) -> Dispensing
     population: "FSW", channel: .outreach, worker: "PE-7", client: "KWL-0042-R", note: "register p. 4")
 }
 
-private func message(_ body: () throws -> Void) -> String? {
-  do {
-    try body()
-    return nil
-  } catch {
-    return String(describing: error)
-  }
-}
-
 /// Everything the ledger holds, without what differs by when and how it was written (ids, timestamps).
 private func ledgerContents(_ connection: Connection) throws -> [String] {
   let events = try connection.query(
@@ -76,7 +67,7 @@ struct OneBookingPathTests {
     try Ledger.post(connection, receipt(100, lot: "NEW", expiry: "2027-06-30", on: "2026-03-11"))
     let events: Int64 = try connection.query("SELECT count(*) AS n FROM stock_events")[0].decode("n")
     #expect(
-      message { try Ledger.post(connection, dispensing(30, on: "2026-03-06")) }
+      failureMessage { try Ledger.post(connection, dispensing(30, on: "2026-03-06")) }
         == "back-dated to 2026-03-06, this would make the stock of MALE-CONDOM at DICE-UKUNDA negative on "
         + "2026-03-06: balance then 10, asked 30")
     #expect(try connection.query("SELECT count(*) AS n FROM stock_events")[0].decode("n") == events)
@@ -89,7 +80,7 @@ struct OneBookingPathTests {
     try Ledger.post(connection, receipt(50, lot: "OLD", expiry: "2027-06-30", on: "2026-03-01"))
     try Ledger.post(connection, dispensing(50, on: "2026-03-09"))
     try Ledger.post(connection, receipt(100, lot: "NEW", expiry: "2027-06-30", on: "2026-03-10"))
-    let refused = message { try Ledger.post(connection, dispensing(5, on: "2026-03-05")) }
+    let refused = failureMessage { try Ledger.post(connection, dispensing(5, on: "2026-03-05")) }
     #expect(refused?.hasPrefix("back-dated to 2026-03-05,") == true)
     #expect(try StockQueries.verify(connection).isEmpty)
   }
@@ -142,7 +133,7 @@ struct OneBookingPathTests {
     #expect(again.replayed)
     #expect(again.events == first.events)
     #expect(
-      message { try Ledger.post(connection, dispensing(10, on: "2026-03-10"), key: "k-1") }
+      failureMessage { try Ledger.post(connection, dispensing(10, on: "2026-03-10"), key: "k-1") }
         == "key: key k-1 was already used at DICE-UKUNDA for a different entry (event \(first.events[0].id))")
   }
 
@@ -157,14 +148,14 @@ struct OneBookingPathTests {
     try connection.execute("UPDATE sites SET opened_on = '2026-04-01' WHERE code = 'SAT-KINANGO'")
     let early = Receipt(
       site: "SAT-KINANGO", commodity: "ALCOHOL-SWAB", quantity: 100, date: CalendarDate("2026-03-11"))
-    #expect(message { try Ledger.post(connection, early) } == "site: site SAT-KINANGO opens on 2026-04-01")
+    #expect(failureMessage { try Ledger.post(connection, early) } == "site: site SAT-KINANGO opens on 2026-04-01")
 
     // Once its stock is gone the site can close, and a movement after that day is refused.
     try Ledger.post(connection, dispensing(100))
     try connection.execute("UPDATE sites SET closed_on = '2026-03-11' WHERE code = 'DICE-UKUNDA'")
     try connection.execute("SET kpstock.today = '2026-03-12'")
     #expect(
-      message { try Ledger.post(connection, receipt(5, lot: "L1", expiry: "2027-06-30", on: "2026-03-12")) }
+      failureMessage { try Ledger.post(connection, receipt(5, lot: "L1", expiry: "2027-06-30", on: "2026-03-12")) }
         == "site: site DICE-UKUNDA closed on 2026-03-11")
   }
 

@@ -1,6 +1,6 @@
 /// What `body` throws, as the person would read it, or nil when it throws nothing: tests compare refusals by
 /// their wording.
-public func failureMessage(_ body: () throws -> Void) -> String? {
+public func thrownDescription(_ body: () throws -> Void) -> String? {
   do {
     try body()
     return nil

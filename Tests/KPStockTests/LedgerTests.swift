@@ -51,7 +51,7 @@ struct LedgerTests {
     let (_, connection) = try ledgerDatabase()
     try receive(connection, 120)
     let before = try eventCount(connection)
-    let message = failureMessage { try Ledger.post(connection, dispensing(144)) }
+    let message = thrownDescription { try Ledger.post(connection, dispensing(144)) }
     #expect(message == "insufficient stock of MALE-CONDOM at DICE-UKUNDA: on hand 120, asked 144")
     #expect(try eventCount(connection) == before)
     #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 120)
@@ -74,9 +74,9 @@ struct LedgerTests {
     try receive(connection, 10, lot: "NEW", expiry: "2027-03-31")
     try connection.execute("SET kpstock.today = '2026-03-25'")
 
-    let named = failureMessage { try Ledger.post(connection, dispensing(5, lot: "OLD")) }
+    let named = thrownDescription { try Ledger.post(connection, dispensing(5, lot: "OLD")) }
     #expect(named == "lot: lot OLD of MALE-CONDOM expired on 2026-03-20: it can only be adjusted out as expired")
-    let fefo = failureMessage { try Ledger.post(connection, dispensing(20)) }
+    let fefo = thrownDescription { try Ledger.post(connection, dispensing(20)) }
     #expect(
       fefo == "insufficient stock of MALE-CONDOM at DICE-UKUNDA: on hand 10, asked 20 (another 40 are in expired lots)")
 
@@ -93,7 +93,7 @@ struct LedgerTests {
     try Ledger.post(connection, dispensing(80, date: day(-5)))
     try receive(connection, 500, lot: "L2", date: day(-1))
     // 600 − 80 = 520 on hand today, but on day −5 only 20 were left: 30 more on day −7 would break it.
-    let message = failureMessage { try Ledger.post(connection, dispensing(30, date: day(-7))) }
+    let message = thrownDescription { try Ledger.post(connection, dispensing(30, date: day(-7))) }
     #expect(
       message
         == "back-dated to 2026-03-04, this would make the stock of MALE-CONDOM at DICE-UKUNDA negative on "
@@ -104,9 +104,9 @@ struct LedgerTests {
 
   @Test func datesOutsideTheBackDatingWindowOrInTheFutureAreRefused() throws {
     let (_, connection) = try ledgerDatabase()
-    let future = failureMessage { try receive(connection, 10, date: day(1)) }
+    let future = thrownDescription { try receive(connection, 10, date: day(1)) }
     #expect(future == "date: 2026-03-12 is in the future (today is 2026-03-11)")
-    let old = failureMessage { try receive(connection, 10, date: day(-61)) }
+    let old = thrownDescription { try receive(connection, 10, date: day(-61)) }
     #expect(old?.hasPrefix("date: 2026-01-09 is more than 60 days ago") == true)
     try receive(connection, 10, date: day(-60))
   }
@@ -119,7 +119,7 @@ struct LedgerTests {
     #expect(!first.replayed && again.replayed)
     #expect(again.events == first.events)
     #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 90)
-    let conflict = failureMessage { try Ledger.post(connection, dispensing(11), key: "register-p4-l7") }
+    let conflict = thrownDescription { try Ledger.post(connection, dispensing(11), key: "register-p4-l7") }
     #expect(
       conflict
         == "key: key register-p4-l7 was already used at DICE-UKUNDA for a different entry (event \(first.events[0].id))"
@@ -136,7 +136,7 @@ struct LedgerTests {
     #expect(inTransit.map(\.inTransit) == [288])
     #expect(try onHand(connection, "STORE-KWALE", "MALE-CONDOM") == 712)
 
-    let noReason = failureMessage { try Ledger.post(connection, TransferReceipt(transfer: transfer, rejected: 10)) }
+    let noReason = thrownDescription { try Ledger.post(connection, TransferReceipt(transfer: transfer, rejected: 10)) }
     #expect(noReason == "reason: a rejection needs a reason (see kpstock reason list)")
     let receipt = try Ledger.post(
       connection, TransferReceipt(transfer: transfer, rejected: 10, reason: "damaged"))
@@ -144,7 +144,7 @@ struct LedgerTests {
     #expect(receipt.events.map(\.quantity) == [288, -10])
     #expect(try onHand(connection, "DICE-KWALE", "MALE-CONDOM") == 278)
     #expect(try StockQueries.stock(connection, site: "DICE-KWALE").allSatisfy { $0.inTransit == 0 })
-    let again = failureMessage { try Ledger.post(connection, TransferReceipt(transfer: transfer)) }
+    let again = thrownDescription { try Ledger.post(connection, TransferReceipt(transfer: transfer)) }
     #expect(again == "transfer: transfer \(transfer) was already received on 2026-03-11")
     #expect(try StockQueries.verify(connection).isEmpty)
   }
@@ -163,7 +163,7 @@ struct LedgerTests {
     #expect(count.events.map(\.quantity) == [-2])
     #expect(count.events.map(\.reasonCode) == ["unexplained"])
     #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 88)
-    let twice = failureMessage {
+    let twice = thrownDescription {
       try Ledger.post(
         connection,
         CountEntry(site: "DICE-UKUNDA", commodity: "MALE-CONDOM", lot: "L1", counted: 98, countID: sheet.id))
@@ -192,7 +192,9 @@ struct LedgerTests {
     #expect(undone.events.map(\.occurredOn) == [day(-2)])
     #expect(undone.events.map(\.reversesEventID) == [issued.events[0].id])
     #expect(try onHand(connection, "DICE-UKUNDA", "MALE-CONDOM") == 100)
-    let twice = failureMessage { try Ledger.post(connection, Undo(event: issued.events[0].id, reason: "correction")) }
+    let twice = thrownDescription {
+      try Ledger.post(connection, Undo(event: issued.events[0].id, reason: "correction"))
+    }
     #expect(twice == "event: event \(issued.events[0].id) was already undone by event \(undone.events[0].id)")
     let history = try connection.query(
       "SELECT dispensed FROM stock_daily WHERE site_code = 'DICE-UKUNDA' AND day = \(day(-2))")
@@ -205,7 +207,7 @@ struct LedgerTests {
     try receive(connection, 100)
     let received = try connection.query("SELECT id FROM stock_events")[0].decode("id") as Int64
     try Ledger.post(connection, dispensing(70))
-    let message = failureMessage { try Ledger.post(connection, Undo(event: received, reason: "correction")) }
+    let message = thrownDescription { try Ledger.post(connection, Undo(event: received, reason: "correction")) }
     #expect(message == "insufficient stock of MALE-CONDOM lot L1 at DICE-UKUNDA: on hand 30, asked 100")
   }
 
@@ -446,7 +448,7 @@ struct DispensingRaceTests {
     try connection.execute("BEGIN")
     let first = try Ledger.post(connection, dispensing(10), key: "p9-l4")
     let second = try contend(database, holding: connection) { session in
-      failureMessage { try Ledger.post(session, dispensing(11), key: "p9-l4") }
+      thrownDescription { try Ledger.post(session, dispensing(11), key: "p9-l4") }
     }
     #expect(
       second == "key: key p9-l4 was already used at DICE-UKUNDA for a different entry (event \(first.events[0].id))")
@@ -479,7 +481,7 @@ struct DispensingRaceTests {
     try connection.execute("BEGIN")
     try Ledger.post(connection, dispensing(90))
     let short = try contend(database, holding: connection) { session in
-      failureMessage {
+      thrownDescription {
         try session.query(
           """
           SELECT * FROM ledger_post('[{"req": 1, "kind": "dispense", "key": "direct-1", "site": "DICE-UKUNDA",

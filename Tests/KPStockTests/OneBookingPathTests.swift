@@ -67,7 +67,7 @@ struct OneBookingPathTests {
     try Ledger.post(connection, receipt(100, lot: "NEW", expiry: "2027-06-30", on: "2026-03-11"))
     let events: Int64 = try connection.query("SELECT count(*) AS n FROM stock_events")[0].decode("n")
     #expect(
-      failureMessage { try Ledger.post(connection, dispensing(30, on: "2026-03-06")) }
+      thrownDescription { try Ledger.post(connection, dispensing(30, on: "2026-03-06")) }
         == "back-dated to 2026-03-06, this would make the stock of MALE-CONDOM at DICE-UKUNDA negative on "
         + "2026-03-06: balance then 10, asked 30")
     #expect(try connection.query("SELECT count(*) AS n FROM stock_events")[0].decode("n") == events)
@@ -80,7 +80,7 @@ struct OneBookingPathTests {
     try Ledger.post(connection, receipt(50, lot: "OLD", expiry: "2027-06-30", on: "2026-03-01"))
     try Ledger.post(connection, dispensing(50, on: "2026-03-09"))
     try Ledger.post(connection, receipt(100, lot: "NEW", expiry: "2027-06-30", on: "2026-03-10"))
-    let refused = failureMessage { try Ledger.post(connection, dispensing(5, on: "2026-03-05")) }
+    let refused = thrownDescription { try Ledger.post(connection, dispensing(5, on: "2026-03-05")) }
     #expect(refused?.hasPrefix("back-dated to 2026-03-05,") == true)
     #expect(try StockQueries.verify(connection).isEmpty)
   }
@@ -133,7 +133,7 @@ struct OneBookingPathTests {
     #expect(again.replayed)
     #expect(again.events == first.events)
     #expect(
-      failureMessage { try Ledger.post(connection, dispensing(10, on: "2026-03-10"), key: "k-1") }
+      thrownDescription { try Ledger.post(connection, dispensing(10, on: "2026-03-10"), key: "k-1") }
         == "key: key k-1 was already used at DICE-UKUNDA for a different entry (event \(first.events[0].id))")
   }
 
@@ -148,14 +148,14 @@ struct OneBookingPathTests {
     try connection.execute("UPDATE sites SET opened_on = '2026-04-01' WHERE code = 'SAT-KINANGO'")
     let early = Receipt(
       site: "SAT-KINANGO", commodity: "ALCOHOL-SWAB", quantity: 100, date: CalendarDate("2026-03-11"))
-    #expect(failureMessage { try Ledger.post(connection, early) } == "site: site SAT-KINANGO opens on 2026-04-01")
+    #expect(thrownDescription { try Ledger.post(connection, early) } == "site: site SAT-KINANGO opens on 2026-04-01")
 
     // Once its stock is gone the site can close, and a movement after that day is refused.
     try Ledger.post(connection, dispensing(100))
     try connection.execute("UPDATE sites SET closed_on = '2026-03-11' WHERE code = 'DICE-UKUNDA'")
     try connection.execute("SET kpstock.today = '2026-03-12'")
     #expect(
-      failureMessage { try Ledger.post(connection, receipt(5, lot: "L1", expiry: "2027-06-30", on: "2026-03-12")) }
+      thrownDescription { try Ledger.post(connection, receipt(5, lot: "L1", expiry: "2027-06-30", on: "2026-03-12")) }
         == "site: site DICE-UKUNDA closed on 2026-03-11")
   }
 

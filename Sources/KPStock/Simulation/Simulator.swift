@@ -39,9 +39,9 @@ public struct SimulationProgress: Sendable {
 /// Kwale network; one county of the national one) is posted in a few batches (`Ledger.post(_:batch:)`), and a
 /// week of it is one transaction: every posting holds a transaction-level advisory lock until commit, and a
 /// national week's hundred thousand of them would overflow PostgreSQL's lock table. A simulation is anchored at
-/// its first day: a second run of the same profile and seed reads the first run's
-/// stock back from the ledger and carries on from the day after its last, so running it again the same day
-/// adds nothing and a week later adds that week, and the history stays what one long run would have written.
+/// its first day: a second run of the same profile and seed reads the first run's stock back from the ledger
+/// and carries on from the day after its last, so running it again the same day adds nothing and a week later
+/// adds that week, and the history stays what one long run would have written.
 public enum Simulator {
   public static func run(
     _ connection: Connection, profile: SimulationProfile, weeks: Int? = nil, seed: UInt64 = 1,

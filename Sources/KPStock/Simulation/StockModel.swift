@@ -132,10 +132,12 @@ struct StockModel {
 
   /// Gives a provisional shipment the transfer the ledger recorded and the lots it took, keeping its place in
   /// dispatch order (arrivals are received in that order). Without a transfer there is nothing on the road.
+  /// Provisional shipments are the latest, so the search starts from the end: a national run keeps many on the
+  /// road.
   mutating func confirm(
     _ provisional: Int64, transfer: Int64?, lots: [(code: String, expiresOn: CalendarDate?, quantity: Int64)]
   ) {
-    guard let index = shipments.firstIndex(where: { $0.transfer == provisional }) else { return }
+    guard let index = shipments.lastIndex(where: { $0.transfer == provisional }) else { return }
     guard let transfer else {
       shipments.remove(at: index)
       return

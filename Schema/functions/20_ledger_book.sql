@@ -73,6 +73,11 @@ DECLARE
   v_booked ledger_booked[] := '{}';
   v_wave ledger_booked[];
   v_lines ledger_line[];
+  v_wave_lines ledger_line[];
+  v_days date[];
+  v_firsts integer[];
+  v_lasts integer[];
+  v_i integer;
   v_takes ledger_line[];
   v_stock ledger_lot_stock[];
   v_short ledger_booked[];
@@ -265,7 +270,7 @@ BEGIN
         ledger_refusal(l.req, 'expiry', format('lot %s of %s expired on %s, before %s', l.lot, l.commodity,
           coalesce(lo.expires_on, l.expiry), l.day), 'KP002')
     END) x (refusal)
-    WHERE (x.refusal).req IS NOT NULL AND l.req <> ALL (v_repeat_reqs)
+    WHERE (x.refusal).req IS NOT NULL AND NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) y WHERE y = l.req)
       AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) f WHERE f.req = l.req)
     ORDER BY l.req, l.line
   )
@@ -284,24 +289,33 @@ BEGIN
   SELECT coalesce(array_agg(ROW(l.req, l.line, l.key, l.fingerprint, l.asked_day, l.day, l.site, l.commodity,
       CASE WHEN m.lot_tracked THEN l.lot ELSE '' END, l.expiry, l.kind, l.quantity, l.lots, l.reason, l.population,
       l.channel, l.worker, l.client, l.note, l.to_site, l.transfer_id, l.count_id, l.reverses_event_id)::ledger_line
-      ORDER BY l.req, l.line), '{}')
+      ORDER BY l.day, l.req, l.line), '{}')
   INTO v_lines
   FROM unnest(p_lines) l JOIN commodities m ON m.code = l.commodity
-  WHERE l.req <> ALL (v_repeat_reqs) AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req);
+  WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
+    AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req);
+  -- Each day's lines are a slice of the batch, so a register spanning weeks is read once, not once a day.
+  SELECT coalesce(array_agg(d.day ORDER BY d.day), '{}'), coalesce(array_agg(d.first ORDER BY d.day), '{}'),
+    coalesce(array_agg(d.last ORDER BY d.day), '{}')
+  INTO v_days, v_firsts, v_lasts
+  FROM (SELECT u.day, min(u.ordinality)::integer AS first, max(u.ordinality)::integer AS last
+    FROM unnest(v_lines) WITH ORDINALITY u GROUP BY u.day) d;
 
   PERFORM set_config('kpstock.booked', 'on', true);
-  FOR v_day IN SELECT DISTINCT l.day FROM unnest(v_lines) l ORDER BY 1 LOOP
+  FOR v_i IN 1..cardinality(v_days) LOOP
+    v_day := v_days[v_i];
+    v_wave_lines := v_lines[v_firsts[v_i]:v_lasts[v_i]];
     -- Every writer locks the balances it may change in key order before changing any, so concurrent batches queue
     -- instead of deadlocking.
     PERFORM 1 FROM stock_balances b
-    WHERE (b.site_code, b.commodity_code) IN (SELECT l.site, l.commodity FROM unnest(v_lines) l WHERE l.day = v_day)
+    WHERE (b.site_code, b.commodity_code) IN (SELECT l.site, l.commodity FROM unnest(v_wave_lines) l)
     ORDER BY b.site_code, b.commodity_code, b.lot_code FOR UPDATE;
 
     -- A dispatch opens its transfer; its id is drawn first so that its events can carry it.
     WITH opened AS (
       SELECT l.req, nextval(pg_get_serial_sequence('transfers', 'id')) AS id, l.site, l.to_site, l.commodity,
         -l.quantity AS quantity
-      FROM unnest(v_lines) l WHERE l.day = v_day AND l.kind = 'transfer_out' AND l.transfer_id IS NULL
+      FROM unnest(v_wave_lines) l WHERE l.kind = 'transfer_out' AND l.transfer_id IS NULL
     ), inserted AS (
       INSERT INTO transfers (id, from_site_code, to_site_code, commodity_code, quantity, dispatched_on)
       OVERRIDING SYSTEM VALUE SELECT id, site, to_site, commodity, quantity, v_day FROM opened
@@ -311,8 +325,8 @@ BEGIN
 
     -- Additions: new lots first, then one event per line.
     INSERT INTO lots (commodity_code, lot_code, expires_on)
-    SELECT DISTINCT ON (l.commodity, l.lot) l.commodity, l.lot, l.expiry FROM unnest(v_lines) l
-    WHERE l.day = v_day AND l.quantity > 0 AND l.lot <> '' AND l.expiry IS NOT NULL
+    SELECT DISTINCT ON (l.commodity, l.lot) l.commodity, l.lot, l.expiry FROM unnest(v_wave_lines) l
+    WHERE l.quantity > 0 AND l.lot <> '' AND l.expiry IS NOT NULL
     ORDER BY l.commodity, l.lot, l.req
     ON CONFLICT DO NOTHING;
 
@@ -322,7 +336,7 @@ BEGIN
       SELECT a.*, CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER (ORDER BY a.req, a.part))
           ELSE nextval(pg_get_serial_sequence('stock_events', 'id')) END AS id
       FROM (SELECT l.*, row_number() OVER (PARTITION BY l.req ORDER BY l.line) AS part
-        FROM unnest(v_lines) l WHERE l.day = v_day AND l.quantity >= 0 ORDER BY l.req, l.line) a
+        FROM unnest(v_wave_lines) l WHERE l.quantity >= 0 ORDER BY l.req, l.line) a
     ), added AS (
       INSERT INTO stock_events (id, site_code, commodity_code, lot_code, kind, quantity, reason_code, occurred_on,
         recorded_on, note, population_code, channel, worker_code, client_uic, transfer_id, count_id, reverses_event_id,
@@ -349,7 +363,7 @@ BEGIN
     -- Requests are served in order; the first in a site and commodity that runs short is refused, and (when
     -- refusals are reported) the allocation runs again without it.
     SELECT coalesce(array_agg(l ORDER BY l.req, l.line), '{}') INTO v_takes
-    FROM unnest(v_lines) l WHERE l.day = v_day AND l.quantity < 0;
+    FROM unnest(v_wave_lines) l WHERE l.quantity < 0;
 
     SELECT coalesce(array_agg(ROW(b.site_code, b.commodity_code, b.lot_code, lo.expires_on, b.on_hand,
         b.on_hand - greatest(0, coalesce(later.most, 0)))::ledger_lot_stock), '{}')
@@ -439,7 +453,7 @@ BEGIN
           CASE WHEN l.lots = 'expired' THEN 'expired' ELSE 'usable' END AS pool,
           coalesce(a.parts, 0) AS parts_before, coalesce(l.transfer_id, o.id) AS transfer
         FROM unnest(v_takes) l
-        LEFT JOIN (SELECT x.req, count(*) AS parts FROM unnest(v_lines) x WHERE x.day = v_day AND x.quantity >= 0
+        LEFT JOIN (SELECT x.req, count(*) AS parts FROM unnest(v_wave_lines) x WHERE x.quantity >= 0
           GROUP BY x.req) a ON a.req = l.req
         LEFT JOIN unnest(v_transfer_reqs, v_transfer_ids) AS o (req, id) ON o.req = l.req
       ), named_total AS (

@@ -301,6 +301,11 @@ BEGIN
   FROM (SELECT u.day, min(u.ordinality)::integer AS first, max(u.ordinality)::integer AS last
     FROM unnest(v_lines) WITH ORDINALITY u GROUP BY u.day) d;
 
+  -- A trial run's events count down from below the lowest number an earlier batch of the same trial used.
+  IF p_dry_run THEN
+    SELECT greatest(0, -min(id)) INTO v_next_id FROM stock_events;
+  END IF;
+
   PERFORM set_config('kpstock.booked', 'on', true);
   FOR v_i IN 1..cardinality(v_days) LOOP
     v_day := v_days[v_i];

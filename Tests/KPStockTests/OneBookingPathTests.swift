@@ -201,6 +201,22 @@ struct OneBookingPathTests {
     #expect(next.events.map(\.id) == [before + 1])
   }
 
+  /// A long register is booked 50,000 rows per call; the trial numbers of one call must not collide with the last's.
+  @Test func trialBatchesInOneTransactionNumberTheirEventsBelowEachOther() throws {
+    let connection = try bookingDatabase()
+    try connection.execute("BEGIN")
+    for key in ["trial-1", "trial-2"] {
+      try connection.query(
+        """
+        SELECT * FROM ledger_book(ARRAY[ledger_request_line(1, 'receipt', \(key), 'DICE-UKUNDA', 'ALCOHOL-SWAB', NULL,
+          NULL, 5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, programme_today())], false, true)
+        """)
+    }
+    let ids = try connection.query("SELECT id FROM stock_events ORDER BY id").map { try $0.decode("id") as Int64 }
+    try connection.execute("ROLLBACK")
+    #expect(ids == [-2, -1])
+  }
+
   @Test func aKeyRepeatedInOneFileForAnotherEntryNamesTheEarlierLine() throws {
     let connection = try bookingDatabase()
     try Ledger.post(connection, receipt(1000, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))

@@ -1,4 +1,6 @@
 import Foundation
+import KPStock
+import KPStockTestSupport
 import Testing
 
 /// Schema/ reads as one ledger: tables in forward-only migrations, and every function and trigger defined once, in
@@ -59,5 +61,18 @@ struct SchemaLayoutTests {
       create function LEDGER_BOOK() returns void language sql as $$ select 1 $$;
       """
     #expect(Self.definitions(text) == ["function ledger_book", "function ledger_book"])
+  }
+
+  /// A database made before 0001–0006 were squashed cannot be upgraded in place; it is refused, saying what to do.
+  @Test func aDatabaseFromBeforeTheSquashIsRefusedWithWhatToDo() throws {
+    let database = try TestDatabase.fresh()
+    let raw = try database.connect()
+    try raw.execute("INSERT INTO schema_migrations (name, checksum) VALUES ('0003_ledger_import', 'e57f3db7')")
+    #expect {
+      _ = try KPStockDatabase.open(.server(database.conninfo))
+    } throws: { error in
+      let message = (error as? KPStockError)?.message ?? ""
+      return message.contains("it has migration 0003_ledger_import") && message.contains("kpstock db destroy --yes")
+    }
   }
 }

@@ -57,10 +57,7 @@ CREATE OR REPLACE FUNCTION ledger_book(
 -- Its statements take whole batches as array parameters; planning them afresh for each call (custom plans) costs
 -- several times what running them does, for a batch of one or of thousands. The generic plans join the batch to the
 -- ledger by hash or index whatever its size; keep it so (no join between two sets made from the batch).
--- A session keeps those plans, and one made while the ledger was nearly empty (a new database, the first entries
--- before an import) would scan the whole of stock_events for every lot of every day of a long register; with
--- sequential scans off they use the ledger's indexes whatever the table's statistics said when they were made.
-SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   v_today date;
   v_window integer;

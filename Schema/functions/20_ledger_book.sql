@@ -370,21 +370,23 @@ BEGIN
     SELECT coalesce(array_agg(l ORDER BY l.req, l.line), '{}') INTO v_takes
     FROM unnest(v_wave_lines) l WHERE l.quantity < 0;
 
-    SELECT coalesce(array_agg(ROW(b.site_code, b.commodity_code, b.lot_code, lo.expires_on, b.on_hand,
-        b.on_hand - greatest(0, coalesce(later.most, 0)))::ledger_lot_stock), '{}')
-    INTO v_stock
-    FROM stock_balances b
-    LEFT JOIN lots lo ON lo.commodity_code = b.commodity_code AND lo.lot_code = b.lot_code
-    LEFT JOIN LATERAL (
-      SELECT max(suffix) AS most FROM (
-        SELECT sum(sum(e.quantity)) OVER (ORDER BY e.occurred_on DESC) AS suffix
-        FROM stock_events e
-        WHERE e.site_code = b.site_code AND e.commodity_code = b.commodity_code AND e.occurred_on > v_day
-          AND e.lot_code = b.lot_code
-        GROUP BY e.occurred_on
-      ) s
-    ) later ON v_day < v_today
-    WHERE (b.site_code, b.commodity_code) IN (SELECT l.site, l.commodity FROM unnest(v_takes) l);
+    IF cardinality(v_takes) > 0 THEN
+      SELECT coalesce(array_agg(ROW(b.site_code, b.commodity_code, b.lot_code, lo.expires_on, b.on_hand,
+          b.on_hand - greatest(0, coalesce(later.most, 0)))::ledger_lot_stock), '{}')
+      INTO v_stock
+      FROM stock_balances b
+      LEFT JOIN lots lo ON lo.commodity_code = b.commodity_code AND lo.lot_code = b.lot_code
+      LEFT JOIN LATERAL (
+        SELECT max(suffix) AS most FROM (
+          SELECT sum(sum(e.quantity)) OVER (ORDER BY e.occurred_on DESC) AS suffix
+          FROM stock_events e
+          WHERE e.site_code = b.site_code AND e.commodity_code = b.commodity_code AND e.occurred_on > v_day
+            AND e.lot_code = b.lot_code
+          GROUP BY e.occurred_on
+        ) s
+      ) later ON v_day < v_today
+      WHERE (b.site_code, b.commodity_code) IN (SELECT l.site, l.commodity FROM unnest(v_takes) l);
+    END IF;
 
     LOOP
       EXIT WHEN cardinality(v_takes) = 0;

@@ -19,10 +19,6 @@ public enum StockReasons {
     }
   }
 
-  static func directions(_ connection: Connection) throws -> [String: String] {
-    Dictionary(uniqueKeysWithValues: try list(connection).map { ($0.code, $0.direction) })
-  }
-
   /// Adds a reason; codes are lower-case words so they read well in reports.
   public static func add(_ connection: Connection, code: String, description: String, direction: String) throws
     -> StockReason

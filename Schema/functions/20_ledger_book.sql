@@ -21,8 +21,9 @@ END $$;
 
 -- The digest that tells a repeat from a different request under the same key: the request's kind and its normalised
 -- fields, without its day (a repeat may name the day or leave it out). Commands, imports and the simulator all use
--- this one function.
-CREATE OR REPLACE FUNCTION ledger_fingerprint(VARIADIC p_parts text[]) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+-- this one function. STABLE, as array_to_string and convert_to are: a function marked IMMUTABLE that calls stable ones is
+-- never inlined, and a call per row costs more than the digest.
+CREATE OR REPLACE FUNCTION ledger_fingerprint(VARIADIC p_parts text[]) RETURNS bytea LANGUAGE sql STABLE AS $$
   SELECT substring(sha256(convert_to(array_to_string(p_parts, E'\x1f', E'\x1e'), 'UTF8')) FROM 1 FOR 16)
 $$;
 
@@ -87,6 +88,9 @@ DECLARE
   v_next_id bigint := 0;
   v_added integer;
   v_first ledger_booked;
+  v_event_seq regclass;
+  v_transfer_seq regclass;
+  v_maybe_short boolean;
 BEGIN
   SELECT programme_today(), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
 
@@ -131,6 +135,10 @@ BEGIN
           SELECT v_line.site, v_line.commodity, v_today, v_line.quantity, 0, -v_line.quantity, 0, 0 FROM added
           ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
             net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
+        ), lot_daily AS (
+          INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
+          SELECT v_line.site, v_line.commodity, v_lot, v_today, v_line.quantity FROM added
+          ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
         )
         SELECT id INTO v_event FROM added;
         PERFORM set_config('kpstock.booked', '', true);
@@ -301,6 +309,10 @@ BEGIN
   FROM (SELECT u.day, min(u.ordinality)::integer AS first, max(u.ordinality)::integer AS last
     FROM unnest(v_lines) WITH ORDINALITY u GROUP BY u.day) d;
 
+  -- Looked up once: a generic plan would look each sequence up in the catalogue for every row.
+  v_event_seq := pg_get_serial_sequence('stock_events', 'id')::regclass;
+  v_transfer_seq := pg_get_serial_sequence('transfers', 'id')::regclass;
+
   -- A trial run's events count down from below the lowest number an earlier batch of the same trial used.
   IF p_dry_run THEN
     SELECT greatest(0, -min(id)) INTO v_next_id FROM stock_events;
@@ -318,7 +330,7 @@ BEGIN
 
     -- A dispatch opens its transfer; its id is drawn first so that its events can carry it.
     WITH opened AS (
-      SELECT l.req, nextval(pg_get_serial_sequence('transfers', 'id')) AS id, l.site, l.to_site, l.commodity,
+      SELECT l.req, nextval(v_transfer_seq) AS id, l.site, l.to_site, l.commodity,
         -l.quantity AS quantity
       FROM unnest(v_wave_lines) l WHERE l.kind = 'transfer_out' AND l.transfer_id IS NULL
     ), inserted AS (
@@ -339,7 +351,7 @@ BEGIN
     -- planner cannot size for a batch it has not seen).
     WITH additions AS (
       SELECT a.*, CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER (ORDER BY a.req, a.part))
-          ELSE nextval(pg_get_serial_sequence('stock_events', 'id')) END AS id
+          ELSE nextval(v_event_seq) END AS id
       FROM (SELECT l.*, row_number() OVER (PARTITION BY l.req ORDER BY l.line) AS part
         FROM unnest(v_wave_lines) l WHERE l.quantity >= 0 ORDER BY l.req, l.line) a
     ), added AS (
@@ -378,18 +390,41 @@ BEGIN
       LEFT JOIN lots lo ON lo.commodity_code = b.commodity_code AND lo.lot_code = b.lot_code
       LEFT JOIN LATERAL (
         SELECT max(suffix) AS most FROM (
-          SELECT sum(sum(e.quantity)) OVER (ORDER BY e.occurred_on DESC) AS suffix
-          FROM stock_events e
-          WHERE e.site_code = b.site_code AND e.commodity_code = b.commodity_code AND e.occurred_on > v_day
-            AND e.lot_code = b.lot_code
-          GROUP BY e.occurred_on
+          SELECT sum(ld.net_change) OVER (ORDER BY ld.day DESC) AS suffix
+          FROM stock_lot_daily ld
+          WHERE ld.site_code = b.site_code AND ld.commodity_code = b.commodity_code AND ld.lot_code = b.lot_code
+            AND ld.day > v_day
         ) s
       ) later ON v_day < v_today
       WHERE (b.site_code, b.commodity_code) IN (SELECT l.site, l.commodity FROM unnest(v_takes) l);
     END IF;
 
+    -- Cheap check first: when every named lot and every pool of lots has room for all that the day's takes ask of
+    -- it, no take runs short, and the request-by-request account below is not needed.
+    IF cardinality(v_takes) > 0 THEN
+      WITH takes AS (
+        SELECT l.site, l.commodity, nullif(l.lot, '') AS lot,
+          CASE WHEN l.lots = 'expired' THEN 'expired' ELSE 'usable' END AS pool, sum(-l.quantity) AS asked
+        FROM unnest(v_takes) l GROUP BY 1, 2, 3, 4
+      ), stock AS (
+        SELECT s.site, s.commodity, s.lot, s.room, CASE WHEN s.expires_on < v_day THEN 'expired' ELSE 'usable' END AS pool
+        FROM unnest(v_stock) s
+      ), left_over AS (
+        SELECT s.site, s.commodity, s.pool, sum(greatest(s.room - coalesce(t.asked, 0), 0)) AS room,
+          bool_or(t.asked > s.room) AS named_short
+        FROM stock s LEFT JOIN takes t ON t.site = s.site AND t.commodity = s.commodity AND t.lot = s.lot
+        GROUP BY 1, 2, 3
+      )
+      SELECT EXISTS (SELECT 1 FROM left_over WHERE named_short)
+        OR EXISTS (SELECT 1 FROM takes t LEFT JOIN left_over o ON o.site = t.site AND o.commodity = t.commodity
+          AND o.pool = t.pool WHERE t.lot IS NULL AND t.asked > coalesce(o.room, 0))
+        OR EXISTS (SELECT 1 FROM takes t LEFT JOIN stock s ON s.site = t.site AND s.commodity = t.commodity
+          AND s.lot = t.lot WHERE t.lot IS NOT NULL AND s.lot IS NULL)
+      INTO v_maybe_short;
+    END IF;
+
     LOOP
-      EXIT WHEN cardinality(v_takes) = 0;
+      EXIT WHEN cardinality(v_takes) = 0 OR NOT v_maybe_short;
       WITH takes AS (
         SELECT l.req, l.line, l.site, l.commodity, nullif(l.lot, '') AS lot,
           CASE WHEN l.lots = 'expired' THEN 'expired' ELSE 'usable' END AS pool, -l.quantity AS asked
@@ -492,7 +527,7 @@ BEGIN
         SELECT t.req, t.line, t.named_lot, NULL, t.asked FROM takes t WHERE t.named_lot IS NOT NULL
       ), numbered AS (
         SELECT n.*, CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER (ORDER BY n.req, n.part))
-            ELSE nextval(pg_get_serial_sequence('stock_events', 'id')) END AS id
+            ELSE nextval(v_event_seq) END AS id
         FROM (SELECT t.*, p.lot AS taken_lot, p.quantity AS taken,
             t.parts_before + row_number() OVER (PARTITION BY t.req ORDER BY t.line, p.expires_on NULLS LAST, p.lot)
               AS part
@@ -519,6 +554,12 @@ BEGIN
       v_next_id := v_next_id + cardinality(v_wave) - v_added;
     END IF;
 
+    WITH lot_daily AS (
+      INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
+      SELECT e.site_code, e.commodity_code, e.lot_code, v_day, sum(e.quantity) FROM unnest(v_wave) e
+      GROUP BY e.site_code, e.commodity_code, e.lot_code ORDER BY e.site_code, e.commodity_code, e.lot_code
+      ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
+    )
     INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
     SELECT e.site_code, e.commodity_code, v_day, sum(e.quantity),
       coalesce(sum(e.quantity) FILTER (WHERE e.kind IN ('receipt', 'transfer_in')), 0),

@@ -64,6 +64,13 @@ CREATE OR REPLACE FUNCTION ledger_verify() RETURNS TABLE (
   WHERE coalesce(e.net, 0) <> coalesce(d.net_change, 0) OR coalesce(e.dispensed, 0) <> coalesce(d.dispensed, 0)
     OR d.day IS NULL
   UNION ALL
+  SELECT 'lot daily', coalesce(e.site_code, d.site_code), coalesce(e.commodity_code, d.commodity_code),
+    coalesce(e.lot_code, d.lot_code), coalesce(e.day, d.day), coalesce(e.net, 0), coalesce(d.net_change, 0)
+  FROM (SELECT site_code, commodity_code, lot_code, occurred_on AS day, sum(quantity) AS net
+    FROM stock_events GROUP BY 1, 2, 3, 4) e
+  FULL JOIN stock_lot_daily d USING (site_code, commodity_code, lot_code, day)
+  WHERE coalesce(e.net, 0) <> coalesce(d.net_change, 0) OR d.day IS NULL
+  UNION ALL
   SELECT 'transfer ' || t.id, t.from_site_code, t.commodity_code, NULL, t.dispatched_on, t.quantity,
     coalesce(-(SELECT sum(quantity) FROM stock_events e WHERE e.transfer_id = t.id AND e.kind = 'transfer_out'), 0)
   FROM transfers t

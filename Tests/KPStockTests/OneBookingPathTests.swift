@@ -42,7 +42,10 @@ private func ledgerContents(_ connection: Connection) throws -> [String] {
     FROM stock_daily ORDER BY 1
     """
   ).map { "day " + (try $0.decode("line") as String) }
-  return events + balances + daily
+  let lotDaily = try connection.query(
+    "SELECT concat_ws('|', site_code, commodity_code, lot_code, day, net_change) AS line FROM stock_lot_daily ORDER BY 1"
+  ).map { "lot day " + (try $0.decode("line") as String) }
+  return events + balances + daily + lotDaily
 }
 
 @Suite("One booking path")
@@ -181,6 +184,8 @@ struct OneBookingPathTests {
       """
       INSERT INTO stock_daily VALUES ('DICE-UKUNDA', 'MALE-CONDOM', '2099-01-01', -10, 0, 10, 0, 0)
       """)
+    try connection.execute(
+      "INSERT INTO stock_lot_daily VALUES ('DICE-UKUNDA', 'MALE-CONDOM', 'OLD', '2099-01-01', -10)")
     try connection.execute("COMMIT")
     let checks = try StockQueries.verify(connection).map(\.check)
     #expect(checks.count == 2)

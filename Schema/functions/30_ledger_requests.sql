@@ -27,23 +27,6 @@ CREATE OR REPLACE FUNCTION ledger_request_line(
     nullif(upper(btrim(p_to)), ''), NULL, NULL, NULL)::ledger_line
 $$;
 
--- Posts a batch of receipts, dispenses, adjustments and dispatches, in order, all or nothing: a JSON array of
--- objects {req, kind, key, site, commodity, lot, expiry, qty, date, population, channel, worker, client, reason, note,
--- to}. A single entry is a batch of one.
-CREATE OR REPLACE FUNCTION ledger_post(p_requests jsonb) RETURNS SETOF ledger_booked LANGUAGE plpgsql AS $$
-BEGIN
-  -- plpgsql, not sql: its statement is planned once per session, not at every call.
-  RETURN QUERY SELECT * FROM ledger_book(ARRAY(
-    SELECT ledger_request_line(r.req, r.kind, r.key, r.site, r.commodity, r.lot, r.expiry, r.qty, r.date, r.population,
-      r.channel, r.worker, r.client, r.reason, r.note, r.to, d.today)
-    FROM jsonb_to_recordset(p_requests) AS r (req integer, kind text, key text, site text, commodity text, lot text,
-      expiry date, qty bigint, date date, population text, channel text, worker text, client text, reason text,
-      note text, "to" text),
-      (SELECT programme_today() AS today) d
-    WHERE r.kind IN ('receipt', 'dispense', 'adjustment', 'dispatch')
-    ORDER BY r.req));
-END $$;
-
 -- A line that only carries a request's key, for a request whose key is already recorded: ledger_book answers it
 -- with the recorded events (a repeat) or refuses it (another entry's key), before looking at anything else.
 CREATE OR REPLACE FUNCTION ledger_key_line(p_key text, p_fingerprint bytea, p_site text, p_day date)
@@ -55,6 +38,140 @@ $$;
 CREATE OR REPLACE FUNCTION ledger_key_used(p_site text, p_key text) RETURNS boolean LANGUAGE sql STABLE AS $$
   SELECT EXISTS (SELECT 1 FROM stock_events WHERE site_code = p_site AND idempotency_key = p_key AND key_part = 1)
 $$;
+
+-- The transfer receipts of a ledger_post batch, with what their checks need: the transfer, whether the key is
+-- already recorded at its destination, the lots it carries and, for a rejection, which lot and how much of it left.
+-- What only a receipt can get wrong is judged in ledger_post; dates and site dates in ledger_book.
+CREATE OR REPLACE FUNCTION ledger_receipt_requests(p_requests jsonb) RETURNS TABLE (
+  req integer, key text, fingerprint bytea, transfer bigint, rejected bigint, reason text, lot text, date date,
+  note text, to_site text, commodity text, quantity bigint, status text, received_on date, used boolean, lots text[],
+  reject_lot text, lot_sent bigint, direction text, reason_known boolean
+) LANGUAGE sql STABLE AS $$
+  SELECT r.req, r.key,
+    ledger_fingerprint('transfer_receipt', r.transfer::text, coalesce(r.rejected, 0)::text, r.reason, r.lot, r.note),
+    r.transfer, coalesce(r.rejected, 0), r.reason, r.lot, r.date, r.note, t.to_site_code, t.commodity_code, t.quantity,
+    t.status, t.received_on, ledger_key_used(t.to_site_code, r.key), sent.lots, rejection.lot,
+    (SELECT -sum(e.quantity) FROM stock_events e
+      WHERE e.transfer_id = r.transfer AND e.kind = 'transfer_out' AND e.lot_code = rejection.lot),
+    sr.direction, sr.code IS NOT NULL
+  FROM jsonb_to_recordset(p_requests) AS r (req integer, kind text, key text, transfer bigint, rejected bigint,
+    reason text, lot text, date date, note text)
+  LEFT JOIN transfers t ON t.id = r.transfer
+  LEFT JOIN LATERAL (SELECT array_agg(e.lot_code ORDER BY e.key_part) AS lots FROM stock_events e
+    WHERE e.transfer_id = r.transfer AND e.kind = 'transfer_out') sent ON true
+  CROSS JOIN LATERAL (SELECT coalesce(nullif(r.lot, ''), CASE WHEN cardinality(sent.lots) = 1 THEN sent.lots[1] END)
+    AS lot) rejection
+  LEFT JOIN stock_reasons sr ON sr.code = r.reason
+  WHERE r.kind = 'transfer_receipt'
+$$;
+
+-- Posts a batch of requests, in order, all or nothing: a JSON array of objects {req, kind, key, …}. A single entry is
+-- a batch of one. Kinds and their fields:
+--   receipt, dispense, adjustment, dispatch: site, commodity, lot, expiry, qty, date, population, channel, worker,
+--     client, reason, note, to (see ledger_request_line);
+--   transfer_receipt: transfer, rejected, reason, lot (of the rejected stock), date, note. The transfer's lots arrive
+--     at its destination as they left; a rejected quantity is written off there with its reason.
+CREATE OR REPLACE FUNCTION ledger_post(p_requests jsonb) RETURNS SETOF ledger_booked LANGUAGE plpgsql AS $$
+DECLARE
+  v_today date;
+  v_refusal record;
+  v_booked ledger_booked[];
+  v_transfers bigint[];
+  v_rejected bigint[];
+  v_reasons text[];
+  v_days date[];
+BEGIN
+  -- plpgsql, not sql: its statements are planned once per session, not at every call.
+  IF NOT jsonb_path_exists(p_requests, '$[*] ? (@.kind == "transfer_receipt")') THEN
+    RETURN QUERY SELECT * FROM ledger_book(ARRAY(
+      SELECT ledger_request_line(r.req, r.kind, r.key, r.site, r.commodity, r.lot, r.expiry, r.qty, r.date,
+        r.population, r.channel, r.worker, r.client, r.reason, r.note, r.to, d.today)
+      FROM jsonb_to_recordset(p_requests) AS r (req integer, kind text, key text, site text, commodity text, lot text,
+        expiry date, qty bigint, date date, population text, channel text, worker text, client text, reason text,
+        note text, "to" text),
+        (SELECT programme_today() AS today) d
+      WHERE r.kind IN ('receipt', 'dispense', 'adjustment', 'dispatch')
+      ORDER BY r.req));
+    RETURN;
+  END IF;
+
+  v_today := programme_today();
+  -- The transfers are locked in id order, so two receipts of one transfer queue instead of both finding it in transit.
+  PERFORM 1 FROM transfers
+  WHERE id IN (SELECT (e ->> 'transfer')::bigint FROM jsonb_array_elements(p_requests) e
+    WHERE e ->> 'kind' = 'transfer_receipt')
+  ORDER BY id FOR UPDATE;
+
+  SELECT x.* INTO v_refusal FROM (
+    SELECT p.req, CASE
+      WHEN p.transfer IS NULL THEN ARRAY['transfer', 'is required', NULL]
+      WHEN p.to_site IS NULL THEN ARRAY['transfer', format('no transfer %s', p.transfer), NULL]
+      WHEN p.used THEN NULL
+      WHEN p.status <> 'in_transit' THEN ARRAY['transfer',
+        format('transfer %s was already received on %s', p.transfer, p.received_on), NULL]
+      WHEN count(*) OVER (PARTITION BY p.transfer ORDER BY p.req) > 1 THEN ARRAY['transfer',
+        format('transfer %s is received twice in this batch', p.transfer), NULL]
+      WHEN p.rejected < 0 OR p.rejected > p.quantity THEN ARRAY['rejected',
+        format('must be between 0 and the %s dispatched', p.quantity), NULL]
+      WHEN p.rejected > 0 AND p.reason IS NULL THEN ARRAY['reason', 'a rejection needs a reason', 'reasons']
+      WHEN p.rejected > 0 AND NOT p.reason_known THEN ARRAY['reason', format('unknown reason %s', p.reason), 'reasons']
+      WHEN p.rejected > 0 AND p.direction = 'in' THEN ARRAY['reason',
+        format('reason %s adds stock; a rejection writes stock off', p.reason), NULL]
+      WHEN p.rejected > 0 AND p.reject_lot IS NULL THEN ARRAY['lot',
+        format('transfer %s carries lots %s: name the rejected one', p.transfer, array_to_string(p.lots, ', ')), NULL]
+      WHEN p.rejected > 0 AND p.lot_sent IS NULL THEN ARRAY['lot',
+        format('transfer %s carries no lot %s', p.transfer, p.reject_lot), NULL]
+      WHEN p.rejected > 0 AND p.lot_sent < p.rejected THEN ARRAY['rejected',
+        format('transfer %s carries only %s of lot %s', p.transfer, p.lot_sent, p.reject_lot), NULL]
+      WHEN p.rejected = 0 AND (p.reason IS NOT NULL OR coalesce(p.lot, '') <> '') THEN
+        ARRAY[CASE WHEN p.reason IS NOT NULL THEN 'reason' ELSE 'lot' END,
+          'give a reason and lot only with a rejected quantity', NULL]
+      END::text[] AS refusal
+    FROM ledger_receipt_requests(p_requests) p
+  ) x WHERE x.refusal IS NOT NULL ORDER BY x.req LIMIT 1;
+  IF FOUND THEN
+    PERFORM ledger_refuse(v_refusal.refusal[1], v_refusal.refusal[2], v_refusal.refusal[3]);
+  END IF;
+
+  -- What the transfers will say once received (read now: once booked, every receipt's key is recorded).
+  SELECT array_agg(p.transfer), array_agg(p.rejected), array_agg(p.reason), array_agg(coalesce(p.date, v_today))
+  INTO v_transfers, v_rejected, v_reasons, v_days
+  FROM ledger_receipt_requests(p_requests) p WHERE NOT p.used;
+
+  SELECT array_agg(b) INTO v_booked FROM ledger_book(ARRAY(
+    SELECT l FROM (
+      SELECT r.req, 1 AS line, ledger_request_line(r.req, r.kind, r.key, r.site, r.commodity, r.lot, r.expiry, r.qty,
+        r.date, r.population, r.channel, r.worker, r.client, r.reason, r.note, r.to, v_today) AS l
+      FROM jsonb_to_recordset(p_requests) AS r (req integer, kind text, key text, site text, commodity text, lot text,
+        expiry date, qty bigint, date date, population text, channel text, worker text, client text, reason text,
+        note text, "to" text)
+      WHERE r.kind IN ('receipt', 'dispense', 'adjustment', 'dispatch')
+      UNION ALL
+      -- A receipt whose key is recorded: ledger_book replays it (or refuses another entry's key).
+      SELECT p.req, 1, ROW(p.req, 1, p.key, p.fingerprint, p.date, p.date, p.to_site, NULL, NULL, NULL, 'receipt', 0,
+        'any', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::ledger_line
+      FROM ledger_receipt_requests(p_requests) p WHERE p.used
+      UNION ALL
+      SELECT p.req, m.position, ROW(p.req, row_number() OVER (PARTITION BY p.req ORDER BY m.position), p.key,
+        p.fingerprint, p.date, coalesce(p.date, v_today), p.to_site, p.commodity, m.lot_code, NULL, m.kind,
+        m.quantity, 'any', m.reason, NULL, NULL, NULL, NULL, p.note, NULL, p.transfer, NULL, NULL)::ledger_line
+      FROM ledger_receipt_requests(p_requests) p
+      CROSS JOIN LATERAL (
+        SELECT e.lot_code, 'transfer_in' AS kind, -e.quantity AS quantity, NULL::text AS reason, e.key_part AS position
+        FROM stock_events e WHERE e.transfer_id = p.transfer AND e.kind = 'transfer_out'
+        UNION ALL
+        SELECT p.reject_lot, 'adjustment', -p.rejected, p.reason, 32767 WHERE p.rejected > 0
+      ) m
+      WHERE NOT p.used
+    ) lines ORDER BY lines.req, lines.line)) b;
+
+  -- Only once the stock is booked: a refused receipt leaves its transfer in transit.
+  UPDATE transfers t SET status = 'received', received_on = r.day, accepted = t.quantity - r.rejected,
+    rejected = r.rejected, rejection_reason = CASE WHEN r.rejected > 0 THEN r.reason END
+  FROM unnest(v_transfers, v_rejected, v_reasons, v_days) AS r (transfer, rejected, reason, day)
+  WHERE t.id = r.transfer;
+  RETURN QUERY SELECT * FROM unnest(v_booked);
+END $$;
 
 CREATE OR REPLACE FUNCTION count_start(p_site text, p_commodity text, p_day date) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -186,84 +303,7 @@ BEGIN
   END LOOP;
 END $$;
 
--- Receives a transfer at its destination. Everything dispatched comes in; a rejected part is written off at once as
--- an adjustment with the rejection's reason, linked to the transfer (it does not travel back).
-CREATE OR REPLACE FUNCTION ledger_receive_transfer(
-  p_key text, p_transfer bigint, p_rejected bigint, p_reason text, p_lot text, p_day date, p_note text
-) RETURNS SETOF ledger_booked LANGUAGE plpgsql AS $$
-DECLARE
-  v_fingerprint bytea := ledger_fingerprint('transfer_receipt', p_transfer::text, p_rejected::text, p_reason, p_lot,
-    p_note);
-  t transfers;
-  v_lots text[];
-  v_reject_lot text;
-  v_lot_sent bigint;
-  v_direction text;
-  v_day date;
-BEGIN
-  SELECT * INTO t FROM transfers WHERE id = p_transfer FOR UPDATE;
-  IF NOT FOUND THEN
-    PERFORM ledger_refuse('transfer', format('no transfer %s', p_transfer));
-  END IF;
-  IF ledger_key_used(t.to_site_code, p_key) THEN
-    RETURN QUERY SELECT * FROM ledger_book(ARRAY[ledger_key_line(p_key, v_fingerprint, t.to_site_code, p_day)]);
-    RETURN;
-  END IF;
-  IF t.status <> 'in_transit' THEN
-    PERFORM ledger_refuse('transfer', format('transfer %s was already received on %s', p_transfer, t.received_on));
-  END IF;
-  v_day := coalesce(p_day, programme_today());
-  IF p_rejected < 0 OR p_rejected > t.quantity THEN
-    PERFORM ledger_refuse('rejected', format('must be between 0 and the %s dispatched', t.quantity));
-  END IF;
-  SELECT array_agg(lot_code ORDER BY key_part) INTO v_lots FROM stock_events
-  WHERE transfer_id = p_transfer AND kind = 'transfer_out';
-  IF p_rejected > 0 THEN
-    SELECT direction INTO v_direction FROM stock_reasons WHERE code = p_reason;
-    IF p_reason IS NULL THEN
-      PERFORM ledger_refuse('reason', 'a rejection needs a reason', 'reasons');
-    ELSIF NOT FOUND THEN
-      PERFORM ledger_refuse('reason', format('unknown reason %s', p_reason), 'reasons');
-    ELSIF v_direction = 'in' THEN
-      PERFORM ledger_refuse('reason', format('reason %s adds stock; a rejection writes stock off', p_reason));
-    END IF;
-    IF coalesce(p_lot, '') <> '' THEN
-      v_reject_lot := p_lot;
-    ELSIF cardinality(v_lots) = 1 THEN
-      v_reject_lot := v_lots[1];
-    ELSE
-      PERFORM ledger_refuse('lot', format('transfer %s carries lots %s: name the rejected one', p_transfer,
-        array_to_string(v_lots, ', ')));
-    END IF;
-    SELECT -sum(quantity) INTO v_lot_sent FROM stock_events
-    WHERE transfer_id = p_transfer AND kind = 'transfer_out' AND lot_code = v_reject_lot;
-    IF v_lot_sent IS NULL THEN
-      PERFORM ledger_refuse('lot', format('transfer %s carries no lot %s', p_transfer, v_reject_lot));
-    ELSIF v_lot_sent < p_rejected THEN
-      PERFORM ledger_refuse('rejected', format('transfer %s carries only %s of lot %s', p_transfer, v_lot_sent,
-        v_reject_lot));
-    END IF;
-  ELSIF p_reason IS NOT NULL OR coalesce(p_lot, '') <> '' THEN
-    PERFORM ledger_refuse(CASE WHEN p_reason IS NOT NULL THEN 'reason' ELSE 'lot' END,
-      'give a reason and lot only with a rejected quantity');
-  END IF;
-
-  RETURN QUERY SELECT * FROM ledger_book(ARRAY(
-    SELECT ROW(1, row_number() OVER (ORDER BY position), p_key, v_fingerprint, p_day, v_day, t.to_site_code,
-      t.commodity_code, lot_code, NULL, kind, quantity, 'any', reason, NULL, NULL, NULL, NULL, p_note, NULL, p_transfer,
-      NULL, NULL)::ledger_line
-    FROM (
-      SELECT lot_code, 'transfer_in' AS kind, -quantity AS quantity, NULL::text AS reason, key_part AS position
-      FROM stock_events WHERE transfer_id = p_transfer AND kind = 'transfer_out'
-      UNION ALL
-      SELECT v_reject_lot, 'adjustment', -p_rejected, p_reason, 32767 WHERE p_rejected > 0
-    ) moves
-    ORDER BY position));
-  -- Only once the stock is booked: a refused receipt leaves the transfer in transit.
-  UPDATE transfers SET status = 'received', received_on = v_day, accepted = quantity - p_rejected,
-    rejected = p_rejected, rejection_reason = CASE WHEN p_rejected > 0 THEN p_reason END
-  WHERE id = p_transfer;
-END $$;
+DROP FUNCTION IF EXISTS ledger_receive_transfer(text, bigint, bigint, text, text, date, text);
 
 -- Reverses one event on the day it happened. Transfers are corrected by receiving with a rejection instead, since a
 -- reversed dispatch would leave the transfer's lots in two places.

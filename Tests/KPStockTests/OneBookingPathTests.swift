@@ -262,4 +262,53 @@ struct OneBookingPathTests {
     #expect(posting.events.map(\.quantity) == [-10])
     #expect(connection.statementsSent == 3)
   }
+  /// Transfer receipts are batch lines like any other request: a day of a county's deliveries is one call. One
+  /// batch cannot receive a transfer twice, and a receipt repeated under its key replays it.
+  @Test func transferReceiptsPostInOneBatchAndATransferIsReceivedOnce() throws {
+    let connection = try bookingDatabase()
+    try Ledger.post(
+      connection,
+      Receipt(
+        site: "STORE-KWALE", commodity: "MALE-CONDOM", lot: "S1", expiry: CalendarDate("2027-06-30"), quantity: 500,
+        date: CalendarDate("2026-03-01")))
+    var transfers: [Int64] = []
+    for destination in ["DICE-KWALE", "DICE-UKUNDA"] {
+      let dispatch = try Ledger.post(
+        connection, Dispatch(from: "STORE-KWALE", to: destination, commodity: "MALE-CONDOM", quantity: 100))
+      transfers.append(try #require(dispatch.events.first?.transferID))
+    }
+    let twice = thrownDescription {
+      try Ledger.post(
+        connection,
+        batch: [
+          .init(TransferReceipt(transfer: transfers[0]), key: "in-1"),
+          .init(TransferReceipt(transfer: transfers[0]), key: "in-2"),
+        ])
+    }
+    #expect(twice == "transfer: transfer \(transfers[0]) is received twice in this batch")
+    let receivedCount: Int64 = try connection.query(
+      "SELECT count(*) AS n FROM transfers WHERE status = 'received'")[0].decode("n")
+    #expect(receivedCount == 0)
+
+    let batch: [Ledger.KeyedRequest] = [
+      .init(TransferReceipt(transfer: transfers[0]), key: "in-1"),
+      .init(dispensing(5), key: "out-1"),
+      .init(TransferReceipt(transfer: transfers[1], rejected: 4, reason: "damaged"), key: "in-2"),
+    ]
+    let statementsBefore = connection.statementsSent
+    let postings = try Ledger.post(connection, batch: batch)
+    #expect(connection.statementsSent - statementsBefore <= 3)
+    #expect(postings.map { $0.events.map(\.kind) } == [[.transferIn], [.dispense], [.transferIn, .adjustment]])
+    #expect(postings[2].events.map(\.quantity) == [100, -4])
+    let received: [String] = try connection.query(
+      "SELECT concat_ws('|', id, status, received_on, accepted, rejected, rejection_reason) AS t FROM transfers ORDER BY id"
+    ).map { try $0.decode("t") }
+    #expect(
+      received == ["\(transfers[0])|received|2026-03-11|100|0", "\(transfers[1])|received|2026-03-11|96|4|damaged"])
+
+    let again = try Ledger.post(connection, batch: batch)
+    #expect(again.allSatisfy { $0.replayed })
+    #expect(again.map { $0.events.map(\.id) } == postings.map { $0.events.map(\.id) })
+    #expect(try StockQueries.verify(connection).isEmpty)
+  }
 }

@@ -105,8 +105,10 @@ public enum LedgerImport {
     var posted = 0
     var repeats = 0
     var rejected: [RejectedRow] = []
+    var growth = try LedgerGrowth(connection)
     for first in stride(from: 1, through: staged.rowCount, by: batchRows) {
       let last = min(first + batchRows - 1, staged.rowCount)
+      let postedBefore = posted
       let outcomes = try connection.query(
         "SELECT * FROM ledger_import_post(\(kind.rawValue), \(Int64(first)), \(Int64(last)), \(dryRun))")
       for row in outcomes {
@@ -116,6 +118,7 @@ public enum LedgerImport {
         default: rejected.append(try rejection(row, fileName: staged.fileName))
         }
       }
+      try growth.wrote(posted - postedBefore, connection)
       progress?("posted \(percent(last, of: staged.rowCount)) of \(staged.rowCount) rows")
     }
     rejected += try connection.query("SELECT line, field, problem FROM ledger_import_errors").map { row in

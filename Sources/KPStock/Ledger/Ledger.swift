@@ -66,8 +66,8 @@ public enum Ledger {
   }
 
   /// Posts a batch of requests in order, all or nothing, and returns one posting per request in the same order.
-  /// Consecutive receipts, dispenses, adjustments and dispatches go to the database as one `ledger_post` call (one
-  /// ledger_book batch); other requests go one by one in between.
+  /// Consecutive receipts, dispenses, adjustments, dispatches and transfer receipts go to the database as one
+  /// `ledger_post` call (one ledger_book batch); counts and undos go one by one in between.
   public static func post(_ connection: Connection, batch: [KeyedRequest]) throws -> [Posting] {
     guard !batch.isEmpty else { return [] }
     return try refusalsAsLedgerErrors {

@@ -181,8 +181,8 @@ public struct Undo: Sendable, Equatable {
 /// One ledger request. The database normalises it, digests it (ledger_fingerprint: the same digest whichever way the
 /// request arrives, so a repeat under the same key is recognised) and books it through ledger_book.
 public protocol LedgerRequest: Sendable {
-  /// The request as one element of a `ledger_post` batch (receipts, dispenses, adjustments, dispatches), or nil for
-  /// requests that have their own posting function.
+  /// The request as one element of a `ledger_post` batch (receipts, dispenses, adjustments, dispatches, transfer
+  /// receipts), or nil for requests that have their own posting function.
   func batchElement(req: Int, key: String) -> String?
   /// Posts a request that is not batched; its rows are `ledger_booked`.
   func post(_ connection: Connection, key: String) throws -> QueryResult
@@ -314,11 +314,15 @@ extension CountEntry: LedgerRequest {
 }
 
 extension TransferReceipt: LedgerRequest {
-  public func post(_ connection: Connection, key: String) throws -> QueryResult {
-    try connection.query(
-      """
-      SELECT * FROM ledger_receive_transfer(\(key), \(transfer), \(rejected), \(reason), \(lot), \(date), \(note))
-      """)
+  public func batchElement(req: Int, key: String) -> String? {
+    var element = BatchElement(req: req, kind: "transfer_receipt", key: key)
+    element.add("transfer", transfer)
+    element.add("rejected", rejected)
+    element.add("reason", reason)
+    element.add("lot", lot)
+    element.add("date", date)
+    element.add("note", note)
+    return element.json
   }
 }
 

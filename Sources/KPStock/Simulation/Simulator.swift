@@ -100,9 +100,11 @@ public enum Simulator {
     let resumeDay = nextDays.min() ?? firstDay
     let daysSimulated = max(0, lastDay.daysSinceEpoch - resumeDay.daysSinceEpoch + 1)
     let firstWeek = max(0, (resumeDay.daysSinceEpoch - firstDay.daysSinceEpoch) / 7)
+    var growth = try LedgerGrowth(connection)
     for week in firstWeek..<max(firstWeek, weeks) {
       let weekEnd = min(firstDay.adding(days: week * 7 + 6), lastDay)
       for chain in network.chains.indices where nextDays[chain] <= weekEnd {
+        let writtenBefore = run.written
         run = try connection.transaction { connection in
           var next = run
           var day = nextDays[chain]
@@ -114,12 +116,8 @@ public enum Simulator {
           return next
         }
         nextDays[chain] = weekEnd.adding(days: 1)
+        try growth.wrote(run.written - writtenBefore, connection)
       }
-      // The session plans the ledger's queries when it first runs them, from the statistics of that moment. On
-      // a new database those say the tables are empty, and the plan for reading back a posting then scans all
-      // of a site's events: each posting gets slower as history grows. Fresh statistics make the session plan
-      // again, properly; autovacuum would get there too, but a minute after a simulation has written weeks.
-      try connection.execute("ANALYZE stock_events, stock_balances, stock_daily, transfers, lots")
       progress?(SimulationProgress(week: week + 1, weeks: weeks, lastDay: weekEnd, eventsWritten: run.written))
     }
 

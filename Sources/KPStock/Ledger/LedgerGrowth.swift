@@ -1,0 +1,31 @@
+import Postgres
+
+/// Keeps the planner's picture of the ledger current while one session writes a great deal of it (an import, a
+/// simulation).
+///
+/// A session plans ledger_book's statements once, from the statistics of that moment, and keeps the plans. Planned
+/// on a new or small ledger, they scan tables whole where an index would do, and every batch gets slower as the
+/// ledger grows: the first week of a national simulation took twice as long as the next ones until autovacuum caught
+/// up. Analysing whenever the session has written as many events as the ledger held at the last analysis makes the
+/// session plan again with the tables' real sizes, a handful of times over a run of any length.
+struct LedgerGrowth {
+  /// Events in the ledger at the last analysis, as its statistics said.
+  private var analysed: Int
+  private var written = 0
+  /// Below this, plans made on the empty tables cost little.
+  static let smallest = 5_000
+
+  init(_ connection: Connection) throws {
+    let estimate: Double = try connection.query(
+      "SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = 'stock_events'::regclass")[0].decode("n")
+    analysed = Int(estimate)
+  }
+
+  mutating func wrote(_ events: Int, _ connection: Connection) throws {
+    written += events
+    guard written >= max(analysed, Self.smallest) else { return }
+    try connection.execute("ANALYZE stock_events, stock_balances, stock_daily, stock_lot_daily, lots, transfers")
+    analysed += written
+    written = 0
+  }
+}

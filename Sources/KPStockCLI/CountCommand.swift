@@ -57,15 +57,15 @@ struct CountCommand: ParsableCommand {
     @Option(help: "Day of the count, YYYY-MM-DD (default today).") var date: String?
 
     func run() throws {
-      let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
+      let store = try database.open()
+      let reference = try ReferenceData.load(store)
       let sheet = try FlagNames().check {
         let site = try reference.sites.resolve(self.site, field: "site")
         let commodity = try self.commodity.map { text throws(FieldError) in
           try reference.commodities.resolve(text, field: "commodity")
         }
         let date = try self.date.map { text throws(FieldError) in try FieldParsing.date(text, field: "date") }
-        return try StockCounts.start(connection, site: site, commodity: commodity, date: date)
+        return try StockCounts.start(store, site: site, commodity: commodity, date: date)
       }
       Console.output(
         "started count \(sheet.id) at \(sheet.siteCode) on \(sheet.countedOn); "
@@ -84,8 +84,8 @@ struct CountCommand: ParsableCommand {
     @Argument(help: "Count session id.") var id: Int64
 
     func run() throws {
-      let connection = try database.open()
-      let sheet = try FlagNames(renamed: ["count": "ID"]).check { try StockCounts.sheet(connection, id: id) }
+      let store = try database.open()
+      let sheet = try FlagNames(renamed: ["count": "ID"]).check { try StockCounts.sheet(store, id: id) }
       if output.format == .table {
         Console.output(
           "count \(sheet.id) at \(sheet.siteCode) on \(sheet.countedOn)"

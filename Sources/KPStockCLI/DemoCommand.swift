@@ -14,20 +14,20 @@ struct DemoCommand: ParsableCommand {
   @OptionGroup var database: DatabaseOptions
 
   func run() throws {
-    let connection = try database.open()
-    let loaded = try Demo.load(connection)
+    let store = try database.open()
+    let loaded = try Demo.load(store)
     Console.output(
       loaded.total == 0
         ? "kpstock demo: the Kwale demo was already loaded (\(database.target))\n"
         : "kpstock demo: added \(loaded.summary) (\(database.target))\n")
-    let report = try Demo.simulate(connection, progress: SimulateCommand.progressPrinter())
+    let report = try Demo.simulate(store, progress: SimulateCommand.progressPrinter())
     Console.output(
       report.eventsWritten == 0
         ? "kpstock demo: the \(Demo.simulatedWeeks)-week Kwale stock history was already recorded "
           + "(\(report.eventsAlreadyRecorded) events)\n\n"
         : "kpstock demo: simulated \(report.daysSimulated) days of Kwale stock, \(report.firstDay) to "
           + "\(report.lastDay): \(report.eventsWritten) events, \(report.stockOutSiteDays) stock-out site-days\n\n")
-    for section in try Demo.tour(connection).sections {
+    for section in try Demo.tour(store).sections {
       Console.output("== \(section.title)\n\(section.text)\n")
     }
     Console.output(

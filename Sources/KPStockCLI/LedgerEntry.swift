@@ -32,11 +32,11 @@ enum LedgerEntry {
   ) throws {
     var values = values
     values["note"] = options.note
-    let connection = try database.open()
+    let store = try database.open()
     let posting = try flags.check {
       let key = try LedgerInput.key(options.key)
-      let request = try request(try LedgerInput.load(connection), values)
-      return try Ledger.post(connection, request, key: key)
+      let request = try request(try LedgerInput.load(store), values)
+      return try Ledger.post(store, request, key: key)
     }
     Console.output(posting.summary)
   }

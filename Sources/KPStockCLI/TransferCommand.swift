@@ -84,12 +84,12 @@ struct TransferCommand: ParsableCommand {
     @Flag(name: .customLong("in-transit"), help: "Only transfers not yet received.") var inTransit = false
 
     func run() throws {
-      let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
+      let store = try database.open()
+      let reference = try ReferenceData.load(store)
       let site = try FlagNames().check {
         try self.site.map { text throws(FieldError) in try reference.sites.resolve(text, field: "site") }
       }
-      let transfers = try StockQueries.transfers(connection, site: site, inTransitOnly: inTransit)
+      let transfers = try StockQueries.transfers(store, site: site, inTransitOnly: inTransit)
       Console.output(StockQueries.transferListing(transfers).rendered(as: output.format))
     }
   }

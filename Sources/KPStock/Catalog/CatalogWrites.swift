@@ -58,16 +58,3 @@ struct CatalogTable {
     return try row.decode("inserted") ? .inserted : .updated
   }
 }
-
-/// Runs a write, turning a refusal by one of our named constraints into the `FieldError` of the field
-/// it guards, so the caller can name that field the way its user typed it.
-func refusalsAsFieldErrors<T>(_ body: () throws -> T) throws -> T {
-  do {
-    return try body()
-  } catch let error as PostgresError {
-    if let constraint = error.constraint, let refusal = ConstraintMessages.fieldError(for: constraint) {
-      throw refusal
-    }
-    throw error
-  }
-}

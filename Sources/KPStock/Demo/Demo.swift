@@ -17,7 +17,11 @@ public enum Demo {
   static let stockCardDays = 14
 
   /// Loads reference data and the Kwale network in one transaction (idempotent: a second run adds nothing).
-  public static func load(_ connection: Connection) throws -> Seeds.Result {
+  public static func load(_ store: Store) throws -> Seeds.Result {
+    try store.run { try load($0) }
+  }
+
+  static func load(_ connection: Connection) throws -> Seeds.Result {
     try connection.transaction { connection in
       var result = try Seeds.loadReference(connection)
       result.added.merge(try Seeds.loadKwaleDemo(connection).added) { $0 + $1 }
@@ -27,13 +31,23 @@ public enum Demo {
 
   /// Writes the Kwale stock history up to today (seed 1). A second run the same day adds nothing; a later run
   /// adds the days since.
-  public static func simulate(
+  public static func simulate(_ store: Store, progress: ((SimulationProgress) -> Void)? = nil) throws
+    -> SimulationReport
+  {
+    try store.run { try simulate($0, progress: progress) }
+  }
+
+  static func simulate(
     _ connection: Connection, progress: ((SimulationProgress) -> Void)? = nil
   ) throws -> SimulationReport {
     try Simulator.run(connection, profile: .kwale, weeks: simulatedWeeks, seed: 1, progress: progress)
   }
 
-  public static func tour(_ connection: Connection) throws -> Tour {
+  public static func tour(_ store: Store) throws -> Tour {
+    try store.run { try tour($0) }
+  }
+
+  static func tour(_ connection: Connection) throws -> Tour {
     let reference = try ReferenceData.load(connection)
     let sites = try SiteCatalog.list(connection, filter: SiteFilter(countyCode: "002"))
     let lines = try SupplyLineCatalog.list(connection, filter: SupplyLineFilter(countyCode: "002"))

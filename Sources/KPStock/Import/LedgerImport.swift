@@ -27,14 +27,22 @@ public enum LedgerImportKind: String, CaseIterable, Sendable {
   }
 }
 
-/// One row that was not posted, and why.
-public struct RejectedRow: Sendable, Equatable, CustomStringConvertible {
+/// One row that was not posted, and why: the place as data (file, line, column), for the front end to word.
+public struct RejectedRow: Sendable, Equatable {
   public var fileName: String
   public var line: Int
   public var field: String?
   public var problem: String
+  public var hint: RefusalHint?
+}
 
-  public var description: String { "\(fileName):\(line): " + (field.map { "\($0): " } ?? "") + problem }
+/// A register with bad rows, imported without `skipInvalid`: nothing was posted, and the report says why.
+public struct ImportRefused: Error, Sendable, Equatable, CustomStringConvertible {
+  public var report: LedgerImportReport
+
+  public var description: String {
+    "\(report.fileName): \(report.rejected.count) of \(report.rows) rows have problems; nothing was imported"
+  }
 }
 
 public struct LedgerImportReport: Sendable, Equatable {
@@ -57,6 +65,17 @@ public enum LedgerImport {
   static let batchRows = 50_000
 
   public static func run(
+    _ store: Store, kind: LedgerImportKind, path: String, dryRun: Bool = false, skipInvalid: Bool = false,
+    rejectedFile: String? = nil, progress: ((String) -> Void)? = nil
+  ) throws -> LedgerImportReport {
+    try store.run {
+      try run(
+        $0, kind: kind, path: path, dryRun: dryRun, skipInvalid: skipInvalid, rejectedFile: rejectedFile,
+        progress: progress)
+    }
+  }
+
+  static func run(
     _ connection: Connection, kind: LedgerImportKind, path: String, dryRun: Bool = false, skipInvalid: Bool = false,
     rejectedFile: String? = nil, progress: ((String) -> Void)? = nil
   ) throws -> LedgerImportReport {
@@ -73,12 +92,7 @@ public enum LedgerImport {
           "DROP TABLE pg_temp.ledger_staging, pg_temp.ledger_import_rows, pg_temp.ledger_import_errors")
         try connection.execute("COMMIT")
       }
-      if !report.rejected.isEmpty && !skipInvalid {
-        throw KPStockError.badInput(
-          "\(report.fileName): \(report.rejected.count) of \(report.rows) rows have problems; nothing was imported "
-            + "(fix them and import again, or use --skip-invalid)",
-          details: report.rejected.map(\.description))
-      }
+      if !report.rejected.isEmpty && !skipInvalid { throw ImportRefused(report: report) }
       var finished = report
       finished.dryRun = dryRun
       return finished
@@ -142,8 +156,8 @@ public enum LedgerImport {
       return RejectedRow(fileName: fileName, line: line, field: refusal.field, problem: refusal.problem)
     }
     return RejectedRow(
-      fileName: fileName, line: line, field: try row.decode("field"),
-      problem: try row.decode("problem") + LedgerRefusal.pointer(try row.decode("hint")))
+      fileName: fileName, line: line, field: try row.decode("field"), problem: try row.decode("problem"),
+      hint: (try row.decode("hint") as String?).flatMap(RefusalHint.init))
   }
 
   /// The rejected rows as they were in the file, with the line and the problem, ready to fix and import again.

@@ -57,7 +57,13 @@ public struct LedgerDifference: Sendable, Equatable {
 
 public enum StockQueries {
   /// On hand per site, commodity and lot (lots at zero are left out), then what is in transit to each site.
-  public static func stock(
+  public static func stock(_ store: Store, county: String? = nil, site: String? = nil, commodity: String? = nil) throws
+    -> [StockLine]
+  {
+    try store.run { try stock($0, county: county, site: site, commodity: commodity) }
+  }
+
+  static func stock(
     _ connection: Connection, county: String? = nil, site: String? = nil, commodity: String? = nil
   ) throws -> [StockLine] {
     let rows = try connection.query(
@@ -103,6 +109,12 @@ public enum StockQueries {
   /// Events of one commodity at one site in the order they happened, each with the balance after it.
   /// Client UICs are never shown: a stock card is read over a counter.
   public static func stockCard(
+    _ store: Store, site: String, commodity: String, from: CalendarDate? = nil, to: CalendarDate? = nil
+  ) throws -> [StockCardLine] {
+    try store.run { try stockCard($0, site: site, commodity: commodity, from: from, to: to) }
+  }
+
+  static func stockCard(
     _ connection: Connection, site: String, commodity: String, from: CalendarDate? = nil, to: CalendarDate? = nil
   ) throws -> [StockCardLine] {
     let rows = try connection.query(
@@ -148,7 +160,13 @@ public enum StockQueries {
   }
 
   /// Transfers touching a site (sent or received), newest first; `inTransitOnly` keeps those not yet received.
-  public static func transfers(_ connection: Connection, site: String? = nil, inTransitOnly: Bool = false) throws
+  public static func transfers(_ store: Store, site: String? = nil, inTransitOnly: Bool = false) throws
+    -> [Transfer]
+  {
+    try store.run { try transfers($0, site: site, inTransitOnly: inTransitOnly) }
+  }
+
+  static func transfers(_ connection: Connection, site: String? = nil, inTransitOnly: Bool = false) throws
     -> [Transfer]
   {
     let rows = try connection.query(
@@ -190,7 +208,11 @@ public enum StockQueries {
   }
 
   /// Recomputes balances, daily rollups and transfer totals from the events; an empty result means they agree.
-  public static func verify(_ connection: Connection) throws -> [LedgerDifference] {
+  public static func verify(_ store: Store) throws -> [LedgerDifference] {
+    try store.run { try verify($0) }
+  }
+
+  static func verify(_ connection: Connection) throws -> [LedgerDifference] {
     try connection.query("SELECT * FROM ledger_verify()").map { row in
       let lot: String? = try row.decode("lot_code")
       return LedgerDifference(

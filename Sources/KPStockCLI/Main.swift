@@ -36,6 +36,8 @@ enum Main {
       // A refusal that no command caught with FlagNames.check (a count sheet looked up by id, say): still one line
       // naming the field the way a flag is spelt.
       fail(FlagNames().worded(error)!)
+    case let error as AlreadyExists:
+      fail(.badInput("\(error); change it with 'kpstock \(error.noun) update \(error.code)'"))
     case let error as ImportRefused:
       fail(RegisterWording.refusal(error))
     case let error as StoreUnavailable:

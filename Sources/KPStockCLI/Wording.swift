@@ -76,3 +76,23 @@ extension Posting {
       }.joined(separator: "\n") + "\n"
   }
 }
+
+extension LedgerImportReport {
+  var summary: String {
+    var text = dryRun ? "dry run, nothing written: \(fileName) would post " : "\(fileName): posted "
+    text += "\(posted) of \(rows) rows"
+    if repeats > 0 { text += "; \(repeats) were already recorded (same key and content) and were skipped" }
+    if !rejected.isEmpty {
+      text += "; \(Set(rejected.map(\.line)).count) rejected" + (rejectedFile.map { ", written to \($0)" } ?? "")
+    }
+    return text + "\n"
+  }
+}
+
+extension Seeds.Result {
+  /// "10 sites, 24 supply lines", naming only what was added.
+  var summary: String {
+    added.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+      .map { "\($0.value) \($0.key.replacingOccurrences(of: "_", with: " "))" }.joined(separator: ", ")
+  }
+}

@@ -8,6 +8,15 @@ public enum ExistingRow: Sendable {
   case replace
 }
 
+/// `add` met a row with the same code; the front end says how to change that row instead.
+public struct AlreadyExists: Error, Sendable, Equatable, CustomStringConvertible {
+  /// `site` or `commodity`.
+  public var noun: String
+  public var code: String
+
+  public var description: String { "\(noun) \(code) already exists" }
+}
+
 /// What a save did.
 public enum SaveOutcome: Sendable, Equatable {
   case inserted

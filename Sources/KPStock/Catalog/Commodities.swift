@@ -118,19 +118,6 @@ public enum CommodityCatalog {
         """,
       existing: existing)
   }
-
-  public static func listing(_ commodities: [Commodity]) -> Listing {
-    Listing(
-      columns: [
-        "code", "name", "category", "base_unit", "pack_size", "pack_rounding_threshold", "lot_tracked", "controlled",
-      ],
-      rows: commodities.map { item in
-        [
-          .text(item.code), .text(item.name), .text(item.category), .text(item.baseUnit), .integer(item.packSize),
-          .integer(item.packRoundingThreshold), .boolean(item.lotTracked), .boolean(item.controlled),
-        ]
-      })
-  }
 }
 
 extension CommodityCatalog {
@@ -139,8 +126,7 @@ extension CommodityCatalog {
     try store.run { connection in
       let commodity = try CommodityInput.commodity(values, reference: try ReferenceData.load(connection))
       guard try save(connection, commodity, existing: .keep) == .inserted else {
-        throw KPStockError.badInput(
-          "commodity \(commodity.code) already exists; change it with 'kpstock commodity update \(commodity.code)'")
+        throw AlreadyExists(noun: "commodity", code: commodity.code)
       }
       return commodity
     }

@@ -25,10 +25,4 @@ public enum CountyCatalog {
       }
     }
   }
-
-  public static func listing(_ counties: [County]) -> Listing {
-    Listing(
-      columns: ["code", "name", "sub_counties", "sites"],
-      rows: counties.map { [.text($0.code), .text($0.name), .integer($0.subCounties), .integer($0.sites)] })
-  }
 }

@@ -92,23 +92,6 @@ public enum NormCatalog {
         """,
       existing: existing)
   }
-
-  /// With `history`, also who recorded each norm and when, so a changed figure can be traced.
-  public static func listing(_ norms: [Norm], history: Bool = false) -> Listing {
-    var columns = ["commodity", "population", "per_person_per_week", "effective_from", "source"]
-    if history { columns += ["recorded_by", "recorded_at"] }
-    return Listing(
-      columns: columns,
-      rows: norms.map { norm in
-        var row: [Cell] = [
-          .text(norm.commodityCode), .text(norm.populationCode), .decimal(norm.quantityPerWeek),
-          Cell(norm.effectiveFrom), .text(norm.source),
-        ]
-        if history { row += [Cell(norm.recordedBy), Cell(norm.recordedAt.map(Listing.timestamp))] }
-        return row
-      })
-  }
-
 }
 
 extension NormCatalog {

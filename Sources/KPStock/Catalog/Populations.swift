@@ -14,8 +14,4 @@ public enum PopulationCatalog {
       }
     }
   }
-
-  public static func listing(_ populations: [Population]) -> Listing {
-    Listing(columns: ["code", "name"], rows: populations.map { [.text($0.code), .text($0.name)] })
-  }
 }

@@ -85,13 +85,4 @@ extension ProgrammeSettings {
         forecast_tolerance_percent = \(forecastTolerancePercent), backdating_window_days = \(backdatingWindowDays)
       """)
   }
-
-  public var record: Record {
-    Record(fields: [
-      ("time_zone", .text(timeZone)),
-      ("wastage_percent", .decimal(wastagePercent)),
-      ("forecast_tolerance_percent", .decimal(forecastTolerancePercent)),
-      ("backdating_window_days", .integer(backdatingWindowDays)),
-    ])
-  }
 }

@@ -158,18 +158,6 @@ public enum SiteCatalog {
         """,
       existing: existing)
   }
-
-  public static func listing(_ sites: [Site]) -> Listing {
-    Listing(
-      columns: ["code", "name", "kind", "county", "county_name", "sub_county", "dhis2_uid", "opened_on", "closed_on"],
-      rows: sites.map { site in
-        [
-          .text(site.code), .text(site.name), .text(site.kind), .text(site.countyCode),
-          .text(site.countyName), Cell(site.subCounty), Cell(site.dhis2UID), Cell(site.openedOn),
-          Cell(site.closedOn),
-        ]
-      })
-  }
 }
 
 extension SiteCatalog {
@@ -178,8 +166,7 @@ extension SiteCatalog {
     try store.run { connection in
       let site = try SiteInput.site(values, reference: try ReferenceData.load(connection))
       guard try save(connection, site, existing: .keep) == .inserted else {
-        throw KPStockError.badInput(
-          "site \(site.code) already exists; change it with 'kpstock site update \(site.code)'")
+        throw AlreadyExists(noun: "site", code: site.code)
       }
       return site
     }

@@ -136,21 +136,6 @@ public enum SupplyLineCatalog {
         """,
       existing: existing)
   }
-
-  public static func listing(_ lines: [SupplyLine]) -> Listing {
-    Listing(
-      columns: [
-        "site", "category", "supplier", "lead_time_days", "review_period_days", "safety_stock_weeks", "variant",
-        "emergency_order_point_weeks",
-      ],
-      rows: lines.map { line in
-        [
-          .text(line.siteCode), .text(line.category), .text(line.supplierCode), .integer(line.leadTimeDays),
-          .integer(line.reviewPeriodDays), .decimal(line.safetyStockWeeks), .text(line.variant),
-          .decimal(line.emergencyOrderPointWeeks),
-        ]
-      })
-  }
 }
 
 extension SupplyLineCatalog {

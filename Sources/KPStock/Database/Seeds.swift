@@ -6,12 +6,6 @@ public enum Seeds {
   public struct Result: Sendable, Equatable {
     public var added: [String: Int] = [:]
     public var total: Int { added.values.reduce(0, +) }
-
-    /// "10 sites, 24 supply lines", naming only what was added.
-    public var summary: String {
-      added.filter { $0.value > 0 }.sorted { $0.key < $1.key }
-        .map { "\($0.value) \($0.key.replacingOccurrences(of: "_", with: " "))" }.joined(separator: ", ")
-    }
   }
 
   /// Counties, sub-counties, key populations, the commodity catalogue and norms.

@@ -59,17 +59,4 @@ public enum StockCounts {
           counted: try row.decode("counted"), eventID: try row.decode("event_id"))
       })
   }
-
-  public static func listing(_ sheet: StockCountSheet) -> Listing {
-    Listing(
-      columns: ["commodity", "lot", "expiry", "on_hand_at_start", "counted", "variance", "event"],
-      rows: sheet.lines.map { line in
-        [
-          .text(line.commodityCode), Cell(line.lotCode), Cell(line.expiresOn), .integer(Int(line.snapshot)),
-          line.counted.map { .integer(Int($0)) } ?? .empty,
-          line.counted.map { .integer(Int($0 - line.snapshot)) } ?? .empty,
-          line.eventID.map { .integer(Int($0)) } ?? .empty,
-        ]
-      })
-  }
 }

@@ -49,10 +49,4 @@ public enum StockReasons {
     guard added == 1 else { throw FieldError(field: "code", problem: "reason \(code) already exists") }
     return StockReason(code: code, description: description, direction: direction)
   }
-
-  public static func listing(_ reasons: [StockReason]) -> Listing {
-    Listing(
-      columns: ["code", "direction", "description"],
-      rows: reasons.map { [.text($0.code), .text($0.direction), .text($0.description)] })
-  }
 }

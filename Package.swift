@@ -32,10 +32,7 @@ let package = Package(
     ),
     .target(
       name: "KPStock",
-      dependencies: [
-        "Postgres",
-        "EmbeddedCluster",
-      ],
+      dependencies: ["Postgres"],
       plugins: ["EmbedFilesPlugin"]
     ),
     .executableTarget(
@@ -43,7 +40,6 @@ let package = Package(
       dependencies: [
         "KPStock",
         "EmbeddedCluster",
-        "Postgres",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]

@@ -68,14 +68,14 @@ let commodities = ["MALE-CONDOM", "FEMALE-CONDOM", "LUBRICANT", "NS-SET"]
 let populations = ["FSW", "MSM", "PWID", "TG"]
 
 /// One site per client, each with a huge stock of every commodity, received before the register's first day.
-func prepare(_ connection: Connection, sites: Int, today: CalendarDate) throws -> [String] {
+func prepare(_ store: Store, sites: Int, today: CalendarDate) throws -> [String] {
   let codes = (1...sites).map { String(format: "BENCH-%02d", $0) }
   for code in codes {
-    try connection.execute(
+    try store.connection.execute(
       "INSERT INTO sites (code, name, kind, county_code) VALUES (\(code), \(code), 'dice', '002')")
     for (index, commodity) in commodities.enumerated() {
       try Ledger.post(
-        connection,
+        store,
         Receipt(
           site: code, commodity: commodity, lot: "B\(index)", expiry: today.adding(days: 700),
           quantity: 900_000_000, date: today.adding(days: -55)))
@@ -165,10 +165,10 @@ func ledgerThroughput(conninfo: String, sites: [String], seconds: Double) throws
     Thread {
       defer { group.leave() }
       do {
-        let connection = try KPStockDatabase.open(.server(conninfo))
+        let store = try Store.open(conninfo: conninfo)
         var count = 0
         while DispatchTime.now().uptimeNanoseconds < end {
-          try Ledger.post(connection, dispensing(site))
+          try Ledger.post(store, dispensing(site))
           count += 1
         }
         tally.add(count)
@@ -282,10 +282,11 @@ func run() throws {
   _ = try cluster.start()
   try cluster.createDatabaseIfMissing()
   let conninfo = cluster.connectionString()
-  let connection = try KPStockDatabase.open(.server(conninfo))
-  try Seeds.loadKwaleDemo(connection)
-  let today = try ProgrammeCalendar.today(connection)
-  let sites = try prepare(connection, sites: settings.clients, today: today)
+  let store = try Store.open(conninfo: conninfo)
+  let connection = store.connection
+  try Seeds.loadKwaleDemo(store)
+  let today = try ProgrammeCalendar.today(store)
+  let sites = try prepare(store, sites: settings.clients, today: today)
   let register = home + "/dispensing.csv"
   try writeRegister(rows: settings.rows, sites: sites, today: today, to: register)
   let megabytes = Double((try FileManager.default.attributesOfItem(atPath: register)[.size] as? Int) ?? 0) / 1e6
@@ -295,7 +296,7 @@ func run() throws {
 
   let copySeconds = try copyBaseline(connection, path: register)
   let memoryBefore = peakResidentMegabytes()
-  let (report, importSeconds) = try timed { try LedgerImport.run(connection, kind: .dispensing, path: register) }
+  let (report, importSeconds) = try timed { try LedgerImport.run(store, kind: .dispensing, path: register) }
   guard report.posted == settings.rows else { throw BenchmarkError("import posted \(report.posted) rows") }
   print("1. import of a \(String(format: "%.0f", megabytes)) MB dispensing register")
   print(
@@ -325,7 +326,7 @@ func run() throws {
 
   var latencies: [Double] = []
   for _ in 0..<settings.latencySamples {
-    let (_, seconds) = try timed { try Ledger.post(connection, dispensing(sites[0])) }
+    let (_, seconds) = try timed { try Ledger.post(store, dispensing(sites[0])) }
     latencies.append(seconds * 1000)
   }
   latencies.sort()
@@ -367,12 +368,12 @@ func run() throws {
       format: "   median ratio kpstock / pgbench %5.0f %%   (target ≥ 50 %%); server alone %.0f %%",
       median(clientRatios) * 100, median(serverRatios) * 100))
 
-  let differences = try StockQueries.verify(connection)
+  let differences = try StockQueries.verify(store)
   print("\nledger verify: " + (differences.isEmpty ? "consistent" : "\(differences.count) differences"))
 
   // A database of its own, so the history is the only thing in it, as on a new national server.
   try connection.execute("CREATE DATABASE kpstock_national")
-  let national = try KPStockDatabase.open(.server(cluster.connectionString(database: "kpstock_national")))
+  let national = try Store.open(conninfo: cluster.connectionString(database: "kpstock_national"))
   let (history, simulateSeconds) = try timed {
     try Simulator.run(national, profile: .national, weeks: settings.nationalWeeks)
   }

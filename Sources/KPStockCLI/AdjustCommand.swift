@@ -13,24 +13,23 @@ struct AdjustCommand: ParsableCommand {
       """)
 
   @OptionGroup var database: DatabaseOptions
-  @OptionGroup var stock: StockLineOptions
-  @Option(parsing: .unconditional, help: "Quantity in base units; +N or -N for correction and unexplained.")
-  var qty: String
+  @OptionGroup var line: LedgerLineOptions<Self>
   @Option(help: "Reason code (kpstock reason list).") var reason: String
-  @Option(help: "Lot (default: first expiry first out when removing).") var lot: String?
   @Option(help: "Expiry date, only when adding stock of a lot not seen before, YYYY-MM-DD.") var expiry: String?
-  @Option(help: "Day of the adjustment, YYYY-MM-DD (default today).") var date: String?
   @OptionGroup var entry: EntryOptions
 
   func run() throws {
-    var values = stock.values
-    values["qty"] = qty
+    var values = line.values
     values["reason"] = reason
-    values["lot"] = lot
     values["expiry"] = expiry
-    values["date"] = date
-    try LedgerEntry.record(database, values, options: entry) { input, values throws(FieldError) in
+    try LedgerEntry.record(database, values, entry: entry) { input, values throws(FieldError) in
       try input.adjustment(values)
     }
   }
+}
+
+extension AdjustCommand: LedgerOptionHelp {
+  static let qtyHelp = "Quantity in base units; +N or -N for correction and unexplained."
+  static let lotHelp = "Lot (default: first expiry first out when removing)."
+  static let dateHelp = "Day of the adjustment, YYYY-MM-DD (default today)."
 }

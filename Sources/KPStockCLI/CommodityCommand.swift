@@ -18,12 +18,12 @@ struct CommodityCommand: ParsableCommand {
     @Option(help: "condom, lubricant, injecting_equipment, opioid_agonist or overdose_reversal.") var category: String?
 
     func run() throws {
-      let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
+      let store = try database.open()
+      let reference = try ReferenceData.load(store)
       let category = try CommodityCommand.flags.check {
         try self.category.map { text throws(FieldError) in try reference.category(text, field: "category") }
       }
-      let commodities = try CommodityCatalog.list(connection, category: category)
+      let commodities = try CommodityCatalog.list(store, category: category)
       Console.output(CommodityCatalog.listing(commodities).rendered(as: output.format))
     }
   }
@@ -36,9 +36,9 @@ struct CommodityCommand: ParsableCommand {
     @Argument(help: "Commodity code, e.g. MALE-CONDOM (any case).") var code: String
 
     func run() throws {
-      let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
-      let commodity = try CommodityCatalog.find(connection, code: try reference.commodities.resolveArgument(code))!
+      let store = try database.open()
+      let reference = try ReferenceData.load(store)
+      let commodity = try CommodityCatalog.find(store, code: try reference.commodities.resolveArgument(code))!
       Console.output(CommodityCatalog.listing([commodity]).record(at: 0).rendered(as: output.format))
     }
   }
@@ -82,10 +82,10 @@ struct CommodityCommand: ParsableCommand {
     @OptionGroup var fields: CommodityFields
 
     func run() throws {
-      let connection = try database.open()
+      let store = try database.open()
       var values = fields.values
       values["code"] = code
-      let commodity = try CommodityCommand.flags.check { try CommodityCatalog.add(connection, values) }
+      let commodity = try CommodityCommand.flags.check { try CommodityCatalog.add(store, values) }
       Console.output("added commodity \(commodity.code)\n")
       Console.output(CommodityCatalog.listing([commodity]).record(at: 0).rendered(as: .table))
     }
@@ -105,9 +105,9 @@ struct CommodityCommand: ParsableCommand {
       guard !values.values.isEmpty else {
         throw KPStockError.badInput("nothing to change: give at least one of --name, --category, --pack-size, ...")
       }
-      let connection = try database.open()
+      let store = try database.open()
       let (commodity, outcome) = try CommodityCommand.flags.check {
-        try CommodityCatalog.update(connection, code: code, values)
+        try CommodityCatalog.update(store, code: code, values)
       }
       Console.output(
         outcome == .unchanged

@@ -22,25 +22,18 @@ struct CountCommand: ParsableCommand {
         """)
 
     @OptionGroup var database: DatabaseOptions
-    @OptionGroup var stock: StockLineOptions
-    @Option(parsing: .unconditional, help: "Quantity counted, in base units (0 for a lot that is gone).")
-    var qty: String
-    @Option(help: "Lot counted; required for lot-tracked commodities.") var lot: String?
+    @OptionGroup var line: LedgerLineOptions<Self>
     @Option(help: "Expiry date of a lot found that the books do not know, YYYY-MM-DD.") var expiry: String?
     @Option(help: "Reason for a variance (default unexplained).") var reason: String?
-    @Option(help: "Day of the count, YYYY-MM-DD (default today; a session's own day with --count).") var date: String?
     @Option(parsing: .unconditional, help: "Count session id from 'kpstock count start'.") var count: String?
     @OptionGroup var entry: EntryOptions
 
     func run() throws {
-      var values = stock.values
-      values["qty"] = qty
-      values["lot"] = lot
+      var values = line.values
       values["expiry"] = expiry
       values["reason"] = reason
-      values["date"] = date
       values["count"] = count
-      try LedgerEntry.record(database, values, options: entry) { input, values throws(FieldError) in
+      try LedgerEntry.record(database, values, entry: entry) { input, values throws(FieldError) in
         try input.count(values)
       }
     }
@@ -57,15 +50,15 @@ struct CountCommand: ParsableCommand {
     @Option(help: "Day of the count, YYYY-MM-DD (default today).") var date: String?
 
     func run() throws {
-      let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
+      let store = try database.open()
+      let reference = try ReferenceData.load(store)
       let sheet = try FlagNames().check {
         let site = try reference.sites.resolve(self.site, field: "site")
         let commodity = try self.commodity.map { text throws(FieldError) in
           try reference.commodities.resolve(text, field: "commodity")
         }
         let date = try self.date.map { text throws(FieldError) in try FieldParsing.date(text, field: "date") }
-        return try StockCounts.start(connection, site: site, commodity: commodity, date: date)
+        return try StockCounts.start(store, site: site, commodity: commodity, date: date)
       }
       Console.output(
         "started count \(sheet.id) at \(sheet.siteCode) on \(sheet.countedOn); "
@@ -84,8 +77,8 @@ struct CountCommand: ParsableCommand {
     @Argument(help: "Count session id.") var id: Int64
 
     func run() throws {
-      let connection = try database.open()
-      let sheet = try FlagNames(renamed: ["count": "ID"]).check { try StockCounts.sheet(connection, id: id) }
+      let store = try database.open()
+      let sheet = try FlagNames(renamed: ["count": "ID"]).check { try StockCounts.sheet(store, id: id) }
       if output.format == .table {
         Console.output(
           "count \(sheet.id) at \(sheet.siteCode) on \(sheet.countedOn)"
@@ -94,4 +87,10 @@ struct CountCommand: ParsableCommand {
       Console.output(StockCounts.listing(sheet).rendered(as: output.format))
     }
   }
+}
+
+extension CountCommand.Record: LedgerOptionHelp {
+  static let qtyHelp = "Quantity counted, in base units (0 for a lot that is gone)."
+  static let lotHelp = "Lot counted; required for lot-tracked commodities."
+  static let dateHelp = "Day of the count, YYYY-MM-DD (default today; a session's own day with --count)."
 }

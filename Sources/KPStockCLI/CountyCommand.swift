@@ -15,8 +15,8 @@ struct CountyCommand: ParsableCommand {
     @OptionGroup var output: FormatOption
 
     func run() throws {
-      let connection = try database.open()
-      Console.output(try CountyCatalog.listing(connection).rendered(as: output.format))
+      let store = try database.open()
+      Console.output(try CountyCatalog.listing(CountyCatalog.list(store)).rendered(as: output.format))
     }
   }
 }

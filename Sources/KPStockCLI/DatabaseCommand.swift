@@ -50,8 +50,8 @@ struct DatabaseCommand: ParsableCommand {
       }
       if reachable {
         do {
-          let connection = try database.open(migrate: false)
-          let migrations = try KPStockDatabase.migrationStatus(connection)
+          let store = try database.open(migrate: false)
+          let migrations = try database.explainingUnavailable { try store.migrationStatus() }
           let pending = migrations.filter { !$0.applied }.map(\.name)
           fields.append(("connected", .boolean(true)))
           fields.append(("migrations_applied", .integer(migrations.count - pending.count)))
@@ -111,8 +111,8 @@ struct DatabaseCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-      let connection = try database.open(migrate: false)
-      let applied = try KPStockDatabase.migrate(connection)
+      let store = try database.open(migrate: false)
+      let applied = try store.migrate()
       Console.output(
         applied.isEmpty ? "the database is up to date\n" : "applied \(applied.joined(separator: ", "))\n")
     }
@@ -129,8 +129,8 @@ struct DatabaseCommand: ParsableCommand {
       if let demo, demo.lowercased() != "kwale" {
         throw KPStockError.badInput("--demo: unknown demo '\(demo)' (kwale)")
       }
-      let connection = try database.open(seedReference: false)
-      let result = demo == nil ? try Seeds.loadReference(connection) : try Demo.load(connection)
+      let store = try database.open(seedReference: false)
+      let result = demo == nil ? try Seeds.loadReference(store) : try Demo.load(store)
       Console.output(
         result.total == 0 ? "nothing to add: the seed data are already loaded\n" : "added \(result.summary)\n")
     }

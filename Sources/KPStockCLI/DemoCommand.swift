@@ -14,20 +14,20 @@ struct DemoCommand: ParsableCommand {
   @OptionGroup var database: DatabaseOptions
 
   func run() throws {
-    let connection = try database.open()
-    let loaded = try Demo.load(connection)
+    let store = try database.open()
+    let loaded = try Demo.load(store)
     Console.output(
       loaded.total == 0
         ? "kpstock demo: the Kwale demo was already loaded (\(database.target))\n"
         : "kpstock demo: added \(loaded.summary) (\(database.target))\n")
-    let report = try Demo.simulate(connection, progress: SimulateCommand.progressPrinter())
+    let report = try Demo.simulate(store, progress: SimulateCommand.progressPrinter())
     Console.output(
       report.eventsWritten == 0
         ? "kpstock demo: the \(Demo.simulatedWeeks)-week Kwale stock history was already recorded "
           + "(\(report.eventsAlreadyRecorded) events)\n\n"
         : "kpstock demo: simulated \(report.daysSimulated) days of Kwale stock, \(report.firstDay) to "
           + "\(report.lastDay): \(report.eventsWritten) events, \(report.stockOutSiteDays) stock-out site-days\n\n")
-    for section in try Demo.tour(connection).sections {
+    for section in Self.sections(try Demo.tour(store)) {
       Console.output("== \(section.title)\n\(section.text)\n")
     }
     Console.output(
@@ -37,6 +37,64 @@ struct DemoCommand: ParsableCommand {
             kpstock norm list --commodity MALE-CONDOM
 
       """)
+  }
+}
+
+extension DemoCommand {
+  /// The tour as titled sections of text, in the order a newcomer reads them.
+  static func sections(_ tour: Demo.Tour) -> [(title: String, text: String)] {
+    let siteListing = Listing(
+      columns: ["code", "name", "kind", "sub_county"],
+      rows: tour.sites.map { [.text($0.code), .text($0.name), .text($0.kind), Cell($0.subCounty)] })
+    let commodityListing = Listing(
+      columns: ["code", "name", "base_unit", "pack_size", "lot_tracked"],
+      rows: tour.commodities.map {
+        [.text($0.code), .text($0.name), .text($0.baseUnit), .integer($0.packSize), .boolean($0.lotTracked)]
+      })
+    var sections: [(title: String, text: String)] = [
+      (
+        "Reference data",
+        "\(tour.counties) counties, \(tour.populations) key populations, "
+          + "\(tour.commodities.count) commodities, \(tour.normsInForce) norms in force\n"
+      ),
+      ("Kwale county (002): \(tour.sites.count) sites", siteListing.rendered(as: .table)),
+      ("Supply network", supplyTree(sites: tour.sites, lines: tour.supplyLines)),
+      ("Commodities", commodityListing.rendered(as: .table)),
+    ]
+    if !tour.stock.isEmpty {
+      sections.append(
+        ("Stock on hand at \(tour.site), by lot", StockQueries.stockListing(tour.stock).rendered(as: .table)))
+      sections.append(
+        (
+          "Stock card: \(tour.commodity) at \(tour.site), \(tour.cardFrom) to \(tour.cardTo)",
+          StockQueries.stockCardListing(tour.stockCard).rendered(as: .table)
+        ))
+    }
+    return sections
+  }
+
+  /// Draws who supplies whom, from the sites nobody supplies downwards, with each link's categories.
+  static func supplyTree(sites: [Site], lines: [SupplyLine]) -> String {
+    let names = Dictionary(sites.map { ($0.code, $0.name) }) { first, _ in first }
+    var children: [String: [String: [String]]] = [:]
+    for line in lines {
+      children[line.supplierCode, default: [:]][line.siteCode, default: []].append(line.category)
+    }
+    let supplied = Set(lines.map(\.siteCode))
+    let roots = sites.map(\.code).filter { !supplied.contains($0) && children[$0] != nil }
+    var output = ""
+    func draw(_ code: String, prefix: String, categories: [String]?, isLast: Bool, depth: Int) {
+      let branch = depth == 0 ? "" : (isLast ? "└─ " : "├─ ")
+      let label = categories.map { "  [\($0.joined(separator: ", "))]" } ?? ""
+      output += prefix + branch + code + "  " + (names[code] ?? "") + label + "\n"
+      let next = depth == 0 ? "" : prefix + (isLast ? "   " : "│  ")
+      let kids = (children[code] ?? [:]).sorted { $0.key < $1.key }
+      for (index, kid) in kids.enumerated() {
+        draw(kid.key, prefix: next, categories: kid.value.sorted(), isLast: index == kids.count - 1, depth: depth + 1)
+      }
+    }
+    for root in roots.sorted() { draw(root, prefix: "", categories: nil, isLast: true, depth: 0) }
+    return output.isEmpty ? "(no supply lines)\n" : output
   }
 }
 

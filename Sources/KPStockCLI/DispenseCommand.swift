@@ -12,27 +12,26 @@ struct DispenseCommand: ParsableCommand {
       """)
 
   @OptionGroup var database: DatabaseOptions
-  @OptionGroup var stock: StockLineOptions
-  @Option(parsing: .unconditional, help: "Quantity in base units.") var qty: String
+  @OptionGroup var line: LedgerLineOptions<Self>
   @Option(help: "Key population: FSW, MSW, MSM, TG, PWID, PWUD or PRISONER.") var population: String
   @Option(help: "clinic (given at the site) or outreach (handed to a peer educator).") var channel: String
   @Option(help: "The peer educator's code; outreach only.") var worker: String?
   @Option(help: "The client's UIC, when the register has one.") var client: String?
-  @Option(help: "Lot to take the stock from (default: first expiry first out).") var lot: String?
-  @Option(help: "Day of dispensing, YYYY-MM-DD (default today; back-dating has a window).") var date: String?
   @OptionGroup var entry: EntryOptions
 
   func run() throws {
-    var values = stock.values
-    values["qty"] = qty
+    var values = line.values
     values["population"] = population
     values["channel"] = channel
     values["worker"] = worker
     values["client"] = client
-    values["lot"] = lot
-    values["date"] = date
-    try LedgerEntry.record(database, values, options: entry) { input, values throws(FieldError) in
+    try LedgerEntry.record(database, values, entry: entry) { input, values throws(FieldError) in
       try input.dispensing(values)
     }
   }
+}
+
+extension DispenseCommand: LedgerOptionHelp {
+  static let lotHelp = "Lot to take the stock from (default: first expiry first out)."
+  static let dateHelp = "Day of dispensing, YYYY-MM-DD (default today; back-dating has a window)."
 }

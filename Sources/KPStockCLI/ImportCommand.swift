@@ -26,8 +26,8 @@ struct ImportCommand: ParsableCommand {
 
     func run(_ table: ReferenceTable) throws {
       let csv = try CSVReader.read(path: file)
-      let connection = try database.open()
-      let summary = try ReferenceImport.load(table, from: csv, into: connection, dryRun: dryRun)
+      let store = try database.open()
+      let summary = try ReferenceImport.load(table, from: csv, into: store, dryRun: dryRun)
       Console.output((dryRun ? "dry run, nothing written: " : "") + summary.description + "\n")
     }
   }
@@ -77,11 +77,11 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "Where --skip-invalid writes rejected rows (default: FILE.rejected.csv).") var rejected: String?
 
     func run(_ kind: LedgerImportKind) throws {
-      let connection = try database.open()
+      let store = try database.open()
       let large = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int).flatMap { $0 } ?? 0
       let showProgress = isatty(STDERR_FILENO) == 1 && large > 4_000_000
       let report = try LedgerImport.run(
-        connection, kind: kind, path: file, dryRun: dryRun, skipInvalid: skipInvalid,
+        store, kind: kind, path: file, dryRun: dryRun, skipInvalid: skipInvalid,
         rejectedFile: rejected ?? file + ".rejected.csv",
         progress: showProgress ? { Console.notice("import \(kind.rawValue): \($0)") } : nil)
       Console.output(report.summary)

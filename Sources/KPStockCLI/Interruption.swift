@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import Postgres
+import KPStock
 
 /// Ctrl-C or a kill (SIGINT, SIGTERM) must not leave the server working for a client that is gone: an import's
 /// backend would hold the import lock and the balance rows it writes until its statement ended, and a dispense at
@@ -22,9 +22,9 @@ enum Interruption {
     }
   }
 
-  /// Makes a signal cancel what `connection` is running.
-  static func watch(_ connection: Connection) {
-    if let canceller = connection.canceller() { state.add(canceller) }
+  /// Makes a signal cancel what `store` is running.
+  static func watch(_ store: Store) {
+    if let canceller = store.canceller() { state.add(canceller) }
   }
 
   /// The signal that interrupted the command, if one did.
@@ -41,17 +41,17 @@ enum Interruption {
   private final class State: @unchecked Sendable {
     private let lock = NSLock()
     private var sources: [any DispatchSourceSignal] = []
-    private var cancellers: [QueryCanceller] = []
+    private var cancellers: [StatementCanceller] = []
     private var signal: Int32?
 
     func keep(_ source: any DispatchSourceSignal) { lock.withLock { sources.append(source) } }
 
-    func add(_ canceller: QueryCanceller) { lock.withLock { cancellers.append(canceller) } }
+    func add(_ canceller: StatementCanceller) { lock.withLock { cancellers.append(canceller) } }
 
     var received: Int32? { lock.withLock { signal } }
 
     /// The connections to cancel when this is the first signal; nil when one came before.
-    func firstSignal(_ number: Int32) -> [QueryCanceller]? {
+    func firstSignal(_ number: Int32) -> [StatementCanceller]? {
       lock.withLock {
         guard signal == nil else { return nil }
         signal = number

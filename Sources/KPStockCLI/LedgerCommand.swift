@@ -19,8 +19,8 @@ struct LedgerCommand: ParsableCommand {
     @OptionGroup var output: FormatOption
 
     func run() throws {
-      let connection = try database.open()
-      let differences = try StockQueries.verify(connection)
+      let store = try database.open()
+      let differences = try StockQueries.verify(store)
       if differences.isEmpty && output.format == .table {
         Console.output("ledger consistent: every balance, daily total and transfer matches its events\n")
         return

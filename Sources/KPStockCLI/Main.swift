@@ -3,7 +3,6 @@ import EmbeddedCluster
 import Foundation
 import KPStock
 import Logging
-import Postgres
 
 /// Runs the command and turns a kpstock error into its message and exit status: 2 for bad input,
 /// 1 when the database could not do the work, 128 + the signal when a signal interrupted it.
@@ -33,14 +32,16 @@ enum Main {
     switch error {
     case let error as KPStockError:
       fail(error)
-    case let error as FieldError:
-      // A field failure that no command caught with FlagNames.check (a count sheet looked up by id, say):
-      // still one line naming the field the way a flag is spelt.
-      fail(.badInput("\(FlagNames().flag(for: error.field)): \(error.problem)"))
-    case let error as PostgresError:
-      fail(KPStockError.describing(error))
-    case let error as RowDecodingError:
-      fail(KPStockError(.operational, "unexpected data from the database: \(error)"))
+    case is FieldError, is LedgerRefusal:
+      // A refusal that no command caught with FlagNames.check (a count sheet looked up by id, say): still one line
+      // naming the field the way a flag is spelt.
+      fail(FlagNames().worded(error)!)
+    case let error as AlreadyExists:
+      fail(.badInput("\(error); change it with 'kpstock \(error.noun) update \(error.code)'"))
+    case let error as ImportRefused:
+      fail(RegisterWording.refusal(error))
+    case let error as StoreUnavailable:
+      fail(error.worded(at: nil))
     case let error as ClusterError:
       fail(KPStockError(.operational, error.description))
     default:
@@ -76,7 +77,7 @@ struct KPStockCommand: ParsableCommand {
 private func fail(_ error: KPStockError) -> Never {
   for line in error.details { Console.error(line) }
   Console.error("kpstock: error: \(error.message)")
-  exit(error.exitCode)
+  exit(error.kind == .badInput ? 2 : 1)
 }
 
 /// Diagnostics (cluster start-up, retries) go to stderr at the level `KPSTOCK_LOG_LEVEL` names

@@ -28,9 +28,9 @@ struct NormCommand: ParsableCommand {
     }
 
     func run() throws {
-      let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
-      let today = try ProgrammeCalendar.today(connection)
+      let store = try database.open()
+      let reference = try ReferenceData.load(store)
+      let today = try ProgrammeCalendar.today(store)
       let (commodity, population, date) = try NormCommand.flags.check {
         (
           try self.commodity.map { text throws(FieldError) in
@@ -43,7 +43,7 @@ struct NormCommand: ParsableCommand {
         )
       }
       let norms = try NormCatalog.list(
-        connection, on: date, history: history, commodity: commodity, population: population)
+        store, on: date, history: history, commodity: commodity, population: population)
       Console.output(NormCatalog.listing(norms, history: history).rendered(as: output.format))
     }
   }
@@ -64,14 +64,14 @@ struct NormCommand: ParsableCommand {
     @Option(help: "Where the figure comes from.") var source: String
 
     func run() throws {
-      let connection = try database.open()
+      let store = try database.open()
       var values = InputValues()
       values["commodity"] = commodity
       values["population"] = population
       values["per_person_per_week"] = qty
       values["effective_from"] = from
       values["source"] = source
-      let (norm, outcome) = try NormCommand.flags.check { try NormCatalog.set(connection, values) }
+      let (norm, outcome) = try NormCommand.flags.check { try NormCatalog.set(store, values) }
       let verb = outcome == .inserted ? "set" : outcome == .updated ? "replaced" : "unchanged:"
       Console.output(
         "\(verb) norm \(norm.commodityCode) for \(norm.populationCode): "

@@ -1,6 +1,5 @@
 import ArgumentParser
 import KPStock
-import Postgres
 
 struct DatabaseOptions: ParsableArguments {
   @Option(
@@ -13,13 +12,26 @@ struct DatabaseOptions: ParsableArguments {
 
   var target: DatabaseTarget { DatabaseTarget.resolve(databaseURL: databaseURL) }
 
-  /// Opens the database, starting the embedded cluster and migrating as needed. A signal from then on cancels
-  /// what the connection runs on the server (see Interruption).
-  func open(migrate: Bool = true, seedReference: Bool = true) throws -> Connection {
-    let connection = try KPStockDatabase.open(
-      target, migrate: migrate, seedReference: seedReference, notice: Console.notice)
-    Interruption.watch(connection)
-    return connection
+  /// Opens the store, starting the embedded cluster first when that is the target; the store migrates as needed.
+  /// A signal from then on cancels what the store runs on the server (see Interruption).
+  func open(migrate: Bool = true, seedReference: Bool = true) throws -> Store {
+    let target = self.target
+    var recreateMissingDatabase: (() throws -> Void)?
+    if case .embedded(let cluster) = target {
+      if try cluster.start() {
+        Console.notice("started the embedded PostgreSQL server (data in \(cluster.configuration.home))")
+      }
+      recreateMissingDatabase = { try cluster.createDatabaseIfMissing() }
+    }
+    do {
+      let store = try Store.open(
+        conninfo: target.conninfo, migrate: migrate, seedReference: seedReference,
+        recreateMissingDatabase: recreateMissingDatabase, notice: Console.notice)
+      Interruption.watch(store)
+      return store
+    } catch let error as StoreUnavailable {
+      throw error.worded(at: target)
+    }
   }
 }
 
@@ -38,16 +50,26 @@ struct FlagNames {
     renamed[column] ?? "--" + column.replacingOccurrences(of: "_", with: "-")
   }
 
-  /// Runs domain work, turning a field failure or a database refusal into a one-line error that names
-  /// the flag; other kpstock errors pass through.
+  /// Runs domain work, turning a field failure or a ledger refusal into a one-line error that names the flag;
+  /// other kpstock errors pass through.
   @discardableResult
   func check<T>(_ body: () throws -> T) throws -> T {
     do {
       return try body()
-    } catch let error as FieldError {
-      throw KPStockError.badInput("\(flag(for: error.field)): \(error.problem)")
-    } catch let error as PostgresError {
-      throw KPStockError.describing(error, fieldName: flag(for:))
+    } catch {
+      throw worded(error) ?? error
+    }
+  }
+
+  /// A refusal of something typed, worded with the flag it came from; nil for any other failure.
+  func worded(_ error: any Error) -> KPStockError? {
+    switch error {
+    case let error as FieldError:
+      .badInput("\(flag(for: error.field)): \(error.problem)" + Pointer.text(error.hint))
+    case let error as LedgerRefusal:
+      .badInput((error.field.map { "\(flag(for: $0)): " } ?? "") + error.problem + Pointer.text(error.hint))
+    default:
+      nil
     }
   }
 }

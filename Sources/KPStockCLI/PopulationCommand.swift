@@ -14,8 +14,8 @@ struct PopulationCommand: ParsableCommand {
     @OptionGroup var output: FormatOption
 
     func run() throws {
-      let connection = try database.open()
-      Console.output(try PopulationCatalog.listing(connection).rendered(as: output.format))
+      let store = try database.open()
+      Console.output(try PopulationCatalog.listing(PopulationCatalog.list(store)).rendered(as: output.format))
     }
   }
 }

@@ -15,8 +15,8 @@ struct ReasonCommand: ParsableCommand {
     @OptionGroup var output: FormatOption
 
     func run() throws {
-      let connection = try database.open()
-      Console.output(StockReasons.listing(try StockReasons.list(connection)).rendered(as: output.format))
+      let store = try database.open()
+      Console.output(StockReasons.listing(try StockReasons.list(store)).rendered(as: output.format))
     }
   }
 
@@ -31,9 +31,9 @@ struct ReasonCommand: ParsableCommand {
     @Option(help: "What the reason means, for reports.") var description: String
 
     func run() throws {
-      let connection = try database.open()
+      let store = try database.open()
       let reason = try FlagNames(renamed: ["code": "CODE"]).check {
-        try StockReasons.add(connection, code: code, description: description, direction: direction)
+        try StockReasons.add(store, code: code, description: description, direction: direction)
       }
       Console.output("added reason \(reason.code) (\(reason.direction)): \(reason.description)\n")
     }

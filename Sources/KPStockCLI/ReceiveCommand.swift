@@ -11,21 +11,21 @@ struct ReceiveCommand: ParsableCommand {
       """)
 
   @OptionGroup var database: DatabaseOptions
-  @OptionGroup var stock: StockLineOptions
-  @Option(parsing: .unconditional, help: "Quantity in base units (pieces, or mg of methadone).") var qty: String
-  @Option(help: "Lot (batch) number; required for lot-tracked commodities.") var lot: String?
+  @OptionGroup var line: LedgerLineOptions<Self>
   @Option(help: "Expiry date of a lot not seen before, YYYY-MM-DD.") var expiry: String?
-  @Option(help: "Day the stock arrived, YYYY-MM-DD (default today; back-dating has a window).") var date: String?
   @OptionGroup var entry: EntryOptions
 
   func run() throws {
-    var values = stock.values
-    values["qty"] = qty
-    values["lot"] = lot
+    var values = line.values
     values["expiry"] = expiry
-    values["date"] = date
-    try LedgerEntry.record(database, values, options: entry) { input, values throws(FieldError) in
+    try LedgerEntry.record(database, values, entry: entry) { input, values throws(FieldError) in
       try input.receipt(values)
     }
   }
+}
+
+extension ReceiveCommand: LedgerOptionHelp {
+  static let qtyHelp = "Quantity in base units (pieces, or mg of methadone)."
+  static let lotHelp = "Lot (batch) number; required for lot-tracked commodities."
+  static let dateHelp = "Day the stock arrived, YYYY-MM-DD (default today; back-dating has a window)."
 }

@@ -13,8 +13,8 @@ struct SettingsCommand: ParsableCommand {
     @OptionGroup var output: FormatOption
 
     func run() throws {
-      let connection = try database.open()
-      Console.output(try ProgrammeSettings.load(connection).record.rendered(as: output.format))
+      let store = try database.open()
+      Console.output(try ProgrammeSettings.load(store).record.rendered(as: output.format))
     }
   }
 
@@ -47,8 +47,8 @@ struct SettingsCommand: ParsableCommand {
       guard !values.values.isEmpty else {
         throw KPStockError.badInput("nothing to change: give at least one of --time-zone, --wastage-percent, ...")
       }
-      let connection = try database.open()
-      let settings = try FlagNames().check { try ProgrammeSettings.update(connection, values) }
+      let store = try database.open()
+      let settings = try FlagNames().check { try ProgrammeSettings.update(store, values) }
       Console.output(settings.record.rendered(as: .table))
     }
   }

@@ -30,9 +30,9 @@ struct SimulateCommand: ParsableCommand {
   @OptionGroup var database: DatabaseOptions
 
   func run() throws {
-    let connection = try database.open()
+    let store = try database.open()
     let report = try FlagNames().check {
-      try Simulator.run(connection, profile: profile, weeks: weeks, seed: seed, progress: Self.progressPrinter())
+      try Simulator.run(store, profile: profile, weeks: weeks, seed: seed, progress: Self.progressPrinter())
     }
     Console.output(Self.summary(report))
   }

@@ -22,8 +22,8 @@ struct SiteCommand: ParsableCommand {
     @Flag(name: .customLong("open-only"), help: "Leave out sites that have closed.") var openOnly = false
 
     func run() throws {
-      let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
+      let store = try database.open()
+      let reference = try ReferenceData.load(store)
       var filter = SiteFilter(includeClosed: !openOnly)
       try SiteCommand.flags.check {
         filter.countyCode = try county.map { text throws(FieldError) in try reference.county(text, field: "county") }
@@ -34,7 +34,7 @@ struct SiteCommand: ParsableCommand {
           filter.subCounty = try reference.subCounty(subCounty, county: filter.countyCode, field: "sub_county")
         }
       }
-      let sites = try SiteCatalog.list(connection, filter: filter)
+      let sites = try SiteCatalog.list(store, filter: filter)
       Console.output(SiteCatalog.listing(sites).rendered(as: output.format))
     }
   }
@@ -47,9 +47,9 @@ struct SiteCommand: ParsableCommand {
     @Argument(help: "Site code, e.g. DICE-UKUNDA (any case).") var code: String
 
     func run() throws {
-      let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
-      let site = try SiteCatalog.find(connection, code: try reference.sites.resolveArgument(code))!
+      let store = try database.open()
+      let reference = try ReferenceData.load(store)
+      let site = try SiteCatalog.find(store, code: try reference.sites.resolveArgument(code))!
       Console.output(
         SiteCatalog.listing([site]).record(at: 0).rendered(as: output.format))
     }
@@ -89,10 +89,10 @@ struct SiteCommand: ParsableCommand {
     @OptionGroup var fields: SiteFields
 
     func run() throws {
-      let connection = try database.open()
+      let store = try database.open()
       var values = fields.values
       values["code"] = code
-      let site = try SiteCommand.flags.check { try SiteCatalog.add(connection, values) }
+      let site = try SiteCommand.flags.check { try SiteCatalog.add(store, values) }
       Console.output("added site \(site.code)\n")
       Console.output(SiteCatalog.listing([site]).record(at: 0).rendered(as: .table))
     }
@@ -112,8 +112,8 @@ struct SiteCommand: ParsableCommand {
       guard !values.values.isEmpty else {
         throw KPStockError.badInput("nothing to change: give at least one of --name, --kind, --county, ...")
       }
-      let connection = try database.open()
-      let (site, outcome) = try SiteCommand.flags.check { try SiteCatalog.update(connection, code: code, values) }
+      let store = try database.open()
+      let (site, outcome) = try SiteCommand.flags.check { try SiteCatalog.update(store, code: code, values) }
       Console.output(
         outcome == .unchanged ? "site \(site.code) already had these values\n" : "updated site \(site.code)\n")
       Console.output(SiteCatalog.listing([site]).record(at: 0).rendered(as: .table))

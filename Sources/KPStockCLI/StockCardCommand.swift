@@ -18,8 +18,8 @@ struct StockCardCommand: ParsableCommand {
   @Option(help: "Last day to show, YYYY-MM-DD.") var to: String?
 
   func run() throws {
-    let connection = try database.open()
-    let reference = try ReferenceData.load(connection)
+    let store = try database.open()
+    let reference = try ReferenceData.load(store)
     let (site, commodity, from, to) = try FlagNames().check {
       (
         try reference.sites.resolve(self.site, field: "site"),
@@ -32,7 +32,7 @@ struct StockCardCommand: ParsableCommand {
     if let from, let to, from > to {
       throw KPStockError.badInput("--from: \(from) is after --to \(to)")
     }
-    let lines = try StockQueries.stockCard(connection, site: site, commodity: commodity, from: from, to: to)
+    let lines = try StockQueries.stockCard(store, site: site, commodity: commodity, from: from, to: to)
     Console.output(StockQueries.stockCardListing(lines).rendered(as: output.format))
   }
 }

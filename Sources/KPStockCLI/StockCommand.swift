@@ -17,8 +17,8 @@ struct StockCommand: ParsableCommand {
   @Option(help: "Commodity code.") var commodity: String?
 
   func run() throws {
-    let connection = try database.open()
-    let reference = try ReferenceData.load(connection)
+    let store = try database.open()
+    let reference = try ReferenceData.load(store)
     let (county, site, commodity) = try FlagNames().check {
       (
         try self.county.map { text throws(FieldError) in try reference.county(text, field: "county") },
@@ -28,7 +28,7 @@ struct StockCommand: ParsableCommand {
         }
       )
     }
-    let lines = try StockQueries.stock(connection, county: county, site: site, commodity: commodity)
+    let lines = try StockQueries.stock(store, county: county, site: site, commodity: commodity)
     Console.output(StockQueries.stockListing(lines).rendered(as: output.format))
   }
 }

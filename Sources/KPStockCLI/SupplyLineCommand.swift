@@ -21,8 +21,8 @@ struct SupplyLineCommand: ParsableCommand {
     @Option(help: "Commodity category.") var category: String?
 
     func run() throws {
-      let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
+      let store = try database.open()
+      let reference = try ReferenceData.load(store)
       let filter = try SupplyLineCommand.flags.check {
         SupplyLineFilter(
           siteCode: try site.map { text throws(FieldError) in try reference.sites.resolve(text, field: "site") },
@@ -32,7 +32,7 @@ struct SupplyLineCommand: ParsableCommand {
           countyCode: try county.map { text throws(FieldError) in try reference.county(text, field: "county") },
           category: try category.map { text throws(FieldError) in try reference.category(text, field: "category") })
       }
-      let lines = try SupplyLineCatalog.list(connection, filter: filter)
+      let lines = try SupplyLineCatalog.list(store, filter: filter)
       Console.output(SupplyLineCatalog.listing(lines).rendered(as: output.format))
     }
   }
@@ -61,7 +61,7 @@ struct SupplyLineCommand: ParsableCommand {
     var eopWeeks: String?
 
     func run() throws {
-      let connection = try database.open()
+      let store = try database.open()
       var values = InputValues()
       values["site"] = site
       values["category"] = category
@@ -71,7 +71,7 @@ struct SupplyLineCommand: ParsableCommand {
       values["safety_stock_weeks"] = safetyStockWeeks
       values["variant"] = variant
       values["emergency_order_point_weeks"] = eopWeeks
-      let (line, outcome) = try SupplyLineCommand.flags.check { try SupplyLineCatalog.set(connection, values) }
+      let (line, outcome) = try SupplyLineCommand.flags.check { try SupplyLineCatalog.set(store, values) }
       let verb =
         switch outcome {
         case .inserted: "added"

@@ -20,23 +20,14 @@ struct TransferCommand: ParsableCommand {
         """)
 
     @OptionGroup var database: DatabaseOptions
-    @Option(help: "Sending site code.") var site: String
+    @OptionGroup var line: LedgerLineOptions<Self>
     @Option(help: "Receiving site code.") var to: String
-    @Option(help: "Commodity code.") var commodity: String
-    @Option(parsing: .unconditional, help: "Quantity in base units.") var qty: String
-    @Option(help: "Lot to send (default: first expiry first out).") var lot: String?
-    @Option(help: "Day of dispatch, YYYY-MM-DD (default today).") var date: String?
     @OptionGroup var entry: EntryOptions
 
     func run() throws {
-      var values = InputValues()
-      values["site"] = site
+      var values = line.values
       values["to"] = to
-      values["commodity"] = commodity
-      values["qty"] = qty
-      values["lot"] = lot
-      values["date"] = date
-      try LedgerEntry.record(database, values, options: entry) { input, values throws(FieldError) in
+      try LedgerEntry.record(database, values, entry: entry) { input, values throws(FieldError) in
         try input.dispatch(values)
       }
     }
@@ -55,8 +46,7 @@ struct TransferCommand: ParsableCommand {
     @Argument(help: "Transfer id (kpstock transfer list --in-transit).") var transfer: String
     @Option(parsing: .unconditional, help: "Base units refused on arrival (default 0).") var rejected: String?
     @Option(help: "Why stock was rejected, e.g. damaged or expired.") var reason: String?
-    @Option(help: "Lot of the rejected stock, when the transfer carries several.") var lot: String?
-    @Option(help: "Day of arrival, YYYY-MM-DD (default today).") var date: String?
+    @OptionGroup var lotAndDay: LotDayOptions<Self>
     @OptionGroup var entry: EntryOptions
 
     func run() throws {
@@ -64,10 +54,10 @@ struct TransferCommand: ParsableCommand {
       values["transfer"] = transfer
       values["rejected"] = rejected
       values["reason"] = reason
-      values["lot"] = lot
-      values["date"] = date
-      try LedgerEntry.record(database, values, options: entry, flags: FlagNames(renamed: ["transfer": "TRANSFER"])) {
-        input, values throws(FieldError) in
+      lotAndDay.add(to: &values)
+      try LedgerEntry.record(
+        database, values, entry: entry, flags: FlagNames(renamed: ["transfer": "TRANSFER"])
+      ) { input, values throws(FieldError) in
         try input.transferReceipt(values)
       }
     }
@@ -84,13 +74,24 @@ struct TransferCommand: ParsableCommand {
     @Flag(name: .customLong("in-transit"), help: "Only transfers not yet received.") var inTransit = false
 
     func run() throws {
-      let connection = try database.open()
-      let reference = try ReferenceData.load(connection)
+      let store = try database.open()
+      let reference = try ReferenceData.load(store)
       let site = try FlagNames().check {
         try self.site.map { text throws(FieldError) in try reference.sites.resolve(text, field: "site") }
       }
-      let transfers = try StockQueries.transfers(connection, site: site, inTransitOnly: inTransit)
+      let transfers = try StockQueries.transfers(store, site: site, inTransitOnly: inTransit)
       Console.output(StockQueries.transferListing(transfers).rendered(as: output.format))
     }
   }
+}
+
+extension TransferCommand.Dispatch: LedgerOptionHelp {
+  static let siteHelp = "Sending site code."
+  static let lotHelp = "Lot to send (default: first expiry first out)."
+  static let dateHelp = "Day of dispatch, YYYY-MM-DD (default today)."
+}
+
+extension TransferCommand.Receive: LedgerOptionHelp {
+  static let lotHelp = "Lot of the rejected stock, when the transfer carries several."
+  static let dateHelp = "Day of arrival, YYYY-MM-DD (default today)."
 }

@@ -21,7 +21,7 @@ struct UndoCommand: ParsableCommand {
     values["event"] = event
     values["reason"] = reason
     try LedgerEntry.record(
-      database, values, options: entry, flags: FlagNames(renamed: ["event": "EVENT", "date": "EVENT"])
+      database, values, entry: entry, flags: FlagNames(renamed: ["event": "EVENT", "date": "EVENT"])
     ) {
       input, values throws(FieldError) in
       try input.undo(values)

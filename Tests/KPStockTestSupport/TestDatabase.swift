@@ -42,6 +42,11 @@ public struct TestDatabaseHandle: Sendable {
   public func connect() throws -> Connection {
     try Connection(connectingTo: conninfo)
   }
+
+  /// A store on this database as it is, neither migrated nor moved to the programme's time zone.
+  public func store() throws -> Store {
+    Store(try connect())
+  }
 }
 
 /// Stops and removes clusters left by test processes that died before their exit handler ran
@@ -76,14 +81,14 @@ private let sharedCluster: Result<EmbeddedCluster, any Error> = Result {
   try admin.execute("CREATE DATABASE \(identifier: TestDatabase.templateName)")
   do {
     let template = try Connection(connectingTo: cluster.connectionString(database: TestDatabase.templateName))
-    try KPStockDatabase.prepare(template)
+    try Store.prepare(template)
   }
   return cluster
 }
 
 /// Opens a test database the way every kpstock command does (migrated, in the programme's time zone).
-public func openAsKPStock(_ database: TestDatabaseHandle) throws -> Connection {
-  try KPStockDatabase.open(.server(database.conninfo))
+public func openAsKPStock(_ database: TestDatabaseHandle) throws -> Store {
+  try Store.open(conninfo: database.conninfo)
 }
 
 /// The test gave up waiting for another session to block.

@@ -15,16 +15,16 @@ struct ConcurrentUpdateTests {
   /// suites' blocking work.
   @Test func twoPeopleChangingDifferentFieldsOfASiteKeepBothChanges() throws {
     let database = try TestDatabase.fresh()
-    let setup = try database.connect()
+    let setup = try database.store()
     try Seeds.loadKwaleDemo(setup)
     try setup.execute("BEGIN")
     try setup.execute("UPDATE sites SET name = 'Kinango outreach point' WHERE code = 'SAT-KINANGO'")
 
     let outcome = ThreadOutcome {
-      let connection = try database.connect()
+      let store = try database.store()
       var values = InputValues()
       values["kind"] = "dice"
-      return try SiteCatalog.update(connection, code: "sat-kinango", values).site.kind
+      return try SiteCatalog.update(store, code: "sat-kinango", values).site.kind
     }
     try database.waitUntilASessionWaitsOnALock()
     try setup.execute("COMMIT")

@@ -4,15 +4,15 @@ import KPStockTestSupport
 import Postgres
 import Testing
 
-private func importDatabase() throws -> Connection {
-  let connection = try openAsKPStock(try TestDatabase.fresh())
-  try Seeds.loadKwaleDemo(connection)
-  try connection.execute("SET kpstock.today = '2026-03-11'")
-  return connection
+private func importDatabase() throws -> Store {
+  let store = try openAsKPStock(try TestDatabase.fresh())
+  try Seeds.loadKwaleDemo(store)
+  try store.execute("SET kpstock.today = '2026-03-11'")
+  return store
 }
 
-private func events(_ connection: Connection) throws -> Int64 {
-  try connection.query("SELECT count(*) AS n FROM stock_events")[0].decode("n")
+private func events(_ store: Store) throws -> Int64 {
+  try store.query("SELECT count(*) AS n FROM stock_events")[0].decode("n")
 }
 
 /// A dispensing register: `rows` lines of 1 condom each to FSW at DICE-UKUNDA over the week before 2026-03-11.
@@ -29,9 +29,9 @@ private func register(rows: Int, replacing line: Int? = nil, with bad: String? =
   return text
 }
 
-private func stock(_ connection: Connection, _ quantity: Int64) throws {
+private func stock(_ store: Store, _ quantity: Int64) throws {
   try Ledger.post(
-    connection,
+    store,
     Receipt(
       site: "DICE-UKUNDA", commodity: "MALE-CONDOM", lot: "L1", expiry: CalendarDate("2027-01-31"),
       quantity: quantity, date: CalendarDate("2026-03-01")))
@@ -40,37 +40,37 @@ private func stock(_ connection: Connection, _ quantity: Int64) throws {
 @Suite("Importing registers into the ledger")
 struct LedgerImportTests {
   @Test func oneBadRowAmongTenThousandPostsNothingAndNamesItsLine() throws {
-    let connection = try importDatabase()
-    try stock(connection, 20_000)
+    let store = try importDatabase()
+    try stock(store, 20_000)
     let path = try temporaryFile(
       named: "dispensing.csv",
       contents: register(rows: 10_000, replacing: 7_777, with: "DICE-UKUNDA,MALE-CONDOM,1,2026-02-30,FSW,clinic,,"))
-    let before = try events(connection)
+    let before = try events(store)
     #expect {
-      try LedgerImport.run(connection, kind: .dispensing, path: path)
+      try LedgerImport.run(store, kind: .dispensing, path: path)
     } throws: { error in
-      let error = try #require(error as? KPStockError)
-      return error.details == ["dispensing.csv:7777: date: '2026-02-30' is not a date (YYYY-MM-DD)"]
-        && error.message.hasPrefix("dispensing.csv: 1 of 10000 rows have problems; nothing was imported")
+      let refused = try #require(error as? ImportRefused)
+      return refusedRows(refused) == ["dispensing.csv:7777: date: '2026-02-30' is not a date (YYYY-MM-DD)"]
+        && "\(refused)" == "dispensing.csv: 1 of 10000 rows have problems; nothing was imported"
     }
-    #expect(try events(connection) == before)
+    #expect(try events(store) == before)
   }
 
   @Test func importingTheSameFileTwicePostsItOnce() throws {
-    let connection = try importDatabase()
-    try stock(connection, 500)
+    let store = try importDatabase()
+    try stock(store, 500)
     let path = try temporaryFile(named: "week.csv", contents: register(rows: 300))
-    let first = try LedgerImport.run(connection, kind: .dispensing, path: path)
+    let first = try LedgerImport.run(store, kind: .dispensing, path: path)
     #expect(first.posted == 300 && first.repeats == 0)
-    let second = try LedgerImport.run(connection, kind: .dispensing, path: path)
+    let second = try LedgerImport.run(store, kind: .dispensing, path: path)
     #expect(second.posted == 0 && second.repeats == 300)
-    #expect(try StockQueries.stock(connection, site: "DICE-UKUNDA").map(\.onHand) == [200])
-    #expect(try StockQueries.verify(connection).isEmpty)
+    #expect(try StockQueries.stock(store, site: "DICE-UKUNDA").map(\.onHand) == [200])
+    #expect(try StockQueries.verify(store).isEmpty)
   }
 
   @Test func insufficientStockInDateOrderIsReportedForTheRowThatRunsOut() throws {
-    let connection = try importDatabase()
-    try stock(connection, 5)
+    let store = try importDatabase()
+    try stock(store, 5)
     let path = try temporaryFile(
       named: "short.csv",
       contents: """
@@ -81,17 +81,17 @@ struct LedgerImportTests {
 
         """)
     #expect {
-      try LedgerImport.run(connection, kind: .dispensing, path: path)
+      try LedgerImport.run(store, kind: .dispensing, path: path)
     } throws: { error in
-      (error as? KPStockError)?.details == [
+      refusedRows(error) == [
         "short.csv:2: qty: insufficient stock of MALE-CONDOM at DICE-UKUNDA: on hand 1, asked 3"
       ]
     }
   }
 
   @Test func everyBadCellIsNamedWithItsLineAndColumn() throws {
-    let connection = try importDatabase()
-    try stock(connection, 100)
+    let store = try importDatabase()
+    try stock(store, 100)
     let path = try temporaryFile(
       named: "bad.csv",
       contents: """
@@ -108,9 +108,9 @@ struct LedgerImportTests {
 
         """)
     #expect {
-      try LedgerImport.run(connection, kind: .dispensing, path: path)
+      try LedgerImport.run(store, kind: .dispensing, path: path)
     } throws: { error in
-      let details = (error as? KPStockError)?.details ?? []
+      let details = refusedRows(error) ?? []
       return details == [
         "bad.csv:2: site: unknown site DICE-UKUNDAA",
         "bad.csv:3: commodity: unknown commodity CONDOMS",
@@ -124,25 +124,25 @@ struct LedgerImportTests {
           + "never a name or phone number",
       ]
     }
-    #expect(try events(connection) == 1)
+    #expect(try events(store) == 1)
   }
 
   @Test func skipInvalidPostsTheGoodRowsAndWritesTheBadOnesWithTheirReasons() throws {
-    let connection = try importDatabase()
-    try stock(connection, 100)
+    let store = try importDatabase()
+    try stock(store, 100)
     let path = try temporaryFile(
       named: "mixed.csv",
       contents: register(rows: 20, replacing: 5, with: "DICE-UKUNDA,MALE-CONDOM,x,2026-03-05,FSW,clinic,,"))
     let rejectedPath = path + ".rejected.csv"
     let report = try LedgerImport.run(
-      connection, kind: .dispensing, path: path, skipInvalid: true, rejectedFile: rejectedPath)
+      store, kind: .dispensing, path: path, skipInvalid: true, rejectedFile: rejectedPath)
     #expect(report.posted == 19 && report.rejected.map(\.line) == [5])
     let rejected = try String(contentsOfFile: rejectedPath, encoding: .utf8)
     #expect(rejected.contains("DICE-UKUNDA,MALE-CONDOM,x,2026-03-05,FSW,clinic,,,,,,5,qty: 'x' is not a whole number"))
   }
 
   @Test func receiptsAdjustmentsAndCountsImportThroughTheSameRules() throws {
-    let connection = try importDatabase()
+    let store = try importDatabase()
     let receipts = try temporaryFile(
       named: "receipts.csv",
       contents: """
@@ -151,7 +151,7 @@ struct LedgerImportTests {
         DICE-UKUNDA,ALCOHOL-SWAB,,,500,2026-03-02
 
         """)
-    #expect(try LedgerImport.run(connection, kind: .receipts, path: receipts).posted == 2)
+    #expect(try LedgerImport.run(store, kind: .receipts, path: receipts).posted == 2)
     let adjustments = try temporaryFile(
       named: "adjustments.csv",
       contents: """
@@ -160,7 +160,7 @@ struct LedgerImportTests {
         DICE-UKUNDA,ALCOHOL-SWAB,,+5,correction,2026-03-03
 
         """)
-    #expect(try LedgerImport.run(connection, kind: .adjustments, path: adjustments).posted == 2)
+    #expect(try LedgerImport.run(store, kind: .adjustments, path: adjustments).posted == 2)
     let counts = try temporaryFile(
       named: "counts.csv",
       contents: """
@@ -169,18 +169,18 @@ struct LedgerImportTests {
         DICE-UKUNDA,ALCOHOL-SWAB,,505,2026-03-04
 
         """)
-    #expect(try LedgerImport.run(connection, kind: .counts, path: counts).posted == 2)
-    let onHand = try StockQueries.stock(connection, site: "DICE-UKUNDA").map { "\($0.commodityCode) \($0.onHand)" }
+    #expect(try LedgerImport.run(store, kind: .counts, path: counts).posted == 2)
+    let onHand = try StockQueries.stock(store, site: "DICE-UKUNDA").map { "\($0.commodityCode) \($0.onHand)" }
     #expect(onHand == ["ALCOHOL-SWAB 505", "MALE-CONDOM 1390"])
-    #expect(try StockQueries.verify(connection).isEmpty)
+    #expect(try StockQueries.verify(store).isEmpty)
   }
 
   @Test func aDryRunReportsWhatWouldBePostedAndWritesNothing() throws {
-    let connection = try importDatabase()
-    try stock(connection, 100)
+    let store = try importDatabase()
+    try stock(store, 100)
     let path = try temporaryFile(named: "dry.csv", contents: register(rows: 10))
-    let report = try LedgerImport.run(connection, kind: .dispensing, path: path, dryRun: true)
+    let report = try LedgerImport.run(store, kind: .dispensing, path: path, dryRun: true)
     #expect(report.posted == 10 && report.dryRun)
-    #expect(try events(connection) == 1)
+    #expect(try events(store) == 1)
   }
 }

@@ -16,9 +16,9 @@ struct MigrationReleaseTests {
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {
-    let connection = try TestDatabase.fresh().connect()
+    let store = try TestDatabase.fresh().store()
     var recorded: [String: String] = [:]
-    for row in try connection.query("SELECT name, checksum FROM schema_migrations") {
+    for row in try store.query("SELECT name, checksum FROM schema_migrations") {
       recorded[try row.decode("name")] = try row.decode("checksum")
     }
     for (name, checksum) in Self.released {

@@ -5,11 +5,11 @@ import Postgres
 import Testing
 
 /// A Kwale demo database pinned to Wednesday 2026-03-11.
-private func bookingDatabase() throws -> Connection {
-  let connection = try openAsKPStock(try TestDatabase.fresh())
-  try Seeds.loadKwaleDemo(connection)
-  try connection.execute("SET kpstock.today = '2026-03-11'")
-  return connection
+private func bookingDatabase() throws -> Store {
+  let store = try openAsKPStock(try TestDatabase.fresh())
+  try Seeds.loadKwaleDemo(store)
+  try store.execute("SET kpstock.today = '2026-03-11'")
+  return store
 }
 
 private func receipt(_ quantity: Int64, lot: String, expiry: String, on date: String) -> Receipt {
@@ -25,24 +25,24 @@ private func dispensing(_ quantity: Int64, on date: String? = nil) -> Dispensing
 }
 
 /// Everything the ledger holds, without what differs by when and how it was written (ids, timestamps).
-private func ledgerContents(_ connection: Connection) throws -> [String] {
-  let events = try connection.query(
+private func ledgerContents(_ store: Store) throws -> [String] {
+  let events = try store.query(
     """
     SELECT concat_ws('|', site_code, commodity_code, lot_code, kind, quantity, occurred_on, population_code, channel,
       worker_code, client_uic, note, idempotency_key, key_part, encode(fingerprint, 'hex')) AS line
     FROM stock_events ORDER BY site_code, idempotency_key, key_part
     """
   ).map { try $0.decode("line") as String }
-  let balances = try connection.query(
+  let balances = try store.query(
     "SELECT concat_ws('|', site_code, commodity_code, lot_code, on_hand) AS line FROM stock_balances ORDER BY 1"
   ).map { "balance " + (try $0.decode("line") as String) }
-  let daily = try connection.query(
+  let daily = try store.query(
     """
     SELECT concat_ws('|', site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted) AS line
     FROM stock_daily ORDER BY 1
     """
   ).map { "day " + (try $0.decode("line") as String) }
-  let lotDaily = try connection.query(
+  let lotDaily = try store.query(
     "SELECT concat_ws('|', site_code, commodity_code, lot_code, day, net_change) AS line FROM stock_lot_daily ORDER BY 1"
   ).map { "lot day " + (try $0.decode("line") as String) }
   return events + balances + daily + lotDaily
@@ -53,39 +53,39 @@ struct OneBookingPathTests {
   /// The last release allocated back-dated entries across the lots on hand today, so a lot received today could be
   /// booked as dispensed last week. A past day's take uses the lots on hand at the end of that day.
   @Test func aBackDatedDispenseTakesOnlyLotsThatHadArrivedByItsDay() throws {
-    let connection = try bookingDatabase()
-    try Ledger.post(connection, receipt(100, lot: "OLD", expiry: "2027-06-30", on: "2026-03-01"))
+    let store = try bookingDatabase()
+    try Ledger.post(store, receipt(100, lot: "OLD", expiry: "2027-06-30", on: "2026-03-01"))
     // Expires first, so today's first-expiry-first-out would pick it, but it arrived after the day below.
-    try Ledger.post(connection, receipt(100, lot: "NEW", expiry: "2026-09-30", on: "2026-03-11"))
-    let backDated = try Ledger.post(connection, dispensing(30, on: "2026-03-06"))
+    try Ledger.post(store, receipt(100, lot: "NEW", expiry: "2026-09-30", on: "2026-03-11"))
+    let backDated = try Ledger.post(store, dispensing(30, on: "2026-03-06"))
     #expect(backDated.events.map(\.lotCode) == ["OLD"])
-    let today = try Ledger.post(connection, dispensing(30))
+    let today = try Ledger.post(store, dispensing(30))
     #expect(today.events.map(\.lotCode) == ["NEW"])
-    #expect(try StockQueries.verify(connection).isEmpty)
+    #expect(try StockQueries.verify(store).isEmpty)
   }
 
   @Test func aBackDatedDispenseThatOnlyALaterLotCouldCoverIsRefused() throws {
-    let connection = try bookingDatabase()
-    try Ledger.post(connection, receipt(10, lot: "OLD", expiry: "2027-06-30", on: "2026-03-01"))
-    try Ledger.post(connection, receipt(100, lot: "NEW", expiry: "2027-06-30", on: "2026-03-11"))
-    let events: Int64 = try connection.query("SELECT count(*) AS n FROM stock_events")[0].decode("n")
+    let store = try bookingDatabase()
+    try Ledger.post(store, receipt(10, lot: "OLD", expiry: "2027-06-30", on: "2026-03-01"))
+    try Ledger.post(store, receipt(100, lot: "NEW", expiry: "2027-06-30", on: "2026-03-11"))
+    let events: Int64 = try store.query("SELECT count(*) AS n FROM stock_events")[0].decode("n")
     #expect(
-      thrownDescription { try Ledger.post(connection, dispensing(30, on: "2026-03-06")) }
+      thrownDescription { try Ledger.post(store, dispensing(30, on: "2026-03-06")) }
         == "back-dated to 2026-03-06, this would make the stock of MALE-CONDOM at DICE-UKUNDA negative on "
         + "2026-03-06: balance then 10, asked 30")
-    #expect(try connection.query("SELECT count(*) AS n FROM stock_events")[0].decode("n") == events)
+    #expect(try store.query("SELECT count(*) AS n FROM stock_events")[0].decode("n") == events)
   }
 
   /// A lot that later entries used up cannot be taken again on an earlier day, even where the commodity's total
   /// would allow it: that total is a lot that had not arrived yet.
   @Test func aBackDatedTakeMayNotUseWhatLaterEntriesTookFromTheSameLot() throws {
-    let connection = try bookingDatabase()
-    try Ledger.post(connection, receipt(50, lot: "OLD", expiry: "2027-06-30", on: "2026-03-01"))
-    try Ledger.post(connection, dispensing(50, on: "2026-03-09"))
-    try Ledger.post(connection, receipt(100, lot: "NEW", expiry: "2027-06-30", on: "2026-03-10"))
-    let refused = thrownDescription { try Ledger.post(connection, dispensing(5, on: "2026-03-05")) }
+    let store = try bookingDatabase()
+    try Ledger.post(store, receipt(50, lot: "OLD", expiry: "2027-06-30", on: "2026-03-01"))
+    try Ledger.post(store, dispensing(50, on: "2026-03-09"))
+    try Ledger.post(store, receipt(100, lot: "NEW", expiry: "2027-06-30", on: "2026-03-10"))
+    let refused = thrownDescription { try Ledger.post(store, dispensing(5, on: "2026-03-05")) }
     #expect(refused?.hasPrefix("back-dated to 2026-03-05,") == true)
-    #expect(try StockQueries.verify(connection).isEmpty)
+    #expect(try StockQueries.verify(store).isEmpty)
   }
 
   /// One request sent as a command (one posting), as a register row (an import) and as part of a batch (the
@@ -129,102 +129,102 @@ struct OneBookingPathTests {
   }
 
   @Test func anEntryRunAgainNamingTheDayItDefaultedToIsARepeat() throws {
-    let connection = try bookingDatabase()
-    try Ledger.post(connection, receipt(100, lot: "L1", expiry: "2027-06-30", on: "2026-03-11"))
-    let first = try Ledger.post(connection, dispensing(10), key: "k-1")
-    let again = try Ledger.post(connection, dispensing(10, on: "2026-03-11"), key: "k-1")
+    let store = try bookingDatabase()
+    try Ledger.post(store, receipt(100, lot: "L1", expiry: "2027-06-30", on: "2026-03-11"))
+    let first = try Ledger.post(store, dispensing(10), key: "k-1")
+    let again = try Ledger.post(store, dispensing(10, on: "2026-03-11"), key: "k-1")
     #expect(again.replayed)
     #expect(again.events == first.events)
     #expect(
-      thrownDescription { try Ledger.post(connection, dispensing(10, on: "2026-03-10"), key: "k-1") }
+      thrownDescription { try Ledger.post(store, dispensing(10, on: "2026-03-10"), key: "k-1") }
         == "key: key k-1 was already used at DICE-UKUNDA for a different entry (event \(first.events[0].id))")
   }
 
   @Test func aSiteHoldingStockCannotCloseAndASiteNotYetOpenTakesNoStock() throws {
-    let connection = try bookingDatabase()
-    try Ledger.post(connection, receipt(100, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))
+    let store = try bookingDatabase()
+    try Ledger.post(store, receipt(100, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))
     let closing = #expect(throws: PostgresError.self) {
-      try connection.execute("UPDATE sites SET closed_on = '2026-03-11' WHERE code = 'DICE-UKUNDA'")
+      try store.execute("UPDATE sites SET closed_on = '2026-03-11' WHERE code = 'DICE-UKUNDA'")
     }
     #expect(closing?.constraint == "sites_closed_with_stock")
 
-    try connection.execute("UPDATE sites SET opened_on = '2026-04-01' WHERE code = 'SAT-KINANGO'")
+    try store.execute("UPDATE sites SET opened_on = '2026-04-01' WHERE code = 'SAT-KINANGO'")
     let early = Receipt(
       site: "SAT-KINANGO", commodity: "ALCOHOL-SWAB", quantity: 100, date: CalendarDate("2026-03-11"))
-    #expect(thrownDescription { try Ledger.post(connection, early) } == "site: site SAT-KINANGO opens on 2026-04-01")
+    #expect(thrownDescription { try Ledger.post(store, early) } == "site: site SAT-KINANGO opens on 2026-04-01")
 
     // Once its stock is gone the site can close, and a movement after that day is refused.
-    try Ledger.post(connection, dispensing(100))
-    try connection.execute("UPDATE sites SET closed_on = '2026-03-11' WHERE code = 'DICE-UKUNDA'")
-    try connection.execute("SET kpstock.today = '2026-03-12'")
+    try Ledger.post(store, dispensing(100))
+    try store.execute("UPDATE sites SET closed_on = '2026-03-11' WHERE code = 'DICE-UKUNDA'")
+    try store.execute("SET kpstock.today = '2026-03-12'")
     #expect(
-      thrownDescription { try Ledger.post(connection, receipt(5, lot: "L1", expiry: "2027-06-30", on: "2026-03-12")) }
+      thrownDescription { try Ledger.post(store, receipt(5, lot: "L1", expiry: "2027-06-30", on: "2026-03-12")) }
         == "site: site DICE-UKUNDA closed on 2026-03-11")
   }
 
   /// An event written around ledger_book passes the sums (it is booked by hand here) but not the rules.
   @Test func verifyListsAnEventThatBrokeTheRulesEvenWhenTheSumsAgree() throws {
-    let connection = try bookingDatabase()
-    try Ledger.post(connection, receipt(100, lot: "OLD", expiry: "2026-03-05", on: "2026-03-02"))
-    try connection.execute("BEGIN")
-    try connection.execute("SELECT set_config('kpstock.booked', 'on', true)")
-    try connection.execute(
+    let store = try bookingDatabase()
+    try Ledger.post(store, receipt(100, lot: "OLD", expiry: "2026-03-05", on: "2026-03-02"))
+    try store.execute("BEGIN")
+    try store.execute("SELECT set_config('kpstock.booked', 'on', true)")
+    try store.execute(
       """
       INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on,
         population_code, channel, idempotency_key, fingerprint)
       VALUES ('DICE-UKUNDA', 'MALE-CONDOM', 'OLD', 'dispense', -10, '2099-01-01', '2026-03-11', 'FSW', 'clinic',
         'raw', '\\x00')
       """)
-    try connection.execute(
+    try store.execute(
       """
       UPDATE stock_balances SET on_hand = on_hand - 10
       WHERE site_code = 'DICE-UKUNDA' AND commodity_code = 'MALE-CONDOM' AND lot_code = 'OLD'
       """)
-    try connection.execute(
+    try store.execute(
       """
       INSERT INTO stock_daily VALUES ('DICE-UKUNDA', 'MALE-CONDOM', '2099-01-01', -10, 0, 10, 0, 0)
       """)
-    try connection.execute(
+    try store.execute(
       "INSERT INTO stock_lot_daily VALUES ('DICE-UKUNDA', 'MALE-CONDOM', 'OLD', '2099-01-01', -10)")
-    try connection.execute("COMMIT")
-    let checks = try StockQueries.verify(connection).map(\.check)
+    try store.execute("COMMIT")
+    let checks = try StockQueries.verify(store).map(\.check)
     #expect(checks.count == 2)
     #expect(checks.contains { $0.hasSuffix("happened on 2099-01-01, after the day it was booked (2026-03-11)") })
     #expect(checks.contains { $0.hasSuffix("took stock from lot OLD, expired on 2026-03-05") })
   }
 
   @Test func aDryRunImportUsesNoEventNumbers() throws {
-    let connection = try bookingDatabase()
-    try Ledger.post(connection, receipt(1000, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))
+    let store = try bookingDatabase()
+    try Ledger.post(store, receipt(1000, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))
     var text = "site,commodity,qty,date,population,channel\n"
     for _ in 0..<200 { text += "DICE-UKUNDA,MALE-CONDOM,1,2026-03-10,FSW,clinic\n" }
     let path = try temporaryFile(named: "register.csv", contents: text)
-    let report = try LedgerImport.run(connection, kind: .dispensing, path: path, dryRun: true)
+    let report = try LedgerImport.run(store, kind: .dispensing, path: path, dryRun: true)
     #expect(report.posted == 200)
-    let before: Int64 = try connection.query("SELECT max(id) AS n FROM stock_events")[0].decode("n")
-    let next = try Ledger.post(connection, dispensing(1))
+    let before: Int64 = try store.query("SELECT max(id) AS n FROM stock_events")[0].decode("n")
+    let next = try Ledger.post(store, dispensing(1))
     #expect(next.events.map(\.id) == [before + 1])
   }
 
   /// A long register is booked 50,000 rows per call; the trial numbers of one call must not collide with the last's.
   @Test func trialBatchesInOneTransactionNumberTheirEventsBelowEachOther() throws {
-    let connection = try bookingDatabase()
-    try connection.execute("BEGIN")
+    let store = try bookingDatabase()
+    try store.execute("BEGIN")
     for key in ["trial-1", "trial-2"] {
-      try connection.query(
+      try store.query(
         """
         SELECT * FROM ledger_book(ARRAY[ledger_request_line(1, 'receipt', \(key), 'DICE-UKUNDA', 'ALCOHOL-SWAB', NULL,
           NULL, 5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, programme_today())], false, true)
         """)
     }
-    let ids = try connection.query("SELECT id FROM stock_events ORDER BY id").map { try $0.decode("id") as Int64 }
-    try connection.execute("ROLLBACK")
+    let ids = try store.query("SELECT id FROM stock_events ORDER BY id").map { try $0.decode("id") as Int64 }
+    try store.execute("ROLLBACK")
     #expect(ids == [-2, -1])
   }
 
   @Test func aKeyRepeatedInOneFileForAnotherEntryNamesTheEarlierLine() throws {
-    let connection = try bookingDatabase()
-    try Ledger.post(connection, receipt(1000, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))
+    let store = try bookingDatabase()
+    try Ledger.post(store, receipt(1000, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))
     let path = try temporaryFile(
       named: "register.csv",
       contents: """
@@ -234,9 +234,9 @@ struct OneBookingPathTests {
 
         """)
     #expect {
-      try LedgerImport.run(connection, kind: .dispensing, path: path)
+      try LedgerImport.run(store, kind: .dispensing, path: path)
     } throws: { error in
-      (error as? KPStockError)?.details
+      refusedRows(error)
         == ["register.csv:3: key: key p1 was already used at DICE-UKUNDA for a different entry (line 2)"]
     }
   }
@@ -249,8 +249,8 @@ struct OneBookingPathTests {
     try Seeds.loadKwaleDemo(setup)
     try Ledger.post(setup, Receipt(site: "DICE-UKUNDA", commodity: "ALCOHOL-SWAB", quantity: 100))
 
-    let connection = try openAsKPStock(database)
-    let input = try LedgerInput.load(connection)
+    let store = try openAsKPStock(database)
+    let input = try LedgerInput.load(store)
     var values = InputValues()
     for (field, value) in [
       ("site", "dice-ukunda"), ("commodity", "ALCOHOL-SWAB"), ("qty", "10"), ("population", "FSW"),
@@ -258,9 +258,9 @@ struct OneBookingPathTests {
     ] {
       values[field] = value
     }
-    let posting = try Ledger.post(connection, try input.dispensing(values))
+    let posting = try Ledger.post(store, try input.dispensing(values))
     #expect(posting.events.map(\.quantity) == [-10])
-    #expect(connection.statementsSent == 3)
+    #expect(store.statementsSent == 3)
   }
   /// Transfer receipts are batch lines like any other request: a day of a county's deliveries is one call. One
   /// batch cannot receive a transfer twice, and a receipt repeated under its key replays it.

@@ -68,11 +68,8 @@ struct SchemaLayoutTests {
     let database = try TestDatabase.fresh()
     let raw = try database.connect()
     try raw.execute("INSERT INTO schema_migrations (name, checksum) VALUES ('0003_ledger_import', 'e57f3db7')")
-    #expect {
-      _ = try KPStockDatabase.open(.server(database.conninfo))
-    } throws: { error in
-      let message = (error as? KPStockError)?.message ?? ""
-      return message.contains("it has migration 0003_ledger_import") && message.contains("kpstock db destroy --yes")
+    #expect(throws: StoreUnavailable.madeBeforeSquash(migration: "0003_ledger_import")) {
+      _ = try Store.open(conninfo: database.conninfo)
     }
   }
 }

@@ -6,8 +6,8 @@ import Testing
 @Suite("Seeds")
 struct SeedTests {
   @Test func aFreshDatabaseHasKenyasCountiesAndTheCatalogue() throws {
-    let connection = try TestDatabase.fresh().connect()
-    let reference = try ReferenceData.load(connection)
+    let store = try TestDatabase.fresh().store()
+    let reference = try ReferenceData.load(store)
     #expect(reference.counties.count == 47)
     #expect(reference.counties["002"] == "Kwale")
     #expect(reference.counties["047"] == "Nairobi")
@@ -18,28 +18,28 @@ struct SeedTests {
   }
 
   @Test func seedingTwiceAddsNothingTheSecondTime() throws {
-    let connection = try TestDatabase.fresh().connect()
-    let first = try Seeds.loadKwaleDemo(connection)
+    let store = try TestDatabase.fresh().store()
+    let first = try Seeds.loadKwaleDemo(store)
     #expect(first.added["sites"] == 10)
     #expect(first.added["supply_lines"] == 24)
-    let again = try Demo.load(connection)
+    let again = try Demo.load(store)
     #expect(again.total == 0)
-    let sites: Int = try connection.query("SELECT count(*) AS n FROM sites")[0].decode("n")
+    let sites: Int = try store.query("SELECT count(*) AS n FROM sites")[0].decode("n")
     #expect(sites == 10)
   }
 
   @Test func seedingKeepsALocalEdit() throws {
-    let connection = try TestDatabase.fresh().connect()
-    try connection.execute("UPDATE commodities SET pack_size = 288 WHERE code = 'MALE-CONDOM'")
-    try Seeds.loadReference(connection)
-    let pack: Int = try connection.query("SELECT pack_size FROM commodities WHERE code = 'MALE-CONDOM'")[0]
+    let store = try TestDatabase.fresh().store()
+    try store.execute("UPDATE commodities SET pack_size = 288 WHERE code = 'MALE-CONDOM'")
+    try Seeds.loadReference(store)
+    let pack: Int = try store.query("SELECT pack_size FROM commodities WHERE code = 'MALE-CONDOM'")[0]
       .decode("pack_size")
     #expect(pack == 288)
   }
 
   @Test func theMethadoneCatalogueEntryIsAControlledLotTrackedMilligramItem() throws {
-    let connection = try TestDatabase.fresh().connect()
-    let methadone = try #require(try CommodityCatalog.find(connection, code: "METHADONE"))
+    let store = try TestDatabase.fresh().store()
+    let methadone = try #require(try CommodityCatalog.find(store, code: "METHADONE"))
     #expect(methadone.baseUnit == "mg")
     #expect(methadone.controlled && methadone.lotTracked)
   }

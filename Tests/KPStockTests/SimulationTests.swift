@@ -9,18 +9,18 @@ import Testing
 private let lastDay = CalendarDate("2026-03-11")!
 
 private func simulate(
-  _ connection: Connection, weeks: Int, seed: UInt64 = 1, through: CalendarDate = lastDay
+  _ store: Store, weeks: Int, seed: UInt64 = 1, through: CalendarDate = lastDay
 ) throws -> SimulationReport {
-  try Simulator.run(connection, profile: .kwale, weeks: weeks, seed: seed, through: through)
+  try Simulator.run(store, profile: .kwale, weeks: weeks, seed: seed, through: through)
 }
 
-private func freshConnection() throws -> Connection {
+private func freshStore() throws -> Store {
   try openAsKPStock(try TestDatabase.fresh())
 }
 
 /// Everything a history consists of, but not what each database assigns itself (ids, timestamps).
-private func ledgerDigest(_ connection: Connection) throws -> String {
-  try connection.query(
+private func ledgerDigest(_ store: Store) throws -> String {
+  try store.query(
     """
     SELECT md5(string_agg(concat_ws('|', e.site_code, e.commodity_code, e.lot_code, l.expires_on, e.kind, e.quantity,
         e.reason_code, e.occurred_on, e.population_code, e.channel, e.worker_code, e.client_uic, e.note,
@@ -32,8 +32,8 @@ private func ledgerDigest(_ connection: Connection) throws -> String {
     """)[0].decode("digest")
 }
 
-private func count(_ connection: Connection, _ query: Query) throws -> Int {
-  Int(try connection.query(query)[0].decode(at: 0, as: Int64.self))
+private func count(_ store: Store, _ query: Query) throws -> Int {
+  Int(try store.query(query)[0].decode(at: 0, as: Int64.self))
 }
 
 /// Eight weeks of Kwale, written once and only read by the tests below.
@@ -42,7 +42,7 @@ private let eightWeeks: Result<(TestDatabaseHandle, SimulationReport), any Error
   return (database, try simulate(try openAsKPStock(database), weeks: 8))
 }
 
-private func eightWeekHistory() throws -> (Connection, SimulationReport) {
+private func eightWeekHistory() throws -> (Store, SimulationReport) {
   let (database, report) = try eightWeeks.get()
   return (try openAsKPStock(database), report)
 }
@@ -50,9 +50,9 @@ private func eightWeekHistory() throws -> (Connection, SimulationReport) {
 @Suite("Simulated history")
 struct SimulationTests {
   @Test func theSameSeedWritesTheSameLedgerAndAnotherSeedADifferentOne() throws {
-    let first = try freshConnection()
-    let second = try freshConnection()
-    let other = try freshConnection()
+    let first = try freshStore()
+    let second = try freshStore()
+    let other = try freshStore()
     let reports = try [simulate(first, weeks: 2, seed: 7), simulate(second, weeks: 2, seed: 7)]
     _ = try simulate(other, weeks: 2, seed: 8)
     #expect(reports[0] == reports[1])
@@ -62,23 +62,23 @@ struct SimulationTests {
   }
 
   @Test func runningTheSameSimulationAgainPostsNothingAndLeavesTheCallersClockAlone() throws {
-    let connection = try freshConnection()
-    try connection.execute("SET kpstock.today = '2026-04-01'")
-    let first = try simulate(connection, weeks: 2)
-    let events = try count(connection, "SELECT count(*) FROM stock_events")
-    let again = try simulate(connection, weeks: 2)
+    let store = try freshStore()
+    try store.execute("SET kpstock.today = '2026-04-01'")
+    let first = try simulate(store, weeks: 2)
+    let events = try count(store, "SELECT count(*) FROM stock_events")
+    let again = try simulate(store, weeks: 2)
     #expect(again.eventsWritten == 0 && again.daysSimulated == 0)
     #expect(again.eventsAlreadyRecorded == first.eventsWritten && first.eventsAlreadyRecorded == 0)
     #expect(again.stockOutSiteDays == first.stockOutSiteDays)
-    #expect(try count(connection, "SELECT count(*) FROM stock_events") == events)
-    let clock: String = try connection.query("SELECT current_setting('kpstock.today') AS day")[0].decode("day")
+    #expect(try count(store, "SELECT count(*) FROM stock_events") == events)
+    let clock: String = try store.query("SELECT current_setting('kpstock.today') AS day")[0].decode("day")
     #expect(clock == "2026-04-01")
   }
 
   /// A run a week later carries on from where the first stopped, keeping its first day, and the history is
   /// the one a single run over the whole span writes.
   @Test func aLaterRunCarriesOnTheHistoryAsOneLongRunWouldHaveWrittenIt() throws {
-    let stepwise = try freshConnection()
+    let stepwise = try freshStore()
     let begun = try simulate(stepwise, weeks: 3, through: lastDay.adding(days: -7))
     let carried = try simulate(stepwise, weeks: 3)
     #expect(carried.continuedFrom == begun.firstDay && carried.firstDay == begun.firstDay)
@@ -87,7 +87,7 @@ struct SimulationTests {
     let clock: String? = try stepwise.query("SELECT current_setting('kpstock.today', true) AS day")[0].decode("day")
     #expect(clock ?? "" == "")
 
-    let straight = try freshConnection()
+    let straight = try freshStore()
     let whole = try simulate(straight, weeks: 4)
     #expect(whole.firstDay == begun.firstDay)
     #expect(whole.eventsWritten == begun.eventsWritten + carried.eventsWritten)
@@ -98,11 +98,11 @@ struct SimulationTests {
   /// simulator expects, and that has to be exactly what posting each request on its own would have left. (Only the
   /// event numbers may run in another order: within a day, ledger_book numbers a batch's additions first.)
   @Test func postingInBatchesWritesTheHistoryThatPostingOneByOneWrites() throws {
-    let batched = try freshConnection()
-    let oneByOne = try freshConnection()
-    let reports = try [batched, oneByOne].map { connection in
+    let batched = try freshStore()
+    let oneByOne = try freshStore()
+    let reports = try [batched, oneByOne].map { (store: Store) in
       try Simulator.run(
-        connection, profile: .kwale, days: 28, seed: 1, through: lastDay, oneByOne: connection === oneByOne,
+        store.connection, profile: .kwale, days: 28, seed: 1, through: lastDay, oneByOne: store === oneByOne,
         progress: nil)
     }
     #expect(reports[0].eventsWritten == reports[1].eventsWritten && reports[0].eventsWritten > 1_000)
@@ -123,20 +123,20 @@ struct SimulationTests {
   }
 
   @Test func aKwaleHistoryPassesLedgerVerificationAndNoDayClosesBelowZero() throws {
-    let (connection, report) = try eightWeekHistory()
+    let (store, report) = try eightWeekHistory()
     #expect(report.weeks == 8 && report.sites == 10 && report.firstDay == lastDay.adding(days: -55))
-    #expect(try StockQueries.verify(connection).isEmpty)
-    let lowest: Int64? = try connection.query(
+    #expect(try StockQueries.verify(store).isEmpty)
+    let lowest: Int64? = try store.query(
       "SELECT min(closing_on_hand) AS n FROM stock_daily_history(\(report.firstDay), \(lastDay))")[0].decode("n")
     #expect(lowest == 0)
-    #expect(try count(connection, "SELECT count(*) FROM stock_events WHERE occurred_on > \(lastDay)") == 0)
+    #expect(try count(store, "SELECT count(*) FROM stock_events WHERE occurred_on > \(lastDay)") == 0)
   }
 
   @Test func someSitesRunOutOfStockOnSomeDays() throws {
-    let (connection, report) = try eightWeekHistory()
+    let (store, report) = try eightWeekHistory()
     #expect(report.stockOutSiteDays > 0)
     let fromLedger = try count(
-      connection,
+      store,
       """
       SELECT count(DISTINCT (site_code, day)) FROM stock_daily_history(\(report.firstDay), \(lastDay))
       WHERE closing_on_hand = 0 AND site_code <> 'STORE-KWALE'
@@ -146,28 +146,28 @@ struct SimulationTests {
   }
 
   @Test func dispensingCoversSeveralPopulationsAndBothChannels() throws {
-    let (connection, _) = try eightWeekHistory()
-    let populations = try connection.query(
+    let (store, _) = try eightWeekHistory()
+    let populations = try store.query(
       "SELECT DISTINCT population_code FROM stock_events WHERE kind = 'dispense' ORDER BY 1"
     ).map { try $0.decode(at: 0) as String }
     #expect(Set(populations).isSuperset(of: ["FSW", "MSM", "PWID"]) && populations.count >= 5)
-    let outreach = try connection.query(
+    let outreach = try store.query(
       "SELECT DISTINCT worker_code FROM stock_events WHERE channel = 'outreach' ORDER BY 1"
     ).map { try $0.decode(at: 0) as String }
     #expect(outreach.contains("PE-UKUNDA-01") && outreach.allSatisfy { $0.hasPrefix("PE-") })
-    let clinicClients = try connection.query(
+    let clinicClients = try store.query(
       "SELECT DISTINCT client_uic FROM stock_events WHERE channel = 'clinic' AND client_uic IS NOT NULL"
     ).map { try $0.decode(at: 0) as String }
     #expect(clinicClients.count > 20)
     #expect(clinicClients.allSatisfy { $0.wholeMatch(of: /KWL-[0-9]{6}-[A-Z]/) != nil })
     #expect(
-      try count(connection, "SELECT count(*) FROM stock_events WHERE channel = 'clinic' AND client_uic IS NULL") > 0)
+      try count(store, "SELECT count(*) FROM stock_events WHERE channel = 'clinic' AND client_uic IS NULL") > 0)
   }
 
   @Test func methadoneIsDosedClientByClientAtTheClinicThePrisonAndTheHospital() throws {
-    let (connection, _) = try eightWeekHistory()
+    let (store, _) = try eightWeekHistory()
     // A dose spanning two lots is one request with two events: add them up per key.
-    let rows = try connection.query(
+    let rows = try store.query(
       """
       SELECT site_code, min(dose) AS smallest, max(dose) AS largest, count(DISTINCT client_uic) AS clients,
         bool_and(by_register) AS by_register
@@ -188,8 +188,8 @@ struct SimulationTests {
   }
 
   @Test func expiredLotsAreWrittenOffAfterTheyExpire() throws {
-    let (connection, _) = try eightWeekHistory()
-    let writeOffs = try connection.query(
+    let (store, _) = try eightWeekHistory()
+    let writeOffs = try store.query(
       """
       SELECT e.occurred_on, l.expires_on FROM stock_events e
       JOIN lots l ON l.commodity_code = e.commodity_code AND l.lot_code = e.lot_code
@@ -200,7 +200,7 @@ struct SimulationTests {
       #expect(try row.decode("expires_on", as: CalendarDate.self) < row.decode("occurred_on", as: CalendarDate.self))
     }
     let stillOnShelf = try count(
-      connection,
+      store,
       """
       SELECT count(*) FROM stock_balances b JOIN lots l USING (commodity_code, lot_code)
       WHERE b.on_hand > 0 AND l.expires_on < \(lastDay.adding(days: -6))
@@ -209,8 +209,8 @@ struct SimulationTests {
   }
 
   @Test func deliveriesGoDownTheSupplyLinesAndArriveWithinTwoDays() throws {
-    let (connection, _) = try eightWeekHistory()
-    let links = try connection.query(
+    let (store, _) = try eightWeekHistory()
+    let links = try store.query(
       """
       SELECT DISTINCT t.from_site_code || '>' || t.to_site_code FROM transfers t
       LEFT JOIN supply_lines s ON s.site_code = t.to_site_code AND s.supplier_code = t.from_site_code
@@ -218,41 +218,41 @@ struct SimulationTests {
       """)
     #expect(links.isEmpty, "every transfer follows a supply line")
     #expect(
-      try count(connection, "SELECT count(*) FROM transfers WHERE received_on > dispatched_on + 2") == 0)
+      try count(store, "SELECT count(*) FROM transfers WHERE received_on > dispatched_on + 2") == 0)
     #expect(
-      try count(connection, "SELECT count(*) FROM transfers WHERE received_on > dispatched_on") > 0)
-    #expect(try count(connection, "SELECT count(*) FROM transfers WHERE rejection_reason = 'damaged'") > 0)
+      try count(store, "SELECT count(*) FROM transfers WHERE received_on > dispatched_on") > 0)
+    #expect(try count(store, "SELECT count(*) FROM transfers WHERE rejection_reason = 'damaged'") > 0)
     #expect(
       try count(
-        connection, "SELECT count(*) FROM transfers WHERE status = 'in_transit' AND dispatched_on < \(lastDay) - 2")
+        store, "SELECT count(*) FROM transfers WHERE status = 'in_transit' AND dispatched_on < \(lastDay) - 2")
         == 0)
-    let receipts = try count(connection, "SELECT count(DISTINCT site_code) FROM stock_events WHERE kind = 'receipt'")
+    let receipts = try count(store, "SELECT count(DISTINCT site_code) FROM stock_events WHERE kind = 'receipt'")
     #expect(receipts == 1, "only the county store receives from outside the network")
   }
 
   /// One simulated day (a Sunday, when only methadone is dosed besides the opening deliveries) is enough to
   /// build the national network.
   @Test func theNationalProfileHasAThousandSitesInTheFortySevenCounties() throws {
-    let connection = try freshConnection()
+    let store = try freshStore()
     let sunday = CalendarDate("2026-03-08")!
     #expect(sunday.isoWeekday == 7)
     let report = try Simulator.run(
-      connection, profile: .national, days: 1, seed: 1, through: sunday, progress: nil)
+      store.connection, profile: .national, days: 1, seed: 1, through: sunday, progress: nil)
     #expect(report.sites == 1_000 && report.eventsWritten > 1_000)
-    #expect(try count(connection, "SELECT count(*) FROM sites") == 1_000)
-    #expect(try count(connection, "SELECT count(DISTINCT county_code) FROM sites") == 47)
-    #expect(try count(connection, "SELECT count(*) FROM sites WHERE kind = 'store'") == 47)
-    let perCounty = try connection.query(
+    #expect(try count(store, "SELECT count(*) FROM sites") == 1_000)
+    #expect(try count(store, "SELECT count(DISTINCT county_code) FROM sites") == 47)
+    #expect(try count(store, "SELECT count(*) FROM sites WHERE kind = 'store'") == 47)
+    let perCounty = try store.query(
       "SELECT min(n) AS fewest, max(n) AS most FROM (SELECT count(*) AS n FROM sites GROUP BY county_code) c")[0]
     #expect(try perCounty.decode("fewest", as: Int64.self) >= 10 && perCounty.decode("most", as: Int64.self) <= 22)
     let unsupplied = try count(
-      connection,
+      store,
       """
       SELECT count(*) FROM sites s WHERE s.kind <> 'store'
         AND NOT EXISTS (SELECT 1 FROM supply_lines l WHERE l.site_code = s.code)
       """)
     #expect(unsupplied == 0)
-    #expect(try count(connection, "SELECT count(*) FROM sites WHERE code = 'DICE-047-03'") == 1)
-    #expect(try StockQueries.verify(connection).isEmpty)
+    #expect(try count(store, "SELECT count(*) FROM sites WHERE code = 'DICE-047-03'") == 1)
+    #expect(try StockQueries.verify(store).isEmpty)
   }
 }

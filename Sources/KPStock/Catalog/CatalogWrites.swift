@@ -8,6 +8,15 @@ public enum ExistingRow: Sendable {
   case replace
 }
 
+/// `add` met a row with the same code; the front end says how to change that row instead.
+public struct AlreadyExists: Error, Sendable, Equatable, CustomStringConvertible {
+  /// `site` or `commodity`.
+  public var noun: String
+  public var code: String
+
+  public var description: String { "\(noun) \(code) already exists" }
+}
+
 /// What a save did.
 public enum SaveOutcome: Sendable, Equatable {
   case inserted
@@ -56,18 +65,5 @@ struct CatalogTable {
       """)
     guard let row = rows.first else { return .unchanged }
     return try row.decode("inserted") ? .inserted : .updated
-  }
-}
-
-/// Runs a write, turning a refusal by one of our named constraints into the `FieldError` of the field
-/// it guards, so the caller can name that field the way its user typed it.
-func refusalsAsFieldErrors<T>(_ body: () throws -> T) throws -> T {
-  do {
-    return try body()
-  } catch let error as PostgresError {
-    if let constraint = error.constraint, let refusal = ConstraintMessages.fieldError(for: constraint) {
-      throw refusal
-    }
-    throw error
   }
 }

@@ -70,7 +70,11 @@ public enum CommodityInput {
 
 /// Reads and writes `commodities`.
 public enum CommodityCatalog {
-  public static func list(_ connection: Connection, category: String? = nil) throws -> [Commodity] {
+  public static func list(_ store: Store, category: String? = nil) throws -> [Commodity] {
+    try store.run { try list($0, category: category) }
+  }
+
+  static func list(_ connection: Connection, category: String? = nil) throws -> [Commodity] {
     let rows = try connection.query(
       """
       SELECT * FROM commodities WHERE \(category)::text IS NULL OR category = \(category)
@@ -79,7 +83,11 @@ public enum CommodityCatalog {
     return try rows.map(decode)
   }
 
-  public static func find(_ connection: Connection, code: String) throws -> Commodity? {
+  public static func find(_ store: Store, code: String) throws -> Commodity? {
+    try store.run { try find($0, code: code) }
+  }
+
+  static func find(_ connection: Connection, code: String) throws -> Commodity? {
     try connection.query("SELECT * FROM commodities WHERE code = \(code)").first.map(decode)
   }
 
@@ -99,7 +107,7 @@ public enum CommodityCatalog {
 
   /// Saves by code.
   @discardableResult
-  public static func save(_ connection: Connection, _ commodity: Commodity, existing: ExistingRow) throws
+  static func save(_ connection: Connection, _ commodity: Commodity, existing: ExistingRow) throws
     -> SaveOutcome
   {
     try table.save(
@@ -110,39 +118,29 @@ public enum CommodityCatalog {
         """,
       existing: existing)
   }
-
-  public static func listing(_ commodities: [Commodity]) -> Listing {
-    Listing(
-      columns: [
-        "code", "name", "category", "base_unit", "pack_size", "pack_rounding_threshold", "lot_tracked", "controlled",
-      ],
-      rows: commodities.map { item in
-        [
-          .text(item.code), .text(item.name), .text(item.category), .text(item.baseUnit), .integer(item.packSize),
-          .integer(item.packRoundingThreshold), .boolean(item.lotTracked), .boolean(item.controlled),
-        ]
-      })
-  }
 }
 
 extension CommodityCatalog {
   /// Adds a commodity from typed values; a bad value throws the `FieldError` naming it.
-  public static func add(_ connection: Connection, _ values: InputValues) throws -> Commodity {
-    let commodity = try CommodityInput.commodity(values, reference: try ReferenceData.load(connection))
-    guard try refusalsAsFieldErrors({ try save(connection, commodity, existing: .keep) }) == .inserted else {
-      throw KPStockError.badInput(
-        "commodity \(commodity.code) already exists; change it with 'kpstock commodity update \(commodity.code)'")
+  public static func add(_ store: Store, _ values: InputValues) throws -> Commodity {
+    try store.run { connection in
+      let commodity = try CommodityInput.commodity(values, reference: try ReferenceData.load(connection))
+      guard try save(connection, commodity, existing: .keep) == .inserted else {
+        throw AlreadyExists(noun: "commodity", code: commodity.code)
+      }
+      return commodity
     }
-    return commodity
   }
 
   /// Changes only the given values of the commodity `code` (any case), in one repeatable-read
   /// transaction so a concurrent change to another field is not lost (see `SiteCatalog.update`).
-  public static func update(_ connection: Connection, code: String, _ values: InputValues) throws -> (
+  public static func update(_ store: Store, code: String, _ values: InputValues) throws -> (
     commodity: Commodity, outcome: SaveOutcome
   ) {
-    try connection.transaction(isolation: .repeatableRead) { connection in
-      try updateInTransaction(connection, code: code, values)
+    try store.run { connection in
+      try connection.transaction(isolation: .repeatableRead) { connection in
+        try updateInTransaction(connection, code: code, values)
+      }
     }
   }
 
@@ -155,6 +153,6 @@ extension CommodityCatalog {
       throw KPStockError.badInput("unknown commodity '\(code)'")
     }
     let commodity = try CommodityInput.commodity(values, reference: reference, existing: existing)
-    return (commodity, try refusalsAsFieldErrors { try save(connection, commodity, existing: .replace) })
+    return (commodity, try save(connection, commodity, existing: .replace))
   }
 }

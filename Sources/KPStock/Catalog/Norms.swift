@@ -41,6 +41,12 @@ public enum NormInput {
 public enum NormCatalog {
   /// The norms in force on `date` (one per commodity and population), or every dated row when `history`.
   public static func list(
+    _ store: Store, on date: CalendarDate, history: Bool = false, commodity: String? = nil, population: String? = nil
+  ) throws -> [Norm] {
+    try store.run { try list($0, on: date, history: history, commodity: commodity, population: population) }
+  }
+
+  static func list(
     _ connection: Connection, on date: CalendarDate, history: Bool = false, commodity: String? = nil,
     population: String? = nil
   ) throws -> [Norm] {
@@ -78,7 +84,7 @@ public enum NormCatalog {
 
   /// Records the norm from its effective date; `.replace` overwrites a norm set for the same day.
   @discardableResult
-  public static func save(_ connection: Connection, _ norm: Norm, existing: ExistingRow) throws -> SaveOutcome {
+  static func save(_ connection: Connection, _ norm: Norm, existing: ExistingRow) throws -> SaveOutcome {
     try table.save(
       connection,
       values: """
@@ -86,30 +92,15 @@ public enum NormCatalog {
         """,
       existing: existing)
   }
-
-  /// With `history`, also who recorded each norm and when, so a changed figure can be traced.
-  public static func listing(_ norms: [Norm], history: Bool = false) -> Listing {
-    var columns = ["commodity", "population", "per_person_per_week", "effective_from", "source"]
-    if history { columns += ["recorded_by", "recorded_at"] }
-    return Listing(
-      columns: columns,
-      rows: norms.map { norm in
-        var row: [Cell] = [
-          .text(norm.commodityCode), .text(norm.populationCode), .decimal(norm.quantityPerWeek),
-          Cell(norm.effectiveFrom), .text(norm.source),
-        ]
-        if history { row += [Cell(norm.recordedBy), Cell(norm.recordedAt.map(Listing.timestamp))] }
-        return row
-      })
-  }
-
 }
 
 extension NormCatalog {
   /// Sets a norm from typed values (effective today unless `effective_from` is given).
-  public static func set(_ connection: Connection, _ values: InputValues) throws -> (norm: Norm, outcome: SaveOutcome) {
-    let norm = try NormInput.norm(
-      values, reference: try ReferenceData.load(connection), today: try ProgrammeCalendar.today(connection))
-    return (norm, try refusalsAsFieldErrors { try save(connection, norm, existing: .replace) })
+  public static func set(_ store: Store, _ values: InputValues) throws -> (norm: Norm, outcome: SaveOutcome) {
+    try store.run { connection in
+      let norm = try NormInput.norm(
+        values, reference: try ReferenceData.load(connection), today: try ProgrammeCalendar.today(connection))
+      return (norm, try save(connection, norm, existing: .replace))
+    }
   }
 }

@@ -1,11 +1,17 @@
 import Postgres
 
-/// The key populations norms and outreach counts are kept for.
+/// A key population norms and outreach counts are kept for.
+public struct Population: Sendable, Equatable {
+  public var code: String
+  public var name: String
+}
+
 public enum PopulationCatalog {
-  public static func listing(_ connection: Connection) throws -> Listing {
-    let rows = try connection.query("SELECT code, name FROM populations ORDER BY code")
-    return Listing(
-      columns: ["code", "name"],
-      rows: try rows.map { [.text(try $0.decode("code")), .text(try $0.decode("name"))] })
+  public static func list(_ store: Store) throws -> [Population] {
+    try store.run { connection in
+      try connection.query("SELECT code, name FROM populations ORDER BY code").map {
+        Population(code: try $0.decode("code"), name: try $0.decode("name"))
+      }
+    }
   }
 }

@@ -8,7 +8,11 @@ public struct ProgrammeSettings: Sendable, Equatable {
   public var forecastTolerancePercent: Decimal
   public var backdatingWindowDays: Int
 
-  public static func load(_ connection: Connection) throws -> ProgrammeSettings {
+  public static func load(_ store: Store) throws -> ProgrammeSettings {
+    try store.run { try load($0) }
+  }
+
+  static func load(_ connection: Connection) throws -> ProgrammeSettings {
     let row = try connection.query("SELECT * FROM programme_settings")[0]
     return ProgrammeSettings(
       timeZone: try row.decode("time_zone"), wastagePercent: try row.decode("wastage_percent"),
@@ -19,7 +23,11 @@ public struct ProgrammeSettings: Sendable, Equatable {
 
 /// The programme's calendar: a stock day ends at midnight in the programme's time zone, not UTC.
 public enum ProgrammeCalendar {
-  public static func today(_ connection: Connection) throws -> CalendarDate {
+  public static func today(_ store: Store) throws -> CalendarDate {
+    try store.run { try today($0) }
+  }
+
+  static func today(_ connection: Connection) throws -> CalendarDate {
     try connection.query("SELECT programme_today() AS today")[0].decode("today")
   }
 }
@@ -58,28 +66,23 @@ public enum ProgrammeSettingsInput {
 extension ProgrammeSettings {
   /// Applies the given changes and saves them.
   /// One repeatable-read transaction, as in `SiteCatalog.update`.
-  public static func update(_ connection: Connection, _ values: InputValues) throws -> ProgrammeSettings {
+  public static func update(_ store: Store, _ values: InputValues) throws -> ProgrammeSettings {
+    try store.run { try update($0, values) }
+  }
+
+  static func update(_ connection: Connection, _ values: InputValues) throws -> ProgrammeSettings {
     try connection.transaction(isolation: .repeatableRead) { connection in
       let settings = try ProgrammeSettingsInput.settings(values, current: try load(connection))
-      try refusalsAsFieldErrors { try settings.save(connection) }
+      try settings.save(connection)
       return settings
     }
   }
 
-  public func save(_ connection: Connection) throws {
+  func save(_ connection: Connection) throws {
     try connection.execute(
       """
       UPDATE programme_settings SET time_zone = \(timeZone), wastage_percent = \(wastagePercent),
         forecast_tolerance_percent = \(forecastTolerancePercent), backdating_window_days = \(backdatingWindowDays)
       """)
-  }
-
-  public var record: Record {
-    Record(fields: [
-      ("time_zone", .text(timeZone)),
-      ("wastage_percent", .decimal(wastagePercent)),
-      ("forecast_tolerance_percent", .decimal(forecastTolerancePercent)),
-      ("backdating_window_days", .integer(backdatingWindowDays)),
-    ])
   }
 }

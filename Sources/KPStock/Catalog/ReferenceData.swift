@@ -15,7 +15,11 @@ public struct ReferenceData: Sendable {
   public var siteKinds: [String]
   public var categories: [String]
 
-  public static func load(_ connection: Connection) throws -> ReferenceData {
+  public static func load(_ store: Store) throws -> ReferenceData {
+    try store.run { try load($0) }
+  }
+
+  static func load(_ connection: Connection) throws -> ReferenceData {
     var counties: [String: String] = [:]
     for row in try connection.query("SELECT code, name FROM counties") {
       counties[try row.decode("code")] = try row.decode("name")

@@ -98,7 +98,11 @@ public struct SiteFilter: Sendable {
 
 /// Reads and writes `sites`.
 public enum SiteCatalog {
-  public static func list(_ connection: Connection, filter: SiteFilter = SiteFilter()) throws -> [Site] {
+  public static func list(_ store: Store, filter: SiteFilter = SiteFilter()) throws -> [Site] {
+    try store.run { try list($0, filter: filter) }
+  }
+
+  static func list(_ connection: Connection, filter: SiteFilter = SiteFilter()) throws -> [Site] {
     var conditions: [Query] = ["true"]
     if let county = filter.countyCode { conditions.append("county_code = \(county)") }
     if let kind = filter.kind { conditions.append("kind = \(kind)") }
@@ -112,7 +116,11 @@ public enum SiteCatalog {
     return try rows.map(decode)
   }
 
-  public static func find(_ connection: Connection, code: String) throws -> Site? {
+  public static func find(_ store: Store, code: String) throws -> Site? {
+    try store.run { try find($0, code: code) }
+  }
+
+  static func find(_ connection: Connection, code: String) throws -> Site? {
     try connection.query("\(selectSites) WHERE s.code = \(code)").first.map(decode)
   }
 
@@ -141,7 +149,7 @@ public enum SiteCatalog {
 
   /// Saves by code.
   @discardableResult
-  public static func save(_ connection: Connection, _ site: Site, existing: ExistingRow) throws -> SaveOutcome {
+  static func save(_ connection: Connection, _ site: Site, existing: ExistingRow) throws -> SaveOutcome {
     try table.save(
       connection,
       values: """
@@ -150,39 +158,31 @@ public enum SiteCatalog {
         """,
       existing: existing)
   }
-
-  public static func listing(_ sites: [Site]) -> Listing {
-    Listing(
-      columns: ["code", "name", "kind", "county", "county_name", "sub_county", "dhis2_uid", "opened_on", "closed_on"],
-      rows: sites.map { site in
-        [
-          .text(site.code), .text(site.name), .text(site.kind), .text(site.countyCode),
-          .text(site.countyName), Cell(site.subCounty), Cell(site.dhis2UID), Cell(site.openedOn),
-          Cell(site.closedOn),
-        ]
-      })
-  }
 }
 
 extension SiteCatalog {
   /// Adds a site from typed values; a bad value throws the `FieldError` naming it.
-  public static func add(_ connection: Connection, _ values: InputValues) throws -> Site {
-    let site = try SiteInput.site(values, reference: try ReferenceData.load(connection))
-    guard try refusalsAsFieldErrors({ try save(connection, site, existing: .keep) }) == .inserted else {
-      throw KPStockError.badInput("site \(site.code) already exists; change it with 'kpstock site update \(site.code)'")
+  public static func add(_ store: Store, _ values: InputValues) throws -> Site {
+    try store.run { connection in
+      let site = try SiteInput.site(values, reference: try ReferenceData.load(connection))
+      guard try save(connection, site, existing: .keep) == .inserted else {
+        throw AlreadyExists(noun: "site", code: site.code)
+      }
+      return site
     }
-    return site
   }
 
   /// Changes only the given values of the site `code` (any case).
   ///
   /// Read, merge and write share one repeatable-read transaction, so two people changing different
   /// fields of one site at once cannot lose either change: the later one is retried on the new row.
-  public static func update(_ connection: Connection, code: String, _ values: InputValues) throws -> (
+  public static func update(_ store: Store, code: String, _ values: InputValues) throws -> (
     site: Site, outcome: SaveOutcome
   ) {
-    try connection.transaction(isolation: .repeatableRead) { connection in
-      try updateInTransaction(connection, code: code, values)
+    try store.run { connection in
+      try connection.transaction(isolation: .repeatableRead) { connection in
+        try updateInTransaction(connection, code: code, values)
+      }
     }
   }
 
@@ -193,6 +193,6 @@ extension SiteCatalog {
     let code = try reference.sites.resolveArgument(code)
     guard let existing = try find(connection, code: code) else { throw KPStockError.badInput("unknown site '\(code)'") }
     let site = try SiteInput.site(values, reference: reference, existing: existing)
-    return (site, try refusalsAsFieldErrors { try save(connection, site, existing: .replace) })
+    return (site, try save(connection, site, existing: .replace))
   }
 }

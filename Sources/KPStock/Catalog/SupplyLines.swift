@@ -84,9 +84,11 @@ public struct SupplyLineFilter: Sendable {
 
 /// Reads and writes `supply_lines`.
 public enum SupplyLineCatalog {
-  public static func list(_ connection: Connection, filter: SupplyLineFilter = SupplyLineFilter()) throws
-    -> [SupplyLine]
-  {
+  public static func list(_ store: Store, filter: SupplyLineFilter = SupplyLineFilter()) throws -> [SupplyLine] {
+    try store.run { try list($0, filter: filter) }
+  }
+
+  static func list(_ connection: Connection, filter: SupplyLineFilter = SupplyLineFilter()) throws -> [SupplyLine] {
     let rows = try connection.query(
       """
       SELECT l.* FROM supply_lines l JOIN sites s ON s.code = l.site_code
@@ -99,7 +101,11 @@ public enum SupplyLineCatalog {
     return try rows.map(decode)
   }
 
-  public static func find(_ connection: Connection, site: String, category: String) throws -> SupplyLine? {
+  public static func find(_ store: Store, site: String, category: String) throws -> SupplyLine? {
+    try store.run { try find($0, site: site, category: category) }
+  }
+
+  static func find(_ connection: Connection, site: String, category: String) throws -> SupplyLine? {
     try connection.query("SELECT * FROM supply_lines WHERE site_code = \(site) AND category = \(category)")
       .first.map(decode)
   }
@@ -121,7 +127,7 @@ public enum SupplyLineCatalog {
 
   /// Saves the line for (site, category).
   @discardableResult
-  public static func save(_ connection: Connection, _ line: SupplyLine, existing: ExistingRow) throws -> SaveOutcome {
+  static func save(_ connection: Connection, _ line: SupplyLine, existing: ExistingRow) throws -> SaveOutcome {
     try table.save(
       connection,
       values: """
@@ -130,31 +136,16 @@ public enum SupplyLineCatalog {
         """,
       existing: existing)
   }
-
-  public static func listing(_ lines: [SupplyLine]) -> Listing {
-    Listing(
-      columns: [
-        "site", "category", "supplier", "lead_time_days", "review_period_days", "safety_stock_weeks", "variant",
-        "emergency_order_point_weeks",
-      ],
-      rows: lines.map { line in
-        [
-          .text(line.siteCode), .text(line.category), .text(line.supplierCode), .integer(line.leadTimeDays),
-          .integer(line.reviewPeriodDays), .decimal(line.safetyStockWeeks), .text(line.variant),
-          .decimal(line.emergencyOrderPointWeeks),
-        ]
-      })
-  }
 }
 
 extension SupplyLineCatalog {
   /// Adds or changes the line for the given site and category; values not given keep their stored value
   /// (or the defaults, for a new line). One repeatable-read transaction, as in `SiteCatalog.update`.
-  public static func set(_ connection: Connection, _ values: InputValues) throws -> (
-    line: SupplyLine, outcome: SaveOutcome
-  ) {
-    try connection.transaction(isolation: .repeatableRead) { connection in
-      try setInTransaction(connection, values)
+  public static func set(_ store: Store, _ values: InputValues) throws -> (line: SupplyLine, outcome: SaveOutcome) {
+    try store.run { connection in
+      try connection.transaction(isolation: .repeatableRead) { connection in
+        try setInTransaction(connection, values)
+      }
     }
   }
 
@@ -166,6 +157,6 @@ extension SupplyLineCatalog {
     let category = try reference.category(values["category"] ?? "", field: "category")
     let existing = try find(connection, site: site, category: category)
     let line = try SupplyLineInput.supplyLine(values, reference: reference, existing: existing)
-    return (line, try refusalsAsFieldErrors { try save(connection, line, existing: .replace) })
+    return (line, try save(connection, line, existing: .replace))
   }
 }

@@ -6,17 +6,16 @@ public enum Seeds {
   public struct Result: Sendable, Equatable {
     public var added: [String: Int] = [:]
     public var total: Int { added.values.reduce(0, +) }
-
-    /// "10 sites, 24 supply lines", naming only what was added.
-    public var summary: String {
-      added.filter { $0.value > 0 }.sorted { $0.key < $1.key }
-        .map { "\($0.value) \($0.key.replacingOccurrences(of: "_", with: " "))" }.joined(separator: ", ")
-    }
   }
 
   /// Counties, sub-counties, key populations, the commodity catalogue and norms.
   @discardableResult
-  public static func loadReference(_ connection: Connection) throws -> Result {
+  public static func loadReference(_ store: Store) throws -> Result {
+    try store.run { try loadReference($0) }
+  }
+
+  @discardableResult
+  static func loadReference(_ connection: Connection) throws -> Result {
     try connection.transaction { connection in
       var result = Result()
       result.added["counties"] = try insertRows(
@@ -44,7 +43,12 @@ public enum Seeds {
   /// The Kwale demo network: the county store, two DICEs, four satellites, the Kombani MAT clinic,
   /// a prison and a hospital, and the supply lines between them.
   @discardableResult
-  public static func loadKwaleDemo(_ connection: Connection) throws -> Result {
+  public static func loadKwaleDemo(_ store: Store) throws -> Result {
+    try store.run { try loadKwaleDemo($0) }
+  }
+
+  @discardableResult
+  static func loadKwaleDemo(_ connection: Connection) throws -> Result {
     try connection.transaction { connection in
       var result = Result()
       for (table, file) in [(ReferenceTable.sites, "sites"), (.supplyLines, "supply_lines")] {

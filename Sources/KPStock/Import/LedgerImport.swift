@@ -27,14 +27,34 @@ public enum LedgerImportKind: String, CaseIterable, Sendable {
   }
 }
 
-/// One row that was not posted, and why.
-public struct RejectedRow: Sendable, Equatable, CustomStringConvertible {
+/// One row that was not posted, and why: the place as data (file, line, column), for the front end to word.
+public struct RejectedRow: Sendable, Equatable {
   public var fileName: String
   public var line: Int
   public var field: String?
   public var problem: String
+  public var hint: RefusalHint?
 
-  public var description: String { "\(fileName):\(line): " + (field.map { "\($0): " } ?? "") + problem }
+  public init(fileName: String, line: Int, field: String?, problem: String, hint: RefusalHint? = nil) {
+    self.fileName = fileName
+    self.line = line
+    self.field = field
+    self.problem = problem
+    self.hint = hint
+  }
+}
+
+/// A register with bad rows, imported without `skipInvalid`: nothing was posted, and the report says why.
+public struct ImportRefused: Error, Sendable, Equatable, CustomStringConvertible {
+  public var report: LedgerImportReport
+
+  public init(report: LedgerImportReport) {
+    self.report = report
+  }
+
+  public var description: String {
+    "\(report.fileName): \(report.rejected.count) of \(report.rows) rows have problems; nothing was imported"
+  }
 }
 
 public struct LedgerImportReport: Sendable, Equatable {
@@ -47,6 +67,19 @@ public struct LedgerImportReport: Sendable, Equatable {
   public var dryRun: Bool
   /// Where the rejected rows were written (with --skip-invalid).
   public var rejectedFile: String?
+
+  public init(
+    fileName: String, rows: Int, posted: Int, repeats: Int, rejected: [RejectedRow], dryRun: Bool,
+    rejectedFile: String? = nil
+  ) {
+    self.fileName = fileName
+    self.rows = rows
+    self.posted = posted
+    self.repeats = repeats
+    self.rejected = rejected
+    self.dryRun = dryRun
+    self.rejectedFile = rejectedFile
+  }
 }
 
 /// Imports a register file: stream it into a staging table, check every cell set-wise, post each row
@@ -57,6 +90,17 @@ public enum LedgerImport {
   static let batchRows = 50_000
 
   public static func run(
+    _ store: Store, kind: LedgerImportKind, path: String, dryRun: Bool = false, skipInvalid: Bool = false,
+    rejectedFile: String? = nil, progress: ((String) -> Void)? = nil
+  ) throws -> LedgerImportReport {
+    try store.run {
+      try run(
+        $0, kind: kind, path: path, dryRun: dryRun, skipInvalid: skipInvalid, rejectedFile: rejectedFile,
+        progress: progress)
+    }
+  }
+
+  static func run(
     _ connection: Connection, kind: LedgerImportKind, path: String, dryRun: Bool = false, skipInvalid: Bool = false,
     rejectedFile: String? = nil, progress: ((String) -> Void)? = nil
   ) throws -> LedgerImportReport {
@@ -73,12 +117,7 @@ public enum LedgerImport {
           "DROP TABLE pg_temp.ledger_staging, pg_temp.ledger_import_rows, pg_temp.ledger_import_errors")
         try connection.execute("COMMIT")
       }
-      if !report.rejected.isEmpty && !skipInvalid {
-        throw KPStockError.badInput(
-          "\(report.fileName): \(report.rejected.count) of \(report.rows) rows have problems; nothing was imported "
-            + "(fix them and import again, or use --skip-invalid)",
-          details: report.rejected.map(\.description))
-      }
+      if !report.rejected.isEmpty && !skipInvalid { throw ImportRefused(report: report) }
       var finished = report
       finished.dryRun = dryRun
       return finished
@@ -145,8 +184,8 @@ public enum LedgerImport {
       return RejectedRow(fileName: fileName, line: line, field: refusal.field, problem: refusal.problem)
     }
     return RejectedRow(
-      fileName: fileName, line: line, field: try row.decode("field"),
-      problem: try row.decode("problem") + LedgerRefusal.pointer(try row.decode("hint")))
+      fileName: fileName, line: line, field: try row.decode("field"), problem: try row.decode("problem"),
+      hint: (try row.decode("hint") as String?).flatMap(RefusalHint.init))
   }
 
   /// The rejected rows as they were in the file, with the line and the problem, ready to fix and import again.
@@ -157,16 +196,14 @@ public enum LedgerImport {
     let problems = Dictionary(grouping: rejected, by: \.line)
     let lines = PostgresArray(problems.keys.sorted())
     let rows = try connection.query("SELECT * FROM ledger_staging WHERE line = ANY(\(lines)) ORDER BY line")
-    var listing = Listing(columns: columns + LedgerImportKind.rejectionColumns, rows: [])
+    var text = CSVWriter.record(columns + LedgerImportKind.rejectionColumns, defusingFormulas: false)
     for row in rows {
       let line = Int(try row.decode("line") as Int64)
-      var cells = try columns.map { Cell(try row.decode($0) as String?) }
-      cells.append(.integer(line))
-      cells.append(
-        .text((problems[line] ?? []).map { ($0.field.map { "\($0): " } ?? "") + $0.problem }.joined(separator: "; ")))
-      listing.rows.append(cells)
+      let cells = try columns.map { try row.decode($0) as String? ?? "" }
+      let problem = (problems[line] ?? []).map { ($0.field.map { "\($0): " } ?? "") + $0.problem }
+      text += CSVWriter.record(cells + [String(line), problem.joined(separator: "; ")], defusingFormulas: true)
     }
-    guard FileManager.default.createFile(atPath: path, contents: Data(listing.rendered(as: .csv).utf8)) else {
+    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
       throw KPStockError(.operational, "\(path): cannot write the rejected rows")
     }
   }
@@ -185,17 +222,5 @@ public enum LedgerImport {
 
   private static func percent(_ part: Int, of whole: Int) -> String {
     whole == 0 ? "100%" : "\(part * 100 / whole)%"
-  }
-}
-
-extension LedgerImportReport {
-  public var summary: String {
-    var text = dryRun ? "dry run, nothing written: \(fileName) would post " : "\(fileName): posted "
-    text += "\(posted) of \(rows) rows"
-    if repeats > 0 { text += "; \(repeats) were already recorded (same key and content) and were skipped" }
-    if !rejected.isEmpty {
-      text += "; \(Set(rejected.map(\.line)).count) rejected" + (rejectedFile.map { ", written to \($0)" } ?? "")
-    }
-    return text + "\n"
   }
 }

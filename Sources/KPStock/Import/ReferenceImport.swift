@@ -27,6 +27,14 @@ public enum ReferenceImport {
   /// - Parameter dryRun: check and count everything, then roll back.
   @discardableResult
   public static func load(
+    _ table: ReferenceTable, from csv: CSVTable, into store: Store, existing: ExistingRow = .replace,
+    dryRun: Bool = false
+  ) throws -> ImportSummary {
+    try store.run { try load(table, from: csv, into: $0, existing: existing, dryRun: dryRun) }
+  }
+
+  @discardableResult
+  static func load(
     _ table: ReferenceTable, from csv: CSVTable, into connection: Connection, existing: ExistingRow = .replace,
     dryRun: Bool = false
   ) throws -> ImportSummary {
@@ -171,8 +179,9 @@ public enum ReferenceImport {
         case .unchanged: summary.unchanged += 1
         }
       } catch let error as PostgresError where !error.isTransient {
-        let reason = KPStockError.describing(error)
-        throw KPStockError(reason.kind, "nothing imported: \(csv.fileName):\(line): \(reason.message)")
+        let reason = Store.domainError(error)
+        let kind = (reason as? KPStockError)?.kind ?? .badInput
+        throw KPStockError(kind, "nothing imported: \(csv.fileName):\(line): \(reason)")
       }
     }
     return summary

@@ -31,7 +31,7 @@ public enum StagingTable {
   ///   - ignored: columns a file may hold that are neither staged nor refused as unknown, such as the `line` and
   ///     `problem` of a rejected-rows file, so that file imports back as it is once fixed.
   ///   - progress: called at most every quarter second while rows are copied.
-  public static func load(
+  package static func load(
     connection: Connection, file path: String, fileName: String? = nil, required: [String], optional: [String] = [],
     ignored: [String] = [], tableName: String, chunkSize: Int = CSVStream.defaultChunkSize,
     progress: ((_ bytesRead: Int, _ totalBytes: Int) -> Void)? = nil
@@ -63,7 +63,9 @@ public enum StagingTable {
       }
       switch error {
       case let error as KPStockError: throw error
-      case let error as PostgresError: throw KPStockError.describing(error)
+      case let error as PostgresError:
+        let meaning = Store.domainError(error)
+        throw meaning as? KPStockError ?? KPStockError.badInput("\(meaning)")
       default: throw KPStockError(.operational, "\(stream.fileName): \(error)")
       }
     }

@@ -41,16 +41,17 @@ public enum Ledger {
   /// Posts a request under an idempotency key (a fresh one when none is given, so the request can never be applied
   /// twice by accident but is not deduplicated either).
   ///
-  /// Failures come back as `FieldError` (a bad value, naming its field) or `KPStockError` (not enough stock, a
-  /// back-dated entry that would break history).
+  /// Failures come back as `FieldError` (a bad value, naming its field) or `LedgerRefusal` (not enough stock, a
+  /// back-dated entry that would break history, …).
   @discardableResult
-  public static func post(_ connection: Connection, _ request: some LedgerRequest, key: String? = nil) throws
-    -> Posting
-  {
+  public static func post(_ store: Store, _ request: some LedgerRequest, key: String? = nil) throws -> Posting {
+    try store.run { try post($0, request, key: key) }
+  }
+
+  @discardableResult
+  static func post(_ connection: Connection, _ request: some LedgerRequest, key: String? = nil) throws -> Posting {
     let key = key ?? UUID().uuidString.lowercased()
-    let rows = try refusalsAsLedgerErrors {
-      try retryingTransient(connection) { try request.post(connection, key: key) }
-    }
+    let rows = try retryingTransient(connection) { try request.post(connection, key: key) }
     return try posting(Array(rows))
   }
 
@@ -68,38 +69,40 @@ public enum Ledger {
   /// Posts a batch of requests in order, all or nothing, and returns one posting per request in the same order.
   /// Consecutive receipts, dispenses, adjustments, dispatches and transfer receipts go to the database as one
   /// `ledger_post` call (one ledger_book batch); counts and undos go one by one in between.
-  public static func post(_ connection: Connection, batch: [KeyedRequest]) throws -> [Posting] {
+  public static func post(_ store: Store, batch: [KeyedRequest]) throws -> [Posting] {
+    try store.run { try post($0, batch: batch) }
+  }
+
+  static func post(_ connection: Connection, batch: [KeyedRequest]) throws -> [Posting] {
     guard !batch.isEmpty else { return [] }
-    return try refusalsAsLedgerErrors {
-      try retryingTransient(connection) {
-        try connection.transaction { connection in
-          var postings: [Posting] = []
-          postings.reserveCapacity(batch.count)
-          var elements: [String] = []
-          func flush() throws {
-            guard !elements.isEmpty else { return }
-            let first = postings.count
-            var rows: [[Row]] = Array(repeating: [], count: elements.count)
-            let result = try connection.query(
-              "SELECT * FROM ledger_post(\("[" + elements.joined(separator: ",") + "]")::jsonb)")
-            for row in result {
-              let req: Int32 = try row.decode("req")
-              rows[Int(req) - 1 - first].append(row)
-            }
-            postings += try rows.map(posting)
-            elements.removeAll(keepingCapacity: true)
+    return try retryingTransient(connection) {
+      try connection.transaction { connection in
+        var postings: [Posting] = []
+        postings.reserveCapacity(batch.count)
+        var elements: [String] = []
+        func flush() throws {
+          guard !elements.isEmpty else { return }
+          let first = postings.count
+          var rows: [[Row]] = Array(repeating: [], count: elements.count)
+          let result = try connection.query(
+            "SELECT * FROM ledger_post(\("[" + elements.joined(separator: ",") + "]")::jsonb)")
+          for row in result {
+            let req: Int32 = try row.decode("req")
+            rows[Int(req) - 1 - first].append(row)
           }
-          for (index, entry) in batch.enumerated() {
-            if let element = entry.request.batchElement(req: index + 1, key: entry.key) {
-              elements.append(element)
-            } else {
-              try flush()
-              postings.append(try posting(Array(try entry.request.post(connection, key: entry.key))))
-            }
-          }
-          try flush()
-          return postings
+          postings += try rows.map(posting)
+          elements.removeAll(keepingCapacity: true)
         }
+        for (index, entry) in batch.enumerated() {
+          if let element = entry.request.batchElement(req: index + 1, key: entry.key) {
+            elements.append(element)
+          } else {
+            try flush()
+            postings.append(try posting(Array(try entry.request.post(connection, key: entry.key))))
+          }
+        }
+        try flush()
+        return postings
       }
     }
   }
@@ -141,80 +144,39 @@ public enum Ledger {
   }
 }
 
-/// Turns the ledger's refusals (SQLSTATE class KP, see Schema/functions/20_ledger_book.sql) into kpstock errors:
-/// a refusal naming a column becomes a `FieldError`, the rest a one-line `KPStockError`.
-func refusalsAsLedgerErrors<T>(_ body: () throws -> T) throws -> T {
-  do {
-    return try body()
-  } catch let error as PostgresError {
-    throw LedgerRefusal.describe(error) ?? error
-  }
-}
-
-public enum LedgerRefusal {
-  public static let insufficientStock = SQLState("KP001")
-  public static let invalidValue = SQLState("KP002")
-  public static let keyReused = SQLState("KP003")
-  public static let historyBroken = SQLState("KP004")
-  public static let forbidden = SQLState("KP005")
-
-  /// The kpstock error for a ledger refusal, or nil when the error is not one.
-  public static func describe(_ error: PostgresError) -> (any Error)? {
-    guard let state = error.sqlState, state.errorClass == "KP" else {
-      if error.constraint == "stock_events_key" {
-        return FieldError(field: "key", problem: "was used by another entry at the same moment; run again")
-      }
-      return nil
-    }
-    let problem = error.message + pointer(error.hint)
-    if let column = error.column, state != insufficientStock, state != historyBroken {
-      return FieldError(field: column, problem: problem)
-    }
-    return KPStockError.badInput(problem)
+/// The ledger refused a request under one of its rules (SQLSTATE class KP, raised by ledger_book and the functions
+/// that hand it lines, see Schema/functions/20_ledger_book.sql).
+public struct LedgerRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+  /// The rule, from the refusal's SQLSTATE.
+  public enum Rule: String, Sendable {
+    case insufficientStock = "KP001"
+    case invalidValue = "KP002"
+    case keyReused = "KP003"
+    case historyBroken = "KP004"
+    case forbidden = "KP005"
   }
 
-  /// Where a refusal's HINT tells the person to look: the database names a topic, never a command.
-  public static func pointer(_ hint: String?) -> String {
-    switch hint {
-    case "backdating_window": " (kpstock settings set --backdating-window-days)"
-    case "reasons": " (see kpstock reason list)"
-    default: ""
-    }
-  }
-}
+  public var rule: Rule
+  /// The field at fault, from the refusal's COLUMN; nil when the request as a whole is refused (not enough stock, a
+  /// history that would break), where no one value could be changed to make it pass.
+  public var field: String?
+  public var problem: String
+  public var hint: RefusalHint?
 
-extension Posting {
-  /// What the request recorded, a line per event, worded for the person who typed it.
-  public var summary: String {
-    let lead = replayed ? "already recorded with this key; nothing changed:\n" : ""
-    return lead
-      + events.map { event in
-        let verb: String
-        switch event.kind {
-        case .receipt: verb = "received"
-        case .dispense: verb = "dispensed"
-        case .transferOut: verb = "dispatched"
-        case .transferIn: verb = "received"
-        case .adjustment: verb = "adjusted"
-        case .count: verb = "counted, variance"
-        }
-        // A reversal moves stock the other way from its kind, so it says so and shows the sign:
-        // "dispensed 1000" would read as a second dispensing.
-        let reversal = event.reversesEventID != nil
-        let signed = reversal || event.kind == .count || event.kind == .adjustment
-        var text = "event \(event.id): "
-        text += reversal ? "reversed \(event.kind.rawValue.replacingOccurrences(of: "_", with: " ")) " : "\(verb) "
-        text += event.quantity > 0 && (reversal || event.kind == .count) ? "+" : ""
-        text += "\(signed ? event.quantity : abs(event.quantity))"
-        text += " \(event.commodityCode)"
-        if let lot = event.lotCode {
-          text += " lot \(lot)" + (event.expiresOn.map { " (expires \($0))" } ?? "")
-        }
-        text += " at \(event.siteCode) on \(event.occurredOn)"
-        if let transfer = event.transferID { text += ", transfer \(transfer)" }
-        if let reason = event.reasonCode { text += ", reason \(reason)" }
-        if let reversed = event.reversesEventID { text += ", undoing event \(reversed)" }
-        return text
-      }.joined(separator: "\n") + "\n"
+  public init(rule: Rule, field: String?, problem: String, hint: RefusalHint? = nil) {
+    self.rule = rule
+    self.field = field
+    self.problem = problem
+    self.hint = hint
   }
+
+  /// The refusal a database error carries, or nil when it is not one.
+  init?(_ error: PostgresError) {
+    guard let state = error.sqlState, state.errorClass == "KP" else { return nil }
+    let rule = Rule(rawValue: state.code) ?? .invalidValue
+    let field = rule == .insufficientStock || rule == .historyBroken ? nil : error.column
+    self.init(rule: rule, field: field, problem: error.message, hint: error.hint.flatMap(RefusalHint.init))
+  }
+
+  public var description: String { (field.map { "\($0): " } ?? "") + problem }
 }

@@ -18,7 +18,11 @@ public struct LedgerInput: Sendable {
   }
 
   /// The codes an entry is read against, in one round trip: a ledger command's whole budget is three.
-  public static func load(_ connection: Connection) throws -> LedgerInput {
+  public static func load(_ store: Store) throws -> LedgerInput {
+    try store.run { try load($0) }
+  }
+
+  static func load(_ connection: Connection) throws -> LedgerInput {
     let row = try connection.query(
       """
       SELECT (SELECT string_agg(code, ' ') FROM sites) AS sites,
@@ -63,7 +67,7 @@ public struct LedgerInput: Sendable {
     }
     if channel == .clinic && worker != nil {
       throw FieldError(
-        field: "worker", problem: "only outreach dispensing names a peer educator (use --channel outreach)")
+        field: "worker", problem: "only outreach dispensing names a peer educator", hint: .outreachChannel)
     }
     return Dispensing(
       site: try site(input), commodity: try commodity(input), lot: try Self.lot(input),

@@ -184,14 +184,20 @@ public protocol LedgerRequest: Sendable {
   /// The request as one element of a `ledger_post` batch (receipts, dispenses, adjustments, dispatches, transfer
   /// receipts), or nil for requests that have their own posting function.
   func batchElement(req: Int, key: String) -> String?
-  /// Posts a request that is not batched; its rows are `ledger_booked`.
-  func post(_ connection: Connection, key: String) throws -> QueryResult
+}
+
+/// A request with a posting function of its own, which checks what is its own (a count's snapshot, the event being
+/// undone) before handing its lines to ledger_book.
+protocol PostsItself {
+  func postItself(_ connection: Connection, key: String) throws -> QueryResult
 }
 
 extension LedgerRequest {
   public func batchElement(req: Int, key: String) -> String? { nil }
 
-  public func post(_ connection: Connection, key: String) throws -> QueryResult {
+  /// Posts the request on its own; its rows are `ledger_booked`.
+  func post(_ connection: Connection, key: String) throws -> QueryResult {
+    if let request = self as? any PostsItself { return try request.postItself(connection, key: key) }
     guard let element = batchElement(req: 1, key: key) else {
       preconditionFailure("\(Self.self) must post itself or be batchable")
     }
@@ -303,8 +309,8 @@ extension Dispatch: LedgerRequest {
   }
 }
 
-extension CountEntry: LedgerRequest {
-  public func post(_ connection: Connection, key: String) throws -> QueryResult {
+extension CountEntry: LedgerRequest, PostsItself {
+  func postItself(_ connection: Connection, key: String) throws -> QueryResult {
     try connection.query(
       """
       SELECT * FROM ledger_count(\(key), \(site), \(commodity), \(lot), \(expiry), \(counted), \(reason), \(date),
@@ -326,8 +332,8 @@ extension TransferReceipt: LedgerRequest {
   }
 }
 
-extension Undo: LedgerRequest {
-  public func post(_ connection: Connection, key: String) throws -> QueryResult {
+extension Undo: LedgerRequest, PostsItself {
+  func postItself(_ connection: Connection, key: String) throws -> QueryResult {
     try connection.query("SELECT * FROM ledger_undo(\(key), \(event), \(reason), \(note))")
   }
 }

@@ -22,16 +22,24 @@ public struct StockCountSheet: Sendable, Equatable {
 /// Count sessions: `start` freezes the balances, then each lot's counted quantity is posted against that
 /// snapshot (`Ledger.post(CountEntry(countID:))`), so stock that moves while people count is kept.
 public enum StockCounts {
-  public static func start(_ connection: Connection, site: String, commodity: String?, date: CalendarDate?) throws
+  public static func start(_ store: Store, site: String, commodity: String?, date: CalendarDate?) throws
     -> StockCountSheet
   {
-    let id: Int64 = try refusalsAsLedgerErrors {
-      try connection.query("SELECT count_start(\(site), \(commodity), \(date)) AS id")[0].decode("id")
-    }
+    try store.run { try start($0, site: site, commodity: commodity, date: date) }
+  }
+
+  static func start(_ connection: Connection, site: String, commodity: String?, date: CalendarDate?) throws
+    -> StockCountSheet
+  {
+    let id: Int64 = try connection.query("SELECT count_start(\(site), \(commodity), \(date)) AS id")[0].decode("id")
     return try sheet(connection, id: id)
   }
 
-  public static func sheet(_ connection: Connection, id: Int64) throws -> StockCountSheet {
+  public static func sheet(_ store: Store, id: Int64) throws -> StockCountSheet {
+    try store.run { try sheet($0, id: id) }
+  }
+
+  static func sheet(_ connection: Connection, id: Int64) throws -> StockCountSheet {
     let header = try connection.query("SELECT * FROM stock_counts WHERE id = \(id)")
     guard let count = header.first else { throw FieldError(field: "count", problem: "no count \(id)") }
     let lines = try connection.query(
@@ -49,19 +57,6 @@ public enum StockCounts {
           commodityCode: try row.decode("commodity_code"), lotCode: lot.isEmpty ? nil : lot,
           expiresOn: try row.decode("expires_on"), snapshot: try row.decode("snapshot_on_hand"),
           counted: try row.decode("counted"), eventID: try row.decode("event_id"))
-      })
-  }
-
-  public static func listing(_ sheet: StockCountSheet) -> Listing {
-    Listing(
-      columns: ["commodity", "lot", "expiry", "on_hand_at_start", "counted", "variance", "event"],
-      rows: sheet.lines.map { line in
-        [
-          .text(line.commodityCode), Cell(line.lotCode), Cell(line.expiresOn), .integer(Int(line.snapshot)),
-          line.counted.map { .integer(Int($0)) } ?? .empty,
-          line.counted.map { .integer(Int($0 - line.snapshot)) } ?? .empty,
-          line.eventID.map { .integer(Int($0)) } ?? .empty,
-        ]
       })
   }
 }

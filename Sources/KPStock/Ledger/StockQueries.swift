@@ -57,7 +57,13 @@ public struct LedgerDifference: Sendable, Equatable {
 
 public enum StockQueries {
   /// On hand per site, commodity and lot (lots at zero are left out), then what is in transit to each site.
-  public static func stock(
+  public static func stock(_ store: Store, county: String? = nil, site: String? = nil, commodity: String? = nil) throws
+    -> [StockLine]
+  {
+    try store.run { try stock($0, county: county, site: site, commodity: commodity) }
+  }
+
+  static func stock(
     _ connection: Connection, county: String? = nil, site: String? = nil, commodity: String? = nil
   ) throws -> [StockLine] {
     let rows = try connection.query(
@@ -89,20 +95,15 @@ public enum StockQueries {
     }
   }
 
-  public static func stockListing(_ lines: [StockLine]) -> Listing {
-    Listing(
-      columns: ["site", "commodity", "lot", "expiry", "on_hand", "in_transit", "status", "detail"],
-      rows: lines.map { line in
-        [
-          .text(line.siteCode), .text(line.commodityCode), Cell(line.lotCode), Cell(line.expiresOn),
-          .integer(Int(line.onHand)), .integer(Int(line.inTransit)), .text(line.status), Cell(line.detail),
-        ]
-      })
-  }
-
   /// Events of one commodity at one site in the order they happened, each with the balance after it.
   /// Client UICs are never shown: a stock card is read over a counter.
   public static func stockCard(
+    _ store: Store, site: String, commodity: String, from: CalendarDate? = nil, to: CalendarDate? = nil
+  ) throws -> [StockCardLine] {
+    try store.run { try stockCard($0, site: site, commodity: commodity, from: from, to: to) }
+  }
+
+  static func stockCard(
     _ connection: Connection, site: String, commodity: String, from: CalendarDate? = nil, to: CalendarDate? = nil
   ) throws -> [StockCardLine] {
     let rows = try connection.query(
@@ -134,21 +135,14 @@ public enum StockQueries {
     }
   }
 
-  public static func stockCardListing(_ lines: [StockCardLine]) -> Listing {
-    Listing(
-      columns: ["date", "event", "kind", "lot", "in", "out", "balance", "detail", "note", "recorded_by"],
-      rows: lines.map { line in
-        [
-          Cell(line.occurredOn), .integer(Int(line.eventID)), .text(line.kind.rawValue), Cell(line.lotCode),
-          line.quantity > 0 ? .integer(Int(line.quantity)) : .empty,
-          line.quantity < 0 ? .integer(Int(-line.quantity)) : .empty, .integer(Int(line.balance)),
-          Cell(line.detail.isEmpty ? nil : line.detail), Cell(line.note), .text(line.recordedBy),
-        ]
-      })
+  /// Transfers touching a site (sent or received), newest first; `inTransitOnly` keeps those not yet received.
+  public static func transfers(_ store: Store, site: String? = nil, inTransitOnly: Bool = false) throws
+    -> [Transfer]
+  {
+    try store.run { try transfers($0, site: site, inTransitOnly: inTransitOnly) }
   }
 
-  /// Transfers touching a site (sent or received), newest first; `inTransitOnly` keeps those not yet received.
-  public static func transfers(_ connection: Connection, site: String? = nil, inTransitOnly: Bool = false) throws
+  static func transfers(_ connection: Connection, site: String? = nil, inTransitOnly: Bool = false) throws
     -> [Transfer]
   {
     let rows = try connection.query(
@@ -172,25 +166,12 @@ public enum StockQueries {
     }
   }
 
-  public static func transferListing(_ transfers: [Transfer]) -> Listing {
-    Listing(
-      columns: [
-        "transfer", "from", "to", "commodity", "qty", "lots", "dispatched_on", "status", "received_on", "accepted",
-        "rejected", "rejection_reason",
-      ],
-      rows: transfers.map { transfer in
-        [
-          .integer(Int(transfer.id)), .text(transfer.fromSite), .text(transfer.toSite), .text(transfer.commodityCode),
-          .integer(Int(transfer.quantity)), Cell(transfer.lots.isEmpty ? nil : transfer.lots.joined(separator: " ")),
-          Cell(transfer.dispatchedOn), .text(transfer.status.replacingOccurrences(of: "_", with: " ")),
-          Cell(transfer.receivedOn), transfer.accepted.map { .integer(Int($0)) } ?? .empty,
-          transfer.rejected.map { .integer(Int($0)) } ?? .empty, Cell(transfer.rejectionReason),
-        ]
-      })
+  /// Recomputes balances, daily rollups and transfer totals from the events; an empty result means they agree.
+  public static func verify(_ store: Store) throws -> [LedgerDifference] {
+    try store.run { try verify($0) }
   }
 
-  /// Recomputes balances, daily rollups and transfer totals from the events; an empty result means they agree.
-  public static func verify(_ connection: Connection) throws -> [LedgerDifference] {
+  static func verify(_ connection: Connection) throws -> [LedgerDifference] {
     try connection.query("SELECT * FROM ledger_verify()").map { row in
       let lot: String? = try row.decode("lot_code")
       return LedgerDifference(
@@ -198,17 +179,5 @@ public enum StockQueries {
         commodityCode: try row.decode("commodity_code"), lotCode: lot.flatMap { $0.isEmpty ? nil : $0 },
         day: try row.decode("day"), expected: try row.decode("expected"), recorded: try row.decode("recorded"))
     }
-  }
-
-  public static func verificationListing(_ differences: [LedgerDifference]) -> Listing {
-    Listing(
-      columns: ["check", "site", "commodity", "lot", "day", "from_events", "recorded"],
-      rows: differences.map { difference in
-        [
-          .text(difference.check), .text(difference.siteCode), .text(difference.commodityCode),
-          Cell(difference.lotCode), Cell(difference.day), .integer(Int(difference.expected)),
-          .integer(Int(difference.recorded)),
-        ]
-      })
   }
 }

@@ -10,7 +10,11 @@ public struct StockReason: Sendable, Equatable {
 }
 
 public enum StockReasons {
-  public static func list(_ connection: Connection) throws -> [StockReason] {
+  public static func list(_ store: Store) throws -> [StockReason] {
+    try store.run { try list($0) }
+  }
+
+  static func list(_ connection: Connection) throws -> [StockReason] {
     try connection.query("SELECT code, description, direction FROM stock_reasons ORDER BY direction, code").map {
       row in
       StockReason(
@@ -20,7 +24,13 @@ public enum StockReasons {
   }
 
   /// Adds a reason; codes are lower-case words so they read well in reports.
-  public static func add(_ connection: Connection, code: String, description: String, direction: String) throws
+  public static func add(_ store: Store, code: String, description: String, direction: String) throws
+    -> StockReason
+  {
+    try store.run { try add($0, code: code, description: description, direction: direction) }
+  }
+
+  static func add(_ connection: Connection, code: String, description: String, direction: String) throws
     -> StockReason
   {
     let code = code.trimmingCharacters(in: .whitespaces).lowercased()
@@ -38,11 +48,5 @@ public enum StockReasons {
       """)
     guard added == 1 else { throw FieldError(field: "code", problem: "reason \(code) already exists") }
     return StockReason(code: code, description: description, direction: direction)
-  }
-
-  public static func listing(_ reasons: [StockReason]) -> Listing {
-    Listing(
-      columns: ["code", "direction", "description"],
-      rows: reasons.map { [.text($0.code), .text($0.direction), .text($0.description)] })
   }
 }

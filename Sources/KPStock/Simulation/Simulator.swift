@@ -44,6 +44,13 @@ public struct SimulationProgress: Sendable {
 /// adds that week, and the history stays what one long run would have written.
 public enum Simulator {
   public static func run(
+    _ store: Store, profile: SimulationProfile, weeks: Int? = nil, seed: UInt64 = 1, through: CalendarDate? = nil,
+    progress: ((SimulationProgress) -> Void)? = nil
+  ) throws -> SimulationReport {
+    try store.run { try run($0, profile: profile, weeks: weeks, seed: seed, through: through, progress: progress) }
+  }
+
+  static func run(
     _ connection: Connection, profile: SimulationProfile, weeks: Int? = nil, seed: UInt64 = 1,
     through: CalendarDate? = nil, progress: ((SimulationProgress) -> Void)? = nil
   ) throws -> SimulationReport {

@@ -1,6 +1,4 @@
-import Postgres
-
-/// A failure worded for the person at the terminal, with the exit status the CLI should return.
+/// A failure worded for a person; the CLI chooses the exit status from its kind.
 public struct KPStockError: Error, Sendable, CustomStringConvertible {
   public enum Kind: Sendable, Equatable {
     /// Something the user typed or supplied was wrong: fix the input and run again.
@@ -24,8 +22,6 @@ public struct KPStockError: Error, Sendable, CustomStringConvertible {
     KPStockError(.badInput, message, details: details)
   }
 
-  public var exitCode: Int32 { kind == .badInput ? 2 : 1 }
-
   public var description: String { message }
 }
 
@@ -34,33 +30,15 @@ public struct KPStockError: Error, Sendable, CustomStringConvertible {
 public struct FieldError: Error, Sendable, Equatable, CustomStringConvertible {
   public var field: String
   public var problem: String
+  public var hint: RefusalHint?
 
-  public init(field: String, problem: String) {
+  public init(field: String, problem: String, hint: RefusalHint? = nil) {
     self.field = field
     self.problem = problem
+    self.hint = hint
   }
 
   public var description: String { "\(field): \(problem)" }
-}
-
-extension KPStockError {
-  /// Words a database refusal the way a user would: which rule, on which thing.
-  ///
-  /// - Parameter fieldName: how to name a field to this user: a flag on the command line, a column in a file.
-  public static func describing(
-    _ error: PostgresError, fieldName: (String) -> String = { $0 }
-  ) -> KPStockError {
-    if let constraint = error.constraint, let refusal = ConstraintMessages.fieldError(for: constraint) {
-      return .badInput("\(fieldName(refusal.field)): \(refusal.problem)")
-    }
-    if error.sqlState?.isIntegrityConstraintViolation == true || error.sqlState?.isDataException == true {
-      return .badInput(error.message)
-    }
-    if error.kind == .connection {
-      return KPStockError(.operational, "cannot reach the database: \(error.message)")
-    }
-    return KPStockError(.operational, "database error: \(error)")
-  }
 }
 
 /// Sentences for the constraints in Schema/, keyed by constraint name.
@@ -90,4 +68,15 @@ enum ConstraintMessages {
     "stock_events_worker_code": ("worker", "not a peer educator code (2–32 letters, digits or dashes)"),
     "stock_events_note": ("note", "is longer than 500 characters"),
   ]
+}
+
+/// Where a refused entry tells the person to look, as a topic (the HINT of a ledger refusal) rather than words, since
+/// only the front end knows whether that is a command to run or a column to fill in.
+public enum RefusalHint: String, Sendable, Equatable {
+  /// The setting that says how far back an entry may be dated.
+  case backdatingWindow = "backdating_window"
+  /// The adjustment reasons there are, and their directions.
+  case reasons
+  /// Naming a peer educator belongs to outreach dispensing.
+  case outreachChannel = "outreach_channel"
 }

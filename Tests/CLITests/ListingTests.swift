@@ -2,6 +2,8 @@ import Foundation
 import KPStock
 import Testing
 
+@testable import KPStockCLI
+
 @Suite("Listing output")
 struct ListingTests {
   let listing = Listing(

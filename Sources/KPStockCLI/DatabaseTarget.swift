@@ -1,8 +1,9 @@
 import EmbeddedCluster
 import Foundation
+import KPStock
 
 /// Where kpstock keeps its data: a server the user named, or its own embedded cluster.
-public enum DatabaseTarget: Sendable, CustomStringConvertible {
+enum DatabaseTarget: Sendable, CustomStringConvertible {
   /// A `postgres://` URL or `key=value` conninfo from `--database-url` or `DATABASE_URL`.
   case server(String)
   /// libpq's own `PG*` variables (PGHOST, PGDATABASE, …) say where.
@@ -10,9 +11,9 @@ public enum DatabaseTarget: Sendable, CustomStringConvertible {
   case embedded(EmbeddedCluster)
 
   /// The libpq variables that name a server; their presence means "use that server".
-  public static let libpqVariables = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"]
+  static let libpqVariables = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"]
 
-  public static func resolve(
+  static func resolve(
     databaseURL: String?, environment: [String: String] = ProcessInfo.processInfo.environment
   ) -> DatabaseTarget {
     if let url = databaseURL, !url.isEmpty { return .server(url) }
@@ -23,7 +24,7 @@ public enum DatabaseTarget: Sendable, CustomStringConvertible {
   }
 
   /// The conninfo to hand libpq.
-  public var conninfo: String {
+  var conninfo: String {
     switch self {
     case .server(let url): url
     case .libpqEnvironment: ""
@@ -32,7 +33,7 @@ public enum DatabaseTarget: Sendable, CustomStringConvertible {
   }
 
   /// Says where, without a password.
-  public var description: String {
+  var description: String {
     switch self {
     case .server(let url): "server \(Self.redacted(url))"
     case .libpqEnvironment: "server from PG* environment variables"
@@ -47,5 +48,16 @@ public enum DatabaseTarget: Sendable, CustomStringConvertible {
     text = text.replacingOccurrences(
       of: #"password\s*=\s*('([^'\\]|\\.)*'|\S+)"#, with: "password=***", options: .regularExpression)
     return text
+  }
+}
+
+extension DatabaseOptions {
+  /// Runs work on an open store, wording a database it cannot use as `open` does.
+  func explainingUnavailable<T>(_ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch let error as StoreUnavailable {
+      throw error.worded(at: target)
+    }
   }
 }

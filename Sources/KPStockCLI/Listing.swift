@@ -1,21 +1,21 @@
 import Foundation
-import Postgres
+import KPStock
 
 /// How a listing is printed: aligned for a terminal, CSV for a spreadsheet, JSON for a program.
-public enum OutputFormat: String, CaseIterable, Sendable {
+enum OutputFormat: String, CaseIterable, Sendable {
   case table, csv, json
 }
 
 /// One value in a listing; the case decides alignment in a table and the JSON type.
-public enum Cell: Sendable, Equatable {
+enum Cell: Sendable, Equatable {
   case text(String)
   case integer(Int)
   case decimal(Decimal)
   case boolean(Bool)
   case empty
 
-  public init(_ text: String?) { self = text.map(Cell.text) ?? .empty }
-  public init(_ date: CalendarDate?) { self = date.map { .text($0.description) } ?? .empty }
+  /// Text, or a value (a date) as it reads; nil is an empty cell.
+  init(_ value: (some CustomStringConvertible)?) { self = value.map { .text($0.description) } ?? .empty }
 
   var plain: String {
     switch self {
@@ -36,16 +36,16 @@ public enum Cell: Sendable, Equatable {
 }
 
 /// Rows under named columns. Column names are the JSON keys and CSV header: snake_case, stable.
-public struct Listing: Sendable, Equatable {
-  public var columns: [String]
-  public var rows: [[Cell]]
+struct Listing: Sendable, Equatable {
+  var columns: [String]
+  var rows: [[Cell]]
 
-  public init(columns: [String], rows: [[Cell]]) {
+  init(columns: [String], rows: [[Cell]]) {
     self.columns = columns
     self.rows = rows
   }
 
-  public func rendered(as format: OutputFormat) -> String {
+  func rendered(as format: OutputFormat) -> String {
     switch format {
     case .table: table()
     case .csv: csv()
@@ -76,36 +76,26 @@ public struct Listing: Sendable, Equatable {
   }
 
   func csv() -> String {
-    var lines = [columns.map(Self.csvField).joined(separator: ",")]
+    var text = CSVWriter.record(columns, defusingFormulas: false)
     for row in rows {
-      lines.append(row.map { Self.csvField($0) }.joined(separator: ","))
+      text +=
+        row.map { cell in
+          guard case .text(let value) = cell else { return cell.plain }
+          return CSVWriter.field(value, defusingFormulas: true)
+        }.joined(separator: ",") + "\n"
     }
-    return lines.joined(separator: "\n") + "\n"
-  }
-
-  /// Quotes where RFC 4180 needs it, and defuses text a spreadsheet would run as a formula.
-  static func csvField(_ cell: Cell) -> String {
-    var text = cell.plain
-    if case .text = cell, let first = text.first, "=+@\t\r".contains(first) || (first == "-" && text.count > 1) {
-      text = "'" + text
-    }
-    return csvField(text)
-  }
-
-  static func csvField(_ text: String) -> String {
-    guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-    return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    return text
   }
 
   /// An instant as people read it in a listing: UTC, to the second, ISO 8601.
-  public static func timestamp(_ date: Date) -> String {
+  static func timestamp(_ date: Date) -> String {
     let formatter = ISO8601DateFormatter()
     formatter.timeZone = TimeZone(identifier: "UTC")
     return formatter.string(from: date)
   }
 
   /// One row as a record, for `show` commands.
-  public func record(at index: Int) -> Record {
+  func record(at index: Int) -> Record {
     Record(fields: Array(zip(columns, rows[index])).map { (name: $0, value: $1) })
   }
 
@@ -146,12 +136,12 @@ public struct Listing: Sendable, Equatable {
 }
 
 /// A single record shown as `field: value` lines (for `show` commands), or as a one-row listing.
-public struct Record: Sendable {
-  public var fields: [(name: String, value: Cell)]
+struct Record: Sendable {
+  var fields: [(name: String, value: Cell)]
 
-  public init(fields: [(name: String, value: Cell)]) { self.fields = fields }
+  init(fields: [(name: String, value: Cell)]) { self.fields = fields }
 
-  public func rendered(as format: OutputFormat) -> String {
+  func rendered(as format: OutputFormat) -> String {
     switch format {
     case .table:
       let width = fields.map(\.name.count).max() ?? 0

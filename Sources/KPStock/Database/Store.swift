@@ -1,0 +1,213 @@
+import Foundation
+import Postgres
+
+/// kpstock's database as the domain holds it: one connection, brought up to this build's schema when opened.
+///
+/// Every public operation of the domain takes a store, so SQL and the driver's errors stay inside the domain: what
+/// leaves it is a `FieldError`, a `LedgerRefusal`, a `KPStockError` or a `StoreUnavailable`.
+public final class Store {
+  /// The domain's own SQL goes through it; tests and the benchmark reach it to check SQL directly.
+  package let connection: Connection
+
+  package init(_ connection: Connection) {
+    self.connection = connection
+  }
+
+  /// Connects to `conninfo` and brings the schema up to date on first use, so every command can assume it.
+  ///
+  /// - Parameter seedReference: load reference data into a database that lacks it (`db seed` says no, to load and
+  ///   count it itself).
+  /// - Parameter recreateMissingDatabase: called once when the server says the database named does not exist, before
+  ///   one more try; the embedded cluster's owner passes one, since someone may have dropped its database.
+  /// - Parameter notice: receives one line for each thing done on the user's behalf (database migrated), for the
+  ///   CLI to print on stderr.
+  public static func open(
+    conninfo: String, migrate: Bool = true, seedReference: Bool = true,
+    recreateMissingDatabase: (() throws -> Void)? = nil, notice: (String) -> Void = { _ in }
+  ) throws -> Store {
+    do {
+      let connection = try connect(conninfo, recreateMissingDatabase: recreateMissingDatabase)
+      if migrate, try !isReady(connection, seedReference: seedReference) {
+        try prepare(connection, seedReference: seedReference, notice: notice)
+        try useProgrammeTimeZone(connection)
+      }
+      return Store(connection)
+    } catch let error as PostgresError {
+      throw StoreUnavailable.unreachable(error.message)
+    } catch let error as RowDecodingError {
+      throw KPStockError(.operational, "unexpected data from the database: \(error)")
+    }
+  }
+
+  /// Connects; when the server says the database does not exist and the caller can create it, does so and
+  /// retries once. Any other failure is reported as it was.
+  private static func connect(_ conninfo: String, recreateMissingDatabase: (() throws -> Void)?) throws -> Connection {
+    do {
+      return try Connection(connectingTo: conninfo)
+    } catch let failure as PostgresError where failure.kind == .connection {
+      guard let recreateMissingDatabase, failure.message.contains("database \""),
+        failure.message.contains("\" does not exist")
+      else { throw failure }
+      do {
+        try recreateMissingDatabase()
+      } catch {
+        throw failure
+      }
+      return try Connection(connectingTo: conninfo)
+    }
+  }
+
+  /// Runs domain work on the connection; a failure of the database leaves as the domain error it means.
+  ///
+  /// Only the outermost call translates: inside, a serialization failure must stay a `PostgresError` so that the
+  /// transaction that met it can retry.
+  func run<T>(_ body: (Connection) throws -> T) throws -> T {
+    do {
+      return try body(connection)
+    } catch let error as PostgresError {
+      throw Self.domainError(error)
+    } catch let error as RowDecodingError {
+      throw KPStockError(.operational, "unexpected data from the database: \(error)")
+    }
+  }
+
+  /// What a database failure means to the domain: a ledger rule, a named constraint on one field, a bad value, or
+  /// a database that could not do the work.
+  static func domainError(_ error: PostgresError) -> any Error {
+    if let refusal = LedgerRefusal(error) { return refusal }
+    if error.constraint == "stock_events_key" {
+      return FieldError(field: "key", problem: "was used by another entry at the same moment; run again")
+    }
+    if let constraint = error.constraint, let refusal = ConstraintMessages.fieldError(for: constraint) {
+      return refusal
+    }
+    if error.sqlState?.isIntegrityConstraintViolation == true || error.sqlState?.isDataException == true {
+      return KPStockError.badInput(error.message)
+    }
+    if error.kind == .connection {
+      return KPStockError(.operational, "cannot reach the database: \(error.message)")
+    }
+    return KPStockError(.operational, "database error: \(error)")
+  }
+
+  /// A cancel request for whatever the store is running on the server, to send from another thread.
+  public func canceller() -> StatementCanceller? {
+    connection.canceller().map(StatementCanceller.init)
+  }
+
+  // MARK: Schema
+
+  /// Whether the database already holds exactly this build's schema (and reference data, when asked for), asked in
+  /// one round trip that also moves the session to the programme's time zone. A database that cannot answer (new,
+  /// or made by another build) is not ready, and `prepare` takes over.
+  static func isReady(_ connection: Connection, seedReference: Bool) throws -> Bool {
+    let state: Row
+    do {
+      state = try connection.query("SELECT * FROM kpstock_session_start()")[0]
+    } catch let error as PostgresError where error.sqlState?.errorClass == "42" {
+      return false
+    }
+    let migrations: String? = try state.decode("migrations")
+    let repeatables: String? = try state.decode("repeatables")
+    let referenceLoaded: Bool = try state.decode("reference_loaded")
+    return migrations == EmbeddedSchema.migrationChecksums.joined(separator: "\n")
+      && repeatables == EmbeddedSchema.repeatableChecksums.joined(separator: "\n")
+      && (referenceLoaded || !seedReference)
+  }
+
+  /// Applies pending migrations and, unless told not to, loads the reference data when the database
+  /// lacks it, so a fresh database knows Kenya's counties and the commodity catalogue from the first command.
+  ///
+  /// Both happen under the migrator's lock: several commands started at once on a new database all wait
+  /// for the first, and none of them sees an empty catalogue.
+  package static func prepare(
+    _ connection: Connection, seedReference: Bool = true, notice: (String) -> Void = { _ in }
+  ) throws {
+    try refuseSquashedSchema(connection)
+    let pending = try EmbeddedSchema.migrator.outstanding(connection)
+    let needsReference = try pending.isEmpty && seedReference && referenceMissing(connection)
+    guard !pending.isEmpty || needsReference else { return }
+    var seeded = false
+    let applied = try migrate(connection) { connection, _ in
+      if seedReference, try referenceMissing(connection) {
+        try Seeds.loadReference(connection)
+        seeded = true
+      }
+    }
+    let parts =
+      (applied.isEmpty ? [] : ["migrated the database (\(applied.joined(separator: ", ")))"])
+      + (seeded ? ["loaded reference data"] : [])
+    if !parts.isEmpty { notice(parts.joined(separator: " and ")) }
+  }
+
+  /// A database made before the ledger's migrations were squashed holds a schema this kpstock cannot upgrade; no
+  /// such database was ever deployed, so it is refused rather than migrated.
+  static func refuseSquashedSchema(_ connection: Connection) throws {
+    let exists: Bool = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS exists")[0]
+      .decode("exists")
+    guard exists else { return }
+    let old: String? = try connection.query(
+      """
+      SELECT min(name) AS name FROM schema_migrations
+      WHERE name = ANY(\(PostgresArray(EmbeddedSchema.squashedMigrations)))
+      """)[0].decode("name")
+    guard let old else { return }
+    throw StoreUnavailable.madeBeforeSquash(migration: old)
+  }
+
+  private static func referenceMissing(_ connection: Connection) throws -> Bool {
+    try connection.query("SELECT NOT EXISTS (SELECT 1 FROM counties) AS missing")[0].decode("missing")
+  }
+
+  /// Sets the session's zone to the programme's, so that any `CURRENT_DATE` or `now()::date` in SQL
+  /// means the programme's day, not UTC's (three hours apart in Nairobi).
+  static func useProgrammeTimeZone(_ connection: Connection) throws {
+    try connection.execute("SELECT set_config('TimeZone', time_zone, false) FROM programme_settings")
+  }
+
+  /// Applies every pending migration; returns the names applied.
+  @discardableResult
+  static func migrate(
+    _ connection: Connection, finishing: ((Connection, _ applied: [String]) throws -> Void)? = nil
+  ) throws -> [String] {
+    do {
+      return try EmbeddedSchema.migrator.migrate(connection, finishing: finishing)
+    } catch let error as MigrationError {
+      throw KPStockError(.operational, error.description)
+    }
+  }
+
+  /// Applies every pending migration; returns the names applied.
+  @discardableResult
+  public func migrate() throws -> [String] {
+    try run { try Self.migrate($0) }
+  }
+
+  /// Names of the migrations this binary carries, and which are applied to the database.
+  public func migrationStatus() throws -> [(name: String, applied: Bool)] {
+    try run { connection in
+      try Self.refuseSquashedSchema(connection)
+      let pending = Set(try EmbeddedSchema.migrator.pending(connection).map(\.name))
+      return EmbeddedSchema.migrations.map { ($0.name, !pending.contains($0.name)) }
+    }
+  }
+}
+
+/// Why a database cannot be used. The program's entry words it, since only it knows where it looked.
+public enum StoreUnavailable: Error, Sendable, Equatable {
+  /// The server could not be reached, or refused the session; the text is libpq's or the server's.
+  case unreachable(String)
+  /// The database was made by a kpstock from before the ledger's migrations were squashed (it has `migration`),
+  /// whose schema cannot be upgraded in place.
+  case madeBeforeSquash(migration: String)
+}
+
+/// Cancels what a store is running on the server; safe to use from another thread, such as a signal handler's.
+public struct StatementCanceller: Sendable {
+  let canceller: QueryCanceller
+
+  /// Asks the server to cancel the statement in progress; when none is, the next one fails as cancelled.
+  public func cancel() {
+    _ = canceller.cancel()
+  }
+}

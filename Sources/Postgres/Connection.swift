@@ -8,6 +8,8 @@ import Foundation
 /// task with `sending`; share a database between tasks by opening a connection in each.
 public final class Connection {
   let handle: OpaquePointer
+  /// What it connected with, so that work split over several connections can open the others alike.
+  public let conninfo: String
   let noticeLog = NoticeLog()
   /// Statements sent to the server so far (each one round trip), so tests can hold a hot path to a budget.
   public private(set) var statementsSent = 0
@@ -44,6 +46,7 @@ public final class Connection {
       throw PostgresError(kind: .connection, message: message)
     }
     self.handle = handle
+    self.conninfo = conninfo
     installNoticeReceiver()
   }
 

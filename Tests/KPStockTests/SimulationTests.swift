@@ -255,4 +255,20 @@ struct SimulationTests {
     #expect(try count(store, "SELECT count(*) FROM sites WHERE code = 'DICE-047-03'") == 1)
     #expect(try StockQueries.verify(store).isEmpty)
   }
+
+  /// Chains are simulated side by side on several connections; how many must not change what is written.
+  @Test func theNumberOfWorkersDoesNotChangeTheHistory() throws {
+    let sunday = CalendarDate("2026-03-08")!
+    var digests: [String] = []
+    for workers in [1, 4] {
+      let store = try freshStore()
+      let report = try Simulator.run(
+        store.connection, profile: .national, days: 1, seed: 1, through: sunday, workers: workers, progress: nil)
+      #expect(report.eventsWritten > 1_000)
+      digests.append(try ledgerDigest(store))
+    }
+    #expect(digests[0] == digests[1])
+    let shares = Simulator.share([[0, 1, 2], [3], [4, 5], [6, 7, 8, 9]], among: 2)
+    #expect(shares == [[3, 1], [0, 2]])
+  }
 }

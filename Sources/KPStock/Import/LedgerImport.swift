@@ -144,7 +144,7 @@ public enum LedgerImport {
     var posted = 0
     var repeats = 0
     var rejected: [RejectedRow] = []
-    var growth = try LedgerGrowth(connection)
+    let growth = try LedgerGrowth(connection)
     for first in stride(from: 1, through: staged.rowCount, by: batchRows) {
       let last = min(first + batchRows - 1, staged.rowCount)
       let postedBefore = posted

@@ -1,15 +1,18 @@
+import Foundation
 import Postgres
 
-/// Keeps the planner's picture of the ledger current while one session writes a great deal of it (an import, a
+/// Keeps the planner's picture of the ledger current while a great deal of it is written at once (an import, a
 /// simulation).
 ///
 /// A session plans ledger_book's statements once, from the statistics of that moment, and keeps the plans. Planned
 /// on a new or small ledger, they scan tables whole where an index would do, and every batch gets slower as the
 /// ledger grows: the first week of a national simulation took twice as long as the next ones until autovacuum caught
-/// up. Analysing whenever the session has written as many events as the ledger held at the last analysis makes the
-/// session plan again with the tables' real sizes, a handful of times over a run of any length.
-struct LedgerGrowth {
-  /// Events in the ledger at the last analysis, as its statistics said.
+/// up. Analysing whenever as many events have been written as the ledger held at the last analysis makes every
+/// session plan again with the tables' real sizes, a handful of times over a run of any length. Several connections
+/// writing one run share one: statistics are the database's, not a session's.
+final class LedgerGrowth: @unchecked Sendable {
+  private let lock = NSLock()
+  /// Events in the ledger at the last analysis, as its statistics said. Both counts are read and written under `lock`.
   private var analysed: Int
   private var written = 0
   /// Below this, plans made on the empty tables cost little.
@@ -21,11 +24,16 @@ struct LedgerGrowth {
     analysed = Int(estimate)
   }
 
-  mutating func wrote(_ events: Int, _ connection: Connection) throws {
-    written += events
-    guard written >= max(analysed, Self.smallest) else { return }
-    try connection.execute("ANALYZE stock_events, stock_balances, stock_daily, stock_lot_daily, lots, transfers")
-    analysed += written
-    written = 0
+  func wrote(_ events: Int, _ connection: Connection) throws {
+    let due = lock.withLock {
+      written += events
+      guard written >= max(analysed, Self.smallest) else { return false }
+      analysed += written
+      written = 0
+      return true
+    }
+    if due {
+      try connection.execute("ANALYZE stock_events, stock_balances, stock_daily, stock_lot_daily, lots, transfers")
+    }
   }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Postgres
 
 /// What a simulation left in the ledger.
@@ -63,9 +64,11 @@ public enum Simulator {
 
   /// `days` rather than weeks, so tests can run a large profile briefly; `oneByOne` posts each request on its
   /// own, so tests can compare the batched history with it.
+  ///
+  /// `workers`: how many connections write at once (default: one per processor, at most one per supply chain).
   static func run(
     _ connection: Connection, profile: SimulationProfile, days: Int, seed: UInt64, through: CalendarDate?,
-    oneByOne: Bool = false, progress: ((SimulationProgress) -> Void)?
+    oneByOne: Bool = false, workers: Int? = nil, progress: ((SimulationProgress) -> Void)?
   ) throws -> SimulationReport {
     let callersDay: String? = try connection.query("SELECT current_setting('kpstock.today', true) AS day")[0]
       .decode("day")
@@ -107,33 +110,68 @@ public enum Simulator {
     let resumeDay = nextDays.min() ?? firstDay
     let daysSimulated = max(0, lastDay.daysSinceEpoch - resumeDay.daysSinceEpoch + 1)
     let firstWeek = max(0, (resumeDay.daysSinceEpoch - firstDay.daysSinceEpoch) / 7)
-    var growth = try LedgerGrowth(connection)
+    // Supply chains share no stock, so they are simulated side by side, each worker on its own connection with its
+    // own copy of the run (which only its chains change). What each chain writes does not depend on which worker
+    // wrote it or when; only event and transfer numbers interleave differently.
+    let growth = try LedgerGrowth(connection)
+    let workerCount = max(1, min(workers ?? ProcessInfo.processInfo.activeProcessorCount, network.chains.count))
+    run.alreadyRecorded = 0
+    let simulationWorkers = try (0..<workerCount).map { index in
+      SimulationWorker(run: run, connection: index == 0 ? connection : try siblingConnection(of: connection))
+    }
+    let chainsOfWorker = Self.share(network.chains, among: workerCount)
     for week in firstWeek..<max(firstWeek, weeks) {
       let weekEnd = min(firstDay.adding(days: week * 7 + 6), lastDay)
-      for chain in network.chains.indices where nextDays[chain] <= weekEnd {
-        let writtenBefore = run.written
-        run = try connection.transaction { connection in
-          var next = run
-          var day = nextDays[chain]
-          while day <= weekEnd {
-            try connection.query("SELECT set_config('kpstock.today', \(day.description), false)")
-            try next.simulate(day, chain: chain, connection)
-            day = day.adding(days: 1)
+      let starts = nextDays
+      DispatchQueue.concurrentPerform(iterations: workerCount) { index in
+        let worker = simulationWorkers[index]
+        do {
+          for chain in chainsOfWorker[index] where starts[chain] <= weekEnd {
+            try worker.simulate(chain: chain, from: starts[chain], through: weekEnd, growth: growth)
           }
-          return next
+        } catch {
+          worker.failure = error
         }
-        nextDays[chain] = weekEnd.adding(days: 1)
-        try growth.wrote(run.written - writtenBefore, connection)
       }
-      progress?(SimulationProgress(week: week + 1, weeks: weeks, lastDay: weekEnd, eventsWritten: run.written))
+      if let failure = simulationWorkers.lazy.compactMap(\.failure).first { throw failure }
+      for chain in network.chains.indices where nextDays[chain] <= weekEnd {
+        nextDays[chain] = weekEnd.adding(days: 1)
+      }
+      progress?(
+        SimulationProgress(
+          week: week + 1, weeks: weeks, lastDay: weekEnd,
+          eventsWritten: simulationWorkers.reduce(0) { $0 + $1.run.written }))
     }
+    for worker in simulationWorkers.dropFirst() { worker.connection = nil }
+    let runs = simulationWorkers.map(\.run)
 
     return SimulationReport(
       profile: profile, seed: seed, firstDay: firstDay, lastDay: lastDay, weeks: weeks, sites: network.sites.count,
-      daysSimulated: daysSimulated, eventsWritten: run.written, eventsAlreadyRecorded: run.alreadyRecorded,
-      requestsPosted: run.requests, batchesPosted: run.batches,
+      daysSimulated: daysSimulated, eventsWritten: runs.reduce(0) { $0 + $1.written },
+      eventsAlreadyRecorded: earlier.events + runs.reduce(0) { $0 + $1.alreadyRecorded },
+      requestsPosted: runs.reduce(0) { $0 + $1.requests }, batchesPosted: runs.reduce(0) { $0 + $1.batches },
       stockOutSiteDays: try stockOutSiteDays(connection, network: network, from: firstDay, through: lastDay),
       continuedFrom: earlier.firstDay.flatMap { $0 == lastDay.adding(days: 1 - days) ? nil : $0 })
+  }
+
+  /// Which chains each worker simulates: the largest first, each to the worker with the fewest sites so far, so the
+  /// workers finish a week together.
+  static func share(_ chains: [[Int]], among workers: Int) -> [[Int]] {
+    var chainsOfWorker = Array(repeating: [Int](), count: workers)
+    var sitesOfWorker = Array(repeating: 0, count: workers)
+    for chain in chains.indices.sorted(by: { (chains[$0].count, $1) > (chains[$1].count, $0) }) {
+      let worker = sitesOfWorker.indices.min { (sitesOfWorker[$0], $0) < (sitesOfWorker[$1], $1) } ?? 0
+      chainsOfWorker[worker].append(chain)
+      sitesOfWorker[worker] += chains[chain].count
+    }
+    return chainsOfWorker
+  }
+
+  /// A connection like `connection`, in the same time zone.
+  private static func siblingConnection(of connection: Connection) throws -> Connection {
+    let sibling = try Connection(connectingTo: connection.conninfo)
+    try Store.useProgrammeTimeZone(sibling)
+    return sibling
   }
 
   /// What earlier runs of one simulation (one key prefix) recorded.
@@ -180,5 +218,36 @@ public enum Simulator {
       ) out_of_stock
       """)[0].decode("n")
     return Int(count)
+  }
+}
+
+/// One worker of a simulation: a connection and its copy of the run. Only one thread uses a worker at a time (the
+/// week's `concurrentPerform` gives each its own index), which is what makes the unchecked `Sendable` sound.
+private final class SimulationWorker: @unchecked Sendable {
+  var run: SimulationRun
+  var connection: Connection?
+  var failure: (any Error)?
+
+  init(run: SimulationRun, connection: Connection) {
+    self.run = run
+    self.connection = connection
+  }
+
+  /// Simulates `from`…`through` of one chain in one transaction: a week of a chain is committed whole or not at all.
+  func simulate(chain: Int, from: CalendarDate, through: CalendarDate, growth: LedgerGrowth) throws {
+    guard let connection else { return }
+    let writtenBefore = run.written
+    let start = run
+    run = try connection.transaction { connection in
+      var next = start
+      var day = from
+      while day <= through {
+        try connection.query("SELECT set_config('kpstock.today', \(day.description), false)")
+        try next.simulate(day, chain: chain, connection)
+        day = day.adding(days: 1)
+      }
+      return next
+    }
+    try growth.wrote(run.written - writtenBefore, connection)
   }
 }

@@ -50,7 +50,8 @@ $$;
 -- p_report: refused requests come back as rows (outcome 'refused', with field, problem, sqlstate, hint) and the rest
 -- are booked; only for batches whose requests are one line each (register imports). Otherwise the first refusal is
 -- raised and nothing is booked. p_dry_run: events get negative ids, so a rolled-back trial run consumes no event
--- numbers. p_req_name: how a refusal names another request of the batch ('line' for an import).
+-- numbers. p_req_name: how a refusal names another request of the batch ('line' for an import). Rows come a day of
+-- the batch at a time (a request's events together, in key_part order), then repeats and refusals.
 CREATE OR REPLACE FUNCTION ledger_book(
   p_lines ledger_line[], p_report boolean DEFAULT false, p_dry_run boolean DEFAULT false,
   p_req_name text DEFAULT 'entry'
@@ -71,7 +72,6 @@ DECLARE
   v_repeat_reqs integer[] := '{}';
   v_repeat_sites text[] := '{}';
   v_repeat_keys text[] := '{}';
-  v_booked ledger_booked[] := '{}';
   v_wave ledger_booked[];
   v_lines ledger_line[];
   v_wave_lines ledger_line[];
@@ -518,20 +518,19 @@ BEGIN
         FROM takes t WHERE t.named_lot IS NULL
       ), pieces AS (
         -- Each request's slice of cumulative demand, laid over each lot's slice of cumulative room, is what it
-        -- takes from that lot.
-        SELECT d.req, d.line, s.lot, s.expires_on,
-          least(d.upto + d.asked, s.through) - greatest(d.upto, s.through - s.available) AS quantity
+        -- takes from that lot. The pieces carry their take along, so nothing joins back to it.
+        SELECT d.*, s.lot AS taken_lot, s.expires_on AS taken_expiry,
+          least(d.upto + d.asked, s.through) - greatest(d.upto, s.through - s.available) AS taken
         FROM demand d JOIN supply_through s ON s.site = d.site AND s.commodity = d.commodity AND s.pool = d.pool
           AND s.through - s.available < d.upto + d.asked AND s.through > d.upto
         UNION ALL
-        SELECT t.req, t.line, t.named_lot, NULL, t.asked FROM takes t WHERE t.named_lot IS NOT NULL
+        SELECT t.*, NULL, t.named_lot, NULL, t.asked FROM takes t WHERE t.named_lot IS NOT NULL
       ), numbered AS (
         SELECT n.*, CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER (ORDER BY n.req, n.part))
             ELSE nextval(v_event_seq) END AS id
-        FROM (SELECT t.*, p.lot AS taken_lot, p.quantity AS taken,
-            t.parts_before + row_number() OVER (PARTITION BY t.req ORDER BY t.line, p.expires_on NULLS LAST, p.lot)
-              AS part
-          FROM pieces p JOIN takes t ON t.req = p.req AND t.line = p.line ORDER BY t.req, part) n
+        FROM (SELECT p.*, p.parts_before + row_number() OVER (PARTITION BY p.req
+              ORDER BY p.line, p.taken_expiry NULLS LAST, p.taken_lot) AS part
+          FROM pieces p ORDER BY p.req, part) n
       ), added AS (
         INSERT INTO stock_events (id, site_code, commodity_code, lot_code, kind, quantity, reason_code, occurred_on,
           recorded_on, note, population_code, channel, worker_code, client_uic, transfer_id, count_id, reverses_event_id,
@@ -572,13 +571,13 @@ BEGIN
       net_change = d.net_change + excluded.net_change, received = d.received + excluded.received,
       dispensed = d.dispensed + excluded.dispensed, sent = d.sent + excluded.sent,
       adjusted = d.adjusted + excluded.adjusted;
-    v_booked := v_booked || v_wave;
+    -- Returned a day at a time: a request's events are all on its day, in key_part order, and appending each day to
+    -- one array would copy the batch's events once a day.
+    RETURN QUERY SELECT * FROM unnest(v_wave);
   END LOOP;
   PERFORM set_config('kpstock.booked', '', true);
 
   RETURN QUERY
-  SELECT b.* FROM unnest(v_booked) b
-  UNION ALL
   SELECT (coalesce(r, ROW(x.req, 'repeat', NULL, NULL, NULL, NULL, NULL, NULL, x.site, NULL, NULL, NULL, NULL, NULL,
       NULL, NULL, NULL, NULL, NULL)::ledger_booked)).*
   FROM unnest(v_repeat_reqs, v_repeat_sites, v_repeat_keys) AS x (req, site, key)

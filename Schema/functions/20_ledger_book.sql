@@ -241,6 +241,10 @@ BEGIN
         ledger_refusal(l.req, 'worker', 'outreach dispensing needs the peer educator''s code', 'KP002')
       WHEN l.kind = 'dispense' AND l.reverses_event_id IS NULL AND l.channel = 'clinic' AND l.worker IS NOT NULL THEN
         ledger_refusal(l.req, 'worker', 'only outreach dispensing names a peer educator', 'KP002')
+      WHEN l.kind <> 'dispense' AND num_nonnulls(l.population, l.channel, l.worker, l.client) > 0 THEN
+        ledger_refusal(l.req, CASE WHEN l.population IS NOT NULL THEN 'population' WHEN l.channel IS NOT NULL
+          THEN 'channel' WHEN l.worker IS NOT NULL THEN 'worker' ELSE 'client' END,
+          'only dispensing names a population, channel, peer educator or client', 'KP002')
       WHEN l.kind = 'adjustment' AND l.reason IS NULL THEN ledger_refusal(l.req, 'reason', 'is required', 'KP002',
         'reasons')
       WHEN l.reason IS NOT NULL AND r.code IS NULL THEN ledger_refusal(l.req, 'reason',

@@ -111,7 +111,13 @@ CREATE OR REPLACE FUNCTION ledger_verify() RETURNS TABLE (
       OR e.reverses_event_id IS NULL AND e.kind IN ('dispense', 'transfer_out') AND e.quantity > 0,
       'has the wrong sign for its kind'),
     (e.kind = 'dispense' AND (e.channel = 'outreach') IS DISTINCT FROM (e.worker_code IS NOT NULL),
-      'outreach names a peer educator, and only outreach does')
+      'outreach names a peer educator, and only outreach does'),
+    (e.kind = 'dispense' AND (e.population_code IS NULL OR e.channel IS NULL),
+      'is a dispense without its population or channel'),
+    (e.kind <> 'dispense' AND num_nonnulls(e.population_code, e.channel, e.worker_code, e.client_uic) > 0,
+      'names a population, channel, peer educator or client, but only a dispense does'),
+    (e.kind = 'adjustment' AND e.reason_code IS NULL, 'is an adjustment without a reason'),
+    (e.kind IN ('transfer_out', 'transfer_in') AND e.transfer_id IS NULL, 'belongs to no transfer')
   ) AS broken (is_broken, rule)
   WHERE broken.is_broken
   ORDER BY 1, 2, 3, 4, 5

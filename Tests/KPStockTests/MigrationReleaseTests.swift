@@ -13,6 +13,7 @@ struct MigrationReleaseTests {
     "0001_reference": "821f48c54ccb4a11323d3acf606b28493cf0747eaa3c4bada02fedbf5687ae89",
     "0002_ledger": "06ef6f4f6022f4f02c8ff8b336df57dce4250529447c69ccd629994e6d6636b5",
     "0003_lot_daily": "e5f9f092c9c37209ccba132b8208b5fe1aa3ea03a017fdb9f791b01d655f20ae",
+    "0004_event_domains": "3cf9e3c58d19d02a8a26c7df4b6d18588aa2f6ca81a4acf10f8b0e5f0d299f5b",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

@@ -193,6 +193,57 @@ struct OneBookingPathTests {
     #expect(checks.contains { $0.hasSuffix("took stock from lot OLD, expired on 2026-03-05") })
   }
 
+  /// The rules between an event's columns are ledger_book's (the table keeps only each column's shape, as domains):
+  /// an event written around it that breaks them, with sums that agree, is listed by verify.
+  @Test func verifyListsAnEventWhoseColumnsDisagree() throws {
+    let store = try bookingDatabase()
+    try store.execute("BEGIN")
+    try store.execute("SELECT set_config('kpstock.booked', 'on', true)")
+    try store.execute(
+      """
+      INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on,
+        population_code, idempotency_key, fingerprint)
+      VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', 'adjustment', 0, '2026-03-10', '2026-03-11', 'FSW', 'raw', '\\x00')
+      """)
+    try store.execute(
+      "INSERT INTO stock_balances VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', 0)")
+    try store.execute("INSERT INTO stock_daily VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '2026-03-10', 0, 0, 0, 0, 0)")
+    try store.execute("INSERT INTO stock_lot_daily VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', '2026-03-10', 0)")
+    try store.execute("COMMIT")
+    let checks = try StockQueries.verify(store).map(\.check)
+    #expect(checks.contains { $0.hasSuffix("moves nothing") })
+    #expect(checks.contains { $0.hasSuffix("is an adjustment without a reason") })
+    #expect(
+      checks.contains { $0.hasSuffix("names a population, channel, peer educator or client, but only a dispense does") }
+    )
+    #expect(checks.count == 3)
+
+    // A column's own shape is still the table's: a UIC that could be a phone number is refused on the way in.
+    let error = #expect(throws: (any Error).self) {
+      try store.execute(
+        """
+        INSERT INTO stock_events (site_code, commodity_code, kind, quantity, occurred_on, recorded_on, population_code,
+          channel, client_uic, idempotency_key, fingerprint)
+        VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', 'dispense', -1, '2026-03-10', '2026-03-11', 'FSW', 'clinic', '0712345678',
+          'raw-2', '\\x00')
+        """)
+    }
+    #expect("\(error.map { "\($0)" } ?? "")".contains("stock_events_client_uic"))
+  }
+
+  /// Only a dispense names who it was for: a receipt carrying a population is refused, naming the field.
+  @Test func aReceiptNamingAPopulationIsRefused() throws {
+    let store = try bookingDatabase()
+    let refusal = thrownDescription {
+      try store.query(
+        """
+        SELECT * FROM ledger_post('[{"req":1,"kind":"receipt","key":"k","site":"DICE-UKUNDA","commodity":"LUBRICANT",
+          "qty":5,"population":"FSW"}]')
+        """)
+    }
+    #expect(refusal?.contains("only dispensing names a population, channel, peer educator or client") == true)
+  }
+
   @Test func aDryRunImportUsesNoEventNumbers() throws {
     let store = try bookingDatabase()
     try Ledger.post(store, receipt(1000, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))

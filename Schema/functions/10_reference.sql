@@ -1,19 +1,19 @@
 -- Functions and triggers of the reference tables (Schema/0001_reference.sql). Files in Schema/functions/ are
 -- applied in name order, with CREATE OR REPLACE, whenever one of them changes: each function is defined here once.
 
--- The programme's "today", so back-dating windows and history agree on where a day ends. `SET kpstock.today =
--- '2025-01-06'` moves it, so `kpstock simulate` (and tests) write history as if it were that day, through the same
--- rules as real entries. plpgsql keeps a cached plan; a SQL function would be re-planned at every call.
+-- The programme's "today" in its time zone, so back-dating windows and history agree on where a day ends. `SET
+-- kpstock.today = '2025-01-06'` moves it, so `kpstock simulate` (and tests) write history as if it were that day,
+-- through the same rules as real entries. An expression without a query, so the planner inlines it into the
+-- statement that reads programme_settings anyway (ledger_book's first): no call of its own on the hot path.
+CREATE OR REPLACE FUNCTION programme_day(p_time_zone text) RETURNS date LANGUAGE sql STABLE AS $$
+  SELECT coalesce(nullif(current_setting('kpstock.today', true), '')::date, (now() AT TIME ZONE p_time_zone)::date)
+$$;
+
+-- programme_day for callers that have not read the settings. plpgsql keeps a cached plan; a SQL function with a
+-- query in it would be planned at every call.
 CREATE OR REPLACE FUNCTION programme_today() RETURNS date LANGUAGE plpgsql STABLE AS $$
-DECLARE
-  v_simulated text := current_setting('kpstock.today', true);
-  v_zone text;
 BEGIN
-  IF coalesce(v_simulated, '') <> '' THEN
-    RETURN v_simulated::date;
-  END IF;
-  SELECT time_zone INTO v_zone FROM programme_settings;
-  RETURN (now() AT TIME ZONE v_zone)::date;
+  RETURN (SELECT programme_day(time_zone) FROM programme_settings);
 END $$;
 
 -- A time zone PostgreSQL does not know would break every "today" the programme computes; once stock is recorded,

@@ -92,7 +92,7 @@ DECLARE
   v_transfer_seq regclass;
   v_maybe_short boolean;
 BEGIN
-  SELECT programme_today(), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
+  SELECT programme_day(ps.time_zone), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
 
   -- The everyday dispense (today, no lot named, first usable lot covers it) in two more statements: one that locks
   -- the commodity's balances at the site in lot order, as every writer locks them, and picks the first usable lot;

@@ -89,7 +89,7 @@ BEGIN
       FROM jsonb_to_recordset(p_requests) AS r (req integer, kind text, key text, site text, commodity text, lot text,
         expiry date, qty bigint, date date, population text, channel text, worker text, client text, reason text,
         note text, "to" text),
-        (SELECT programme_today() AS today) d
+        (SELECT programme_day(time_zone) AS today FROM programme_settings) d
       WHERE r.kind IN ('receipt', 'dispense', 'adjustment', 'dispatch')
       ORDER BY r.req));
     RETURN;

@@ -79,16 +79,27 @@ CREATE OR REPLACE FUNCTION ledger_verify() RETURNS TABLE (
     OR (t.status = 'received') <> EXISTS (SELECT 1 FROM stock_events e WHERE e.transfer_id = t.id
       AND e.kind = 'transfer_in')
   UNION ALL
-  -- Events carry no foreign keys (see stock_events): expected is how many events refer to the missing code.
+  -- Events carry no foreign keys (see stock_events, and 0005): expected is how many events refer to the missing row.
   SELECT CASE WHEN s.code IS NULL THEN 'unknown site'
       WHEN c.code IS NULL THEN 'unknown commodity'
-      ELSE 'unknown population ' || e.population_code END,
+      WHEN e.population_code IS NOT NULL AND p.code IS NULL THEN 'unknown population ' || e.population_code
+      WHEN e.reason_code IS NOT NULL AND r.code IS NULL THEN 'unknown reason ' || e.reason_code
+      WHEN e.transfer_id IS NOT NULL AND t.id IS NULL THEN 'unknown transfer ' || e.transfer_id
+      WHEN e.count_id IS NOT NULL AND k.id IS NULL THEN 'unknown count ' || e.count_id
+      ELSE 'reverses unknown event ' || e.reverses_event_id END,
     e.site_code, e.commodity_code, NULL, NULL::date, count(*), 0
   FROM stock_events e
   LEFT JOIN sites s ON s.code = e.site_code
   LEFT JOIN commodities c ON c.code = e.commodity_code
   LEFT JOIN populations p ON p.code = e.population_code
+  LEFT JOIN stock_reasons r ON r.code = e.reason_code
+  LEFT JOIN transfers t ON t.id = e.transfer_id
+  LEFT JOIN stock_counts k ON k.id = e.count_id
   WHERE s.code IS NULL OR c.code IS NULL OR (e.population_code IS NOT NULL AND p.code IS NULL)
+    OR (e.reason_code IS NOT NULL AND r.code IS NULL) OR (e.transfer_id IS NOT NULL AND t.id IS NULL)
+    OR (e.count_id IS NOT NULL AND k.id IS NULL)
+    OR (e.reverses_event_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM stock_events o WHERE o.id = e.reverses_event_id))
   GROUP BY 1, 2, 3
   UNION ALL
   SELECT 'event ' || e.id || ': ' || broken.rule, e.site_code, e.commodity_code, e.lot_code, e.occurred_on, 0,

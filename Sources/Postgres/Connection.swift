@@ -17,6 +17,8 @@ public final class Connection {
   /// Server-side statements made by `preparedQuery`, by SQL text and parameter types.
   private var preparedStatements: [PreparedKey: String] = [:]
   private var preparedStatementsMade = 0
+  /// Statements `repeatedQuery` has run once, unprepared.
+  private var runsUnprepared: Set<PreparedKey> = []
 
   /// Connects with a `postgres://` URL or a `key=value` conninfo string; an empty string lets libpq
   /// read the `PG*` environment variables.
@@ -103,6 +105,18 @@ public final class Connection {
   }
 
   public static let preparedStatementLimit = 64
+
+  /// Runs one statement unprepared the first time and through `preparedQuery` from its second run on, so a process
+  /// that runs it once (a command) sends one round trip and a session that runs it again and again (a benchmark, a
+  /// long-lived service) has it parsed and planned once.
+  @discardableResult
+  public func repeatedQuery(_ query: Query) throws -> QueryResult {
+    let (sql, binds) = query.rendered
+    let key = PreparedKey(sql: sql, types: binds.map(\.typeOID))
+    if preparedStatements[key] != nil || runsUnprepared.contains(key) { return try preparedQuery(query) }
+    if runsUnprepared.count < Self.preparedStatementLimit { runsUnprepared.insert(key) }
+    return try self.query(query)
+  }
 
   private func preparedStatement(for key: PreparedKey) throws -> String? {
     if let name = preparedStatements[key] { return name }

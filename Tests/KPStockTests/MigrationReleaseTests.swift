@@ -14,6 +14,7 @@ struct MigrationReleaseTests {
     "0002_ledger": "06ef6f4f6022f4f02c8ff8b336df57dce4250529447c69ccd629994e6d6636b5",
     "0003_lot_daily": "e5f9f092c9c37209ccba132b8208b5fe1aa3ea03a017fdb9f791b01d655f20ae",
     "0004_event_domains": "3cf9e3c58d19d02a8a26c7df4b6d18588aa2f6ca81a4acf10f8b0e5f0d299f5b",
+    "0005_event_references": "abb5b700f0ae69423514463e3e6a590684683c25a59bbf0bf4ba332a338dfc83",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

@@ -213,6 +213,7 @@ struct OneBookingPathTests {
     let checks = try StockQueries.verify(store).map(\.check)
     #expect(checks.contains { $0.hasSuffix("moves nothing") })
     #expect(checks.contains { $0.hasSuffix("is an adjustment without a reason") })
+    #expect(!checks.contains { $0.hasPrefix("unknown") })
     #expect(
       checks.contains { $0.hasSuffix("names a population, channel, peer educator or client, but only a dispense does") }
     )
@@ -229,6 +230,26 @@ struct OneBookingPathTests {
         """)
     }
     #expect("\(error.map { "\($0)" } ?? "")".contains("stock_events_client_uic"))
+  }
+
+  /// Events name their reason, transfer, count and reversed event without foreign keys (0005): verify lists one whose
+  /// parent does not exist.
+  @Test func verifyListsAnEventNamingARowThatDoesNotExist() throws {
+    let store = try bookingDatabase()
+    try store.execute("BEGIN")
+    try store.execute("SELECT set_config('kpstock.booked', 'on', true)")
+    try store.execute(
+      """
+      INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, reason_code, transfer_id,
+        occurred_on, recorded_on, idempotency_key, fingerprint)
+      VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', 'transfer_in', 5, 'vanished', 4242, '2026-03-10', '2026-03-11', 'raw',
+        '\\x00')
+      """)
+    try store.execute("INSERT INTO stock_balances VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', 5)")
+    try store.execute("INSERT INTO stock_daily VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '2026-03-10', 5, 5, 0, 0, 0)")
+    try store.execute("INSERT INTO stock_lot_daily VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', '2026-03-10', 5)")
+    try store.execute("COMMIT")
+    #expect(try StockQueries.verify(store).map(\.check) == ["unknown reason vanished"])
   }
 
   /// Only a dispense names who it was for: a receipt carrying a population is refused, naming the field.

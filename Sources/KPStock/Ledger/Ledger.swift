@@ -84,7 +84,7 @@ public enum Ledger {
           guard !elements.isEmpty else { return }
           let first = postings.count
           var rows: [[Row]] = Array(repeating: [], count: elements.count)
-          let result = try connection.query(
+          let result = try connection.repeatedQuery(
             "SELECT * FROM ledger_post(\("[" + elements.joined(separator: ",") + "]")::jsonb)")
           for row in result {
             let req: Int32 = try row.decode("req")

@@ -201,7 +201,7 @@ extension LedgerRequest {
     guard let element = batchElement(req: 1, key: key) else {
       preconditionFailure("\(Self.self) must post itself or be batchable")
     }
-    return try connection.query("SELECT * FROM ledger_post(\("[" + element + "]")::jsonb)")
+    return try connection.repeatedQuery("SELECT * FROM ledger_post(\("[" + element + "]")::jsonb)")
   }
 }
 

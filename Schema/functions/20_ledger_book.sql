@@ -65,7 +65,6 @@ DECLARE
   v_window integer;
   v_line ledger_line;
   v_lot text;
-  v_on_hand bigint;
   v_expiry date;
   v_event bigint;
   v_refused ledger_booked[] := '{}';
@@ -94,18 +93,19 @@ DECLARE
 BEGIN
   SELECT programme_day(ps.time_zone), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
 
-  -- The everyday dispense (today, no lot named, first usable lot covers it) in two more statements: one that locks
-  -- the commodity's balances at the site in lot order, as every writer locks them, and picks the first usable lot;
-  -- one that writes the event and books it. The event's unique key stands in for the key check: a key already used
-  -- writes nothing, and the general path below replays or refuses it. Anything unusual goes the general way.
+  -- The everyday dispense (today, no lot named, first usable lot covers it) in one more statement, which locks the
+  -- commodity's balances at the site in lot order, as every writer locks them, picks the first usable lot, writes
+  -- the event and books it. The event's unique key stands in for the key check: a key already used writes nothing,
+  -- and the general path below replays or refuses it. Anything unusual (the lot runs short, the site is closed, the
+  -- population unknown) writes nothing too and goes the general way, which words it.
   IF cardinality(p_lines) = 1 AND NOT p_dry_run THEN
     v_line := p_lines[1];
     IF v_line.kind = 'dispense' AND v_line.day = v_today AND v_line.lot IS NULL AND v_line.quantity < 0
       AND v_line.lots = 'usable' AND length(v_line.key) BETWEEN 1 AND 100 AND v_line.key !~ '[[:cntrl:]]'
       AND ((v_line.channel = 'outreach' AND v_line.worker IS NOT NULL)
         OR (v_line.channel = 'clinic' AND v_line.worker IS NULL)) THEN
-      SELECT locked.lot_code, locked.on_hand, locked.expires_on INTO v_lot, v_on_hand, v_expiry
-      FROM (
+      PERFORM set_config('kpstock.booked', 'on', true);
+      WITH locked AS MATERIALIZED (
         SELECT b.lot_code, b.on_hand, l.expires_on
         FROM stock_balances b LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
         WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity
@@ -113,40 +113,36 @@ BEGIN
             AND coalesce(s.opened_on <= v_today, true))
           AND EXISTS (SELECT 1 FROM populations p WHERE p.code = v_line.population)
         ORDER BY b.lot_code FOR UPDATE OF b
-      ) locked
-      WHERE locked.on_hand > 0 AND (locked.expires_on IS NULL OR locked.expires_on >= v_today)
-      ORDER BY locked.expires_on NULLS LAST, locked.lot_code
-      LIMIT 1;
-
-      IF v_on_hand >= -v_line.quantity THEN
-        PERFORM set_config('kpstock.booked', 'on', true);
-        WITH added AS (
-          INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on, note,
-            population_code, channel, worker_code, client_uic, idempotency_key, key_part, fingerprint)
-          VALUES (v_line.site, v_line.commodity, v_lot, 'dispense', v_line.quantity, v_today, v_today, v_line.note,
-            v_line.population, v_line.channel, v_line.worker, v_line.client, v_line.key, 1, v_line.fingerprint)
-          ON CONFLICT (site_code, idempotency_key, key_part) DO NOTHING
-          RETURNING id
-        ), taken AS (
-          UPDATE stock_balances b SET on_hand = b.on_hand + v_line.quantity FROM added
-          WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity AND b.lot_code = v_lot
-        ), daily AS (
-          INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
-          SELECT v_line.site, v_line.commodity, v_today, v_line.quantity, 0, -v_line.quantity, 0, 0 FROM added
-          ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
-            net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
-        ), lot_daily AS (
-          INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
-          SELECT v_line.site, v_line.commodity, v_lot, v_today, v_line.quantity FROM added
-          ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
-        )
-        SELECT id INTO v_event FROM added;
-        PERFORM set_config('kpstock.booked', '', true);
-        IF v_event IS NOT NULL THEN
-          RETURN NEXT ROW(v_line.req, 'posted', NULL, NULL, NULL, NULL, v_event, 1, v_line.site, v_line.commodity,
-            v_lot, v_expiry, 'dispense', v_line.quantity, NULL, v_today, NULL, NULL, NULL)::ledger_booked;
-          RETURN;
-        END IF;
+      ), first_usable AS (
+        SELECT * FROM locked WHERE on_hand > 0 AND (expires_on IS NULL OR expires_on >= v_today)
+        ORDER BY expires_on NULLS LAST, lot_code LIMIT 1
+      ), added AS (
+        INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on, note,
+          population_code, channel, worker_code, client_uic, idempotency_key, key_part, fingerprint)
+        SELECT v_line.site, v_line.commodity, f.lot_code, 'dispense', v_line.quantity, v_today, v_today, v_line.note,
+          v_line.population, v_line.channel, v_line.worker, v_line.client, v_line.key, 1, v_line.fingerprint
+        FROM first_usable f WHERE f.on_hand >= -v_line.quantity
+        ON CONFLICT (site_code, idempotency_key, key_part) DO NOTHING
+        RETURNING id, lot_code
+      ), taken AS (
+        UPDATE stock_balances b SET on_hand = b.on_hand + v_line.quantity FROM added a
+        WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity AND b.lot_code = a.lot_code
+      ), daily AS (
+        INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
+        SELECT v_line.site, v_line.commodity, v_today, v_line.quantity, 0, -v_line.quantity, 0, 0 FROM added
+        ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
+          net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
+      ), lot_daily AS (
+        INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
+        SELECT v_line.site, v_line.commodity, a.lot_code, v_today, v_line.quantity FROM added a
+        ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
+      )
+      SELECT a.id, a.lot_code, f.expires_on INTO v_event, v_lot, v_expiry FROM added a, first_usable f;
+      PERFORM set_config('kpstock.booked', '', true);
+      IF v_event IS NOT NULL THEN
+        RETURN NEXT ROW(v_line.req, 'posted', NULL, NULL, NULL, NULL, v_event, 1, v_line.site, v_line.commodity,
+          v_lot, v_expiry, 'dispense', v_line.quantity, NULL, v_today, NULL, NULL, NULL)::ledger_booked;
+        RETURN;
       END IF;
     END IF;
   END IF;

@@ -117,22 +117,7 @@ struct Listing: Sendable, Equatable {
     }
   }
 
-  static func jsonString(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": result += "\\\""
-      case "\\": result += "\\\\"
-      case "\n": result += "\\n"
-      case "\r": result += "\\r"
-      case "\t": result += "\\t"
-      case _ where scalar.value < 0x20 || scalar == "\u{2028}" || scalar == "\u{2029}":
-        result += String(format: "\\u%04x", scalar.value)
-      default: result.unicodeScalars.append(scalar)
-      }
-    }
-    return result + "\""
-  }
+  static func jsonString(_ text: String) -> String { JSONText.quoted(text) }
 }
 
 /// A single record shown as `field: value` lines (for `show` commands), or as a one-row listing.

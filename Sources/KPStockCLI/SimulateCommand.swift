@@ -13,7 +13,7 @@ struct SimulateCommand: ParsableCommand {
       the same history, and running it again adds only the days since the last run.
 
       Profiles: kwale (the 10 demo sites, 26 weeks by default) and national (1,000 sites in 47 counties, \
-      104 weeks by default; over ten million events, for benchmarks: expect hours).
+      104 weeks by default; over twelve million events, for benchmarks: about 15 minutes on two cores).
 
       Example: kpstock simulate --profile kwale --weeks 12
       """)

@@ -48,6 +48,26 @@ private func ledgerContents(_ store: Store) throws -> [String] {
   return events + balances + daily + lotDaily
 }
 
+/// Writes one ALCOHOL-SWAB event at DICE-UKUNDA on 2026-03-10 around ledger_book, and books its balance and rollups
+/// by hand so that the sums agree: what is left for verify to find is the event itself.
+private func bookByHand(_ store: Store, quantity: Int64, columns: String, values: String) throws {
+  try store.execute("BEGIN")
+  try store.execute("SELECT set_config('kpstock.booked', 'on', true)")
+  try store.execute(
+    Query(
+      unsafeSQL: """
+        INSERT INTO stock_events (site_code, commodity_code, lot_code, quantity, occurred_on, recorded_on,
+          idempotency_key, fingerprint, \(columns))
+        VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', \(quantity), '2026-03-10', '2026-03-11', 'raw', '\\x00', \(values))
+        """))
+  try store.execute("INSERT INTO stock_balances VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', \(quantity))")
+  try store.execute(
+    "INSERT INTO stock_daily VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '2026-03-10', \(quantity), \(max(quantity, 0)), 0, 0, 0)"
+  )
+  try store.execute("INSERT INTO stock_lot_daily VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', '2026-03-10', \(quantity))")
+  try store.execute("COMMIT")
+}
+
 @Suite("One booking path")
 struct OneBookingPathTests {
   /// The last release allocated back-dated entries across the lots on hand today, so a lot received today could be
@@ -197,19 +217,7 @@ struct OneBookingPathTests {
   /// an event written around it that breaks them, with sums that agree, is listed by verify.
   @Test func verifyListsAnEventWhoseColumnsDisagree() throws {
     let store = try bookingDatabase()
-    try store.execute("BEGIN")
-    try store.execute("SELECT set_config('kpstock.booked', 'on', true)")
-    try store.execute(
-      """
-      INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on,
-        population_code, idempotency_key, fingerprint)
-      VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', 'adjustment', 0, '2026-03-10', '2026-03-11', 'FSW', 'raw', '\\x00')
-      """)
-    try store.execute(
-      "INSERT INTO stock_balances VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', 0)")
-    try store.execute("INSERT INTO stock_daily VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '2026-03-10', 0, 0, 0, 0, 0)")
-    try store.execute("INSERT INTO stock_lot_daily VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', '2026-03-10', 0)")
-    try store.execute("COMMIT")
+    try bookByHand(store, quantity: 0, columns: "kind, population_code", values: "'adjustment', 'FSW'")
     let checks = try StockQueries.verify(store).map(\.check)
     #expect(checks.contains { $0.hasSuffix("moves nothing") })
     #expect(checks.contains { $0.hasSuffix("is an adjustment without a reason") })
@@ -236,19 +244,8 @@ struct OneBookingPathTests {
   /// parent does not exist.
   @Test func verifyListsAnEventNamingARowThatDoesNotExist() throws {
     let store = try bookingDatabase()
-    try store.execute("BEGIN")
-    try store.execute("SELECT set_config('kpstock.booked', 'on', true)")
-    try store.execute(
-      """
-      INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, reason_code, transfer_id,
-        occurred_on, recorded_on, idempotency_key, fingerprint)
-      VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', 'transfer_in', 5, 'vanished', 4242, '2026-03-10', '2026-03-11', 'raw',
-        '\\x00')
-      """)
-    try store.execute("INSERT INTO stock_balances VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', 5)")
-    try store.execute("INSERT INTO stock_daily VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '2026-03-10', 5, 5, 0, 0, 0)")
-    try store.execute("INSERT INTO stock_lot_daily VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', '2026-03-10', 5)")
-    try store.execute("COMMIT")
+    try bookByHand(
+      store, quantity: 5, columns: "kind, reason_code, transfer_id", values: "'transfer_in', 'vanished', 4242")
     #expect(try StockQueries.verify(store).map(\.check) == ["unknown reason vanished"])
   }
 

@@ -217,7 +217,7 @@ struct BatchElement {
   mutating func add(_ name: String, _ value: String?) {
     guard let value else { return }
     text += ",\"\(name)\":"
-    Self.appendQuoted(value, to: &text)
+    JSONText.appendQuoted(value, to: &text)
   }
 
   mutating func add(_ name: String, _ value: Int64) {
@@ -229,24 +229,6 @@ struct BatchElement {
   }
 
   var json: String { text + "}" }
-
-  private static func appendQuoted(_ value: String, to text: inout String) {
-    text += "\""
-    for scalar in value.unicodeScalars {
-      switch scalar {
-      case "\"": text += "\\\""
-      case "\\": text += "\\\\"
-      case "\n": text += "\\n"
-      case "\r": text += "\\r"
-      case "\t": text += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: text.unicodeScalars.append(scalar)
-      }
-    }
-    text += "\""
-  }
 }
 
 extension Receipt: LedgerRequest {

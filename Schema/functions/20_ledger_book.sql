@@ -43,6 +43,29 @@ CREATE OR REPLACE FUNCTION ledger_refusal(p_req integer, p_field text, p_problem
     NULL, NULL, NULL, NULL, NULL)::ledger_booked
 $$;
 
+-- When and where anything may be recorded: on a day no later than today and within the back-dating window, at a
+-- site that exists and is open that day. ledger_book judges every line by it; count_start, which opens a count rather
+-- than booking stock, judges the count's day by it. NULL when all is well. p_site_code and the dates are the site's
+-- row, NULL when there is none.
+CREATE OR REPLACE FUNCTION ledger_when_where(
+  p_req integer, p_day date, p_today date, p_window integer, p_site text, p_site_code text, p_opened_on date,
+  p_closed_on date
+) RETURNS ledger_booked LANGUAGE sql STABLE AS $$
+  SELECT CASE
+    WHEN p_day > p_today THEN ledger_refusal(p_req, 'date',
+      format('%s is in the future (today is %s)', p_day, p_today), 'KP002')
+    WHEN p_day < p_today - p_window THEN ledger_refusal(p_req, 'date',
+      format('%s is more than %s days ago, outside the back-dating window', p_day, p_window), 'KP002',
+      'backdating_window')
+    WHEN p_site IS NULL THEN ledger_refusal(p_req, 'site', 'is required', 'KP002')
+    WHEN p_site_code IS NULL THEN ledger_refusal(p_req, 'site', format('unknown site %s', p_site), 'KP002')
+    WHEN p_day > p_closed_on THEN ledger_refusal(p_req, 'site', format('site %s closed on %s', p_site, p_closed_on),
+      'KP002')
+    WHEN p_day < p_opened_on THEN ledger_refusal(p_req, 'site', format('site %s opens on %s', p_site, p_opened_on),
+      'KP002')
+  END
+$$;
+
 -- Books a batch of lines, in day order and, within a day, additions before takes (so what arrives on a day can
 -- leave on it). A take on a past day is allocated from the lots on hand at the end of that day that no later day
 -- needs: a lot that arrived later cannot be taken, and no later closing balance goes negative.
@@ -196,19 +219,10 @@ BEGIN
     LEFT JOIN populations p ON p.code = l.population
     LEFT JOIN transfers tr ON tr.id = l.transfer_id
     CROSS JOIN LATERAL (SELECT CASE
-      WHEN l.day > v_today THEN ledger_refusal(l.req, 'date',
-        format('%s is in the future (today is %s)', l.day, v_today), 'KP002')
-      WHEN l.day < v_today - v_window THEN ledger_refusal(l.req, 'date',
-        format('%s is more than %s days ago, outside the back-dating window', l.day, v_window), 'KP002',
-        'backdating_window')
+      WHEN (ledger_when_where(l.req, l.day, v_today, v_window, l.site, s.code, s.opened_on, s.closed_on)).req
+        IS NOT NULL THEN ledger_when_where(l.req, l.day, v_today, v_window, l.site, s.code, s.opened_on, s.closed_on)
       WHEN l.kind = 'transfer_in' AND l.day < tr.dispatched_on THEN ledger_refusal(l.req, 'date',
         format('transfer %s was dispatched on %s', tr.id, tr.dispatched_on), 'KP002')
-      WHEN l.site IS NULL THEN ledger_refusal(l.req, 'site', 'is required', 'KP002')
-      WHEN s.code IS NULL THEN ledger_refusal(l.req, 'site', format('unknown site %s', l.site), 'KP002')
-      WHEN l.day > s.closed_on THEN ledger_refusal(l.req, 'site',
-        format('site %s closed on %s', l.site, s.closed_on), 'KP002')
-      WHEN l.day < s.opened_on THEN ledger_refusal(l.req, 'site',
-        format('site %s opens on %s', l.site, s.opened_on), 'KP002')
       WHEN l.kind = 'transfer_out' AND l.transfer_id IS NULL AND t.code IS NULL THEN ledger_refusal(l.req, 'to',
         format('unknown site %s', l.to_site), 'KP002')
       WHEN l.kind = 'transfer_out' AND l.transfer_id IS NULL AND l.to_site = l.site THEN ledger_refusal(l.req, 'to',

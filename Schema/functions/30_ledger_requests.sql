@@ -176,22 +176,14 @@ END $$;
 CREATE OR REPLACE FUNCTION count_start(p_site text, p_commodity text, p_day date) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   v_count bigint;
-  v_today date := programme_today();
-  v_window integer := (SELECT backdating_window_days FROM programme_settings);
-  v_site sites;
+  v_refusal ledger_booked;
 BEGIN
-  p_day := coalesce(p_day, v_today);
-  IF p_day > v_today THEN
-    PERFORM ledger_refuse('date', format('%s is in the future (today is %s)', p_day, v_today));
-  ELSIF p_day < v_today - v_window THEN
-    PERFORM ledger_refuse('date', format('%s is more than %s days ago, outside the back-dating window', p_day, v_window),
-      'backdating_window');
-  END IF;
-  SELECT * INTO v_site FROM sites WHERE code = p_site;
-  IF NOT FOUND THEN
-    PERFORM ledger_refuse('site', format('unknown site %s', p_site));
-  ELSIF p_day > v_site.closed_on THEN
-    PERFORM ledger_refuse('site', format('site %s closed on %s', p_site, v_site.closed_on));
+  p_day := coalesce(p_day, programme_today());
+  v_refusal := (SELECT ledger_when_where(1, p_day, programme_day(ps.time_zone), ps.backdating_window_days, p_site,
+      s.code, s.opened_on, s.closed_on)
+    FROM programme_settings ps LEFT JOIN sites s ON s.code = p_site);
+  IF v_refusal.req IS NOT NULL THEN
+    PERFORM ledger_refuse(v_refusal.field, v_refusal.problem, v_refusal.hint);
   END IF;
   INSERT INTO stock_counts (site_code, commodity_code, counted_on) VALUES (p_site, p_commodity, p_day)
     RETURNING id INTO v_count;

@@ -172,6 +172,10 @@ struct OneBookingPathTests {
     let early = Receipt(
       site: "SAT-KINANGO", commodity: "ALCOHOL-SWAB", quantity: 100, date: CalendarDate("2026-03-11"))
     #expect(thrownDescription { try Ledger.post(store, early) } == "site: site SAT-KINANGO opens on 2026-04-01")
+    // A count session is judged by the same rule of when and where (ledger_when_where).
+    #expect(
+      thrownDescription { try StockCounts.start(store, site: "SAT-KINANGO", commodity: nil, date: nil) }
+        == "site: site SAT-KINANGO opens on 2026-04-01")
 
     // Once its stock is gone the site can close, and a movement after that day is refused.
     try Ledger.post(store, dispensing(100))

@@ -272,3 +272,20 @@ struct SimulationTests {
     #expect(shares == [[3, 1], [0, 2]])
   }
 }
+
+@Suite("Interrupting work split over connections")
+struct SiblingCancelTests {
+  /// The simulator's workers write on connections of their own; Ctrl-C must stop them all, including one that
+  /// connects just after the signal.
+  @Test func aStoresCancellerReachesEveryConnectionItOpenedForWorkers() throws {
+    let store = try openAsKPStock(try TestDatabase.fresh())
+    let before = try store.sibling()
+    try #require(store.canceller()).cancel()
+    let after = try store.sibling()
+    for connection in [store.connection, before, after] {
+      let error = #expect(throws: PostgresError.self) { try connection.execute("SELECT 1") }
+      #expect(error?.sqlState == .queryCanceled)
+      #expect(try connection.query("SELECT 1 AS one")[0].decode("one") == Int32(1))
+    }
+  }
+}

@@ -9,8 +9,22 @@ public final class Store {
   /// The domain's own SQL goes through it; tests and the benchmark reach it to check SQL directly.
   package let connection: Connection
 
+  /// Cancels what every connection of this store is running: its own, and those that work split over several
+  /// connections opens (`sibling()`), so an interrupt stops all of them.
+  private let cancellers = CancelGroup()
+
   package init(_ connection: Connection) {
     self.connection = connection
+    cancellers.add(connection.canceller())
+  }
+
+  /// Another connection to the same database, in the programme's time zone, for work done side by side (the
+  /// simulator's workers). The store's canceller reaches it too.
+  package func sibling() throws -> Connection {
+    let sibling = try Connection(connectingTo: connection.conninfo)
+    try Self.useProgrammeTimeZone(sibling)
+    cancellers.add(sibling.canceller())
+    return sibling
   }
 
   /// Connects to `conninfo` and brings the schema up to date on first use, so every command can assume it.
@@ -92,7 +106,7 @@ public final class Store {
 
   /// A cancel request for whatever the store is running on the server, to send from another thread.
   public func canceller() -> StatementCanceller? {
-    connection.canceller().map(StatementCanceller.init)
+    StatementCanceller(group: cancellers)
   }
 
   // MARK: Schema
@@ -204,10 +218,36 @@ public enum StoreUnavailable: Error, Sendable, Equatable {
 
 /// Cancels what a store is running on the server; safe to use from another thread, such as a signal handler's.
 public struct StatementCanceller: Sendable {
-  let canceller: QueryCanceller
+  let group: CancelGroup
 
-  /// Asks the server to cancel the statement in progress; when none is, the next one fails as cancelled.
+  /// Asks the server to cancel the statements in progress; where none is, the next one fails as cancelled.
   public func cancel() {
-    _ = canceller.cancel()
+    group.cancelAll()
+  }
+}
+
+/// The cancel handles of a store's connections. A connection added after a cancel is cancelled at once, so a worker
+/// that connects while the signal arrives does not carry on alone.
+final class CancelGroup: @unchecked Sendable {
+  private let lock = NSLock()
+  /// Read and written under `lock`.
+  private var members: [QueryCanceller] = []
+  private var cancelled = false
+
+  func add(_ canceller: QueryCanceller?) {
+    guard let canceller else { return }
+    let cancelNow = lock.withLock {
+      members.append(canceller)
+      return cancelled
+    }
+    if cancelNow { canceller.cancel() }
+  }
+
+  func cancelAll() {
+    let all = lock.withLock {
+      cancelled = true
+      return members
+    }
+    for member in all { member.cancel() }
   }
 }

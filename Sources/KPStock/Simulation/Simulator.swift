@@ -48,27 +48,37 @@ public enum Simulator {
     _ store: Store, profile: SimulationProfile, weeks: Int? = nil, seed: UInt64 = 1, through: CalendarDate? = nil,
     progress: ((SimulationProgress) -> Void)? = nil
   ) throws -> SimulationReport {
-    try store.run { try run($0, profile: profile, weeks: weeks, seed: seed, through: through, progress: progress) }
+    try store.run {
+      try run(
+        $0, profile: profile, weeks: weeks, seed: seed, through: through, openSibling: store.sibling,
+        progress: progress)
+    }
   }
 
   static func run(
     _ connection: Connection, profile: SimulationProfile, weeks: Int? = nil, seed: UInt64 = 1,
-    through: CalendarDate? = nil, progress: ((SimulationProgress) -> Void)? = nil
+    through: CalendarDate? = nil, openSibling: (() throws -> Connection)? = nil,
+    progress: ((SimulationProgress) -> Void)? = nil
   ) throws -> SimulationReport {
     let weeks = weeks ?? profile.defaultWeeks
     guard (1...520).contains(weeks) else {
       throw FieldError(field: "weeks", problem: "must be between 1 and 520, not \(weeks)")
     }
-    return try run(connection, profile: profile, days: weeks * 7, seed: seed, through: through, progress: progress)
+    return try run(
+      connection, profile: profile, days: weeks * 7, seed: seed, through: through, openSibling: openSibling,
+      progress: progress)
   }
 
   /// `days` rather than weeks, so tests can run a large profile briefly; `oneByOne` posts each request on its
   /// own, so tests can compare the batched history with it.
   ///
-  /// `workers`: how many connections write at once (default: one per processor, at most one per supply chain).
+  /// `workers`: how many connections write at once (default: one per processor, at most one per supply chain);
+  /// `openSibling` opens each further one (the store's, so an interrupt reaches it; by default a plain copy of
+  /// `connection`'s).
   static func run(
     _ connection: Connection, profile: SimulationProfile, days: Int, seed: UInt64, through: CalendarDate?,
-    oneByOne: Bool = false, workers: Int? = nil, progress: ((SimulationProgress) -> Void)?
+    oneByOne: Bool = false, workers: Int? = nil, openSibling: (() throws -> Connection)? = nil,
+    progress: ((SimulationProgress) -> Void)?
   ) throws -> SimulationReport {
     let callersDay: String? = try connection.query("SELECT current_setting('kpstock.today', true) AS day")[0]
       .decode("day")
@@ -117,7 +127,8 @@ public enum Simulator {
     let workerCount = max(1, min(workers ?? ProcessInfo.processInfo.activeProcessorCount, network.chains.count))
     run.alreadyRecorded = 0
     let simulationWorkers = try (0..<workerCount).map { index in
-      SimulationWorker(run: run, connection: index == 0 ? connection : try siblingConnection(of: connection))
+      SimulationWorker(
+        run: run, connection: index == 0 ? connection : try openSibling?() ?? siblingConnection(of: connection))
     }
     let chainsOfWorker = Self.share(network.chains, among: workerCount)
     for week in firstWeek..<max(firstWeek, weeks) {

@@ -74,7 +74,8 @@ $$;
 -- are booked; only for batches whose requests are one line each (register imports). Otherwise the first refusal is
 -- raised and nothing is booked. p_dry_run: events get negative ids, so a rolled-back trial run consumes no event
 -- numbers. p_req_name: how a refusal names another request of the batch ('line' for an import). Rows come a day of
--- the batch at a time (a request's events together, in key_part order), then repeats and refusals.
+-- the batch at a time (a request's events in key_part order, not always next to each other), then repeats and
+-- refusals.
 CREATE OR REPLACE FUNCTION ledger_book(
   p_lines ledger_line[], p_report boolean DEFAULT false, p_dry_run boolean DEFAULT false,
   p_req_name text DEFAULT 'entry'
@@ -416,24 +417,29 @@ BEGIN
     -- Cheap check first: when every named lot and every pool of lots has room for all that the day's takes ask of
     -- it, no take runs short, and the request-by-request account below is not needed.
     IF cardinality(v_takes) > 0 THEN
-      WITH takes AS (
-        SELECT l.site, l.commodity, nullif(l.lot, '') AS lot,
-          CASE WHEN l.lots = 'expired' THEN 'expired' ELSE 'usable' END AS pool, sum(-l.quantity) AS asked
-        FROM unnest(v_takes) l GROUP BY 1, 2, 3, 4
+      -- A named lot is asked for once, whichever pool its takes name (a batch may take the same expired lot as
+      -- 'expired' and as 'any'), as the account below sums it.
+      WITH named AS (
+        SELECT l.site, l.commodity, l.lot, sum(-l.quantity) AS asked
+        FROM unnest(v_takes) l WHERE nullif(l.lot, '') IS NOT NULL GROUP BY 1, 2, 3
       ), stock AS (
         SELECT s.site, s.commodity, s.lot, s.room, CASE WHEN s.expires_on < v_day THEN 'expired' ELSE 'usable' END AS pool
         FROM unnest(v_stock) s
       ), left_over AS (
-        SELECT s.site, s.commodity, s.pool, sum(greatest(s.room - coalesce(t.asked, 0), 0)) AS room,
-          bool_or(t.asked > s.room) AS named_short
-        FROM stock s LEFT JOIN takes t ON t.site = s.site AND t.commodity = s.commodity AND t.lot = s.lot
+        SELECT s.site, s.commodity, s.pool, sum(greatest(s.room - coalesce(n.asked, 0), 0)) AS room,
+          bool_or(n.asked > s.room) AS named_short
+        FROM stock s LEFT JOIN named n ON n.site = s.site AND n.commodity = s.commodity AND n.lot = s.lot
         GROUP BY 1, 2, 3
+      ), fefo AS (
+        SELECT l.site, l.commodity, CASE WHEN l.lots = 'expired' THEN 'expired' ELSE 'usable' END AS pool,
+          sum(-l.quantity) AS asked
+        FROM unnest(v_takes) l WHERE nullif(l.lot, '') IS NULL GROUP BY 1, 2, 3
       )
       SELECT EXISTS (SELECT 1 FROM left_over WHERE named_short)
-        OR EXISTS (SELECT 1 FROM takes t LEFT JOIN left_over o ON o.site = t.site AND o.commodity = t.commodity
-          AND o.pool = t.pool WHERE t.lot IS NULL AND t.asked > coalesce(o.room, 0))
-        OR EXISTS (SELECT 1 FROM takes t LEFT JOIN stock s ON s.site = t.site AND s.commodity = t.commodity
-          AND s.lot = t.lot WHERE t.lot IS NOT NULL AND s.lot IS NULL)
+        OR EXISTS (SELECT 1 FROM fefo f LEFT JOIN left_over o ON o.site = f.site AND o.commodity = f.commodity
+          AND o.pool = f.pool WHERE f.asked > coalesce(o.room, 0))
+        OR EXISTS (SELECT 1 FROM named n LEFT JOIN stock s ON s.site = n.site AND s.commodity = n.commodity
+          AND s.lot = n.lot WHERE s.lot IS NULL)
       INTO v_maybe_short;
     END IF;
 

@@ -109,7 +109,8 @@ BEGIN
       WHEN p.used THEN NULL
       WHEN p.status <> 'in_transit' THEN ARRAY['transfer',
         format('transfer %s was already received on %s', p.transfer, p.received_on), NULL]
-      WHEN count(*) OVER (PARTITION BY p.transfer ORDER BY p.req) > 1 THEN ARRAY['transfer',
+      -- The same receipt twice under one key is a repeat, which ledger_book answers; under another key, a second receipt.
+      WHEN first_value(p.key) OVER (PARTITION BY p.transfer ORDER BY p.req) <> p.key THEN ARRAY['transfer',
         format('transfer %s is received twice in this batch', p.transfer), NULL]
       WHEN p.rejected < 0 OR p.rejected > p.quantity THEN ARRAY['rejected',
         format('must be between 0 and the %s dispatched', p.quantity), NULL]

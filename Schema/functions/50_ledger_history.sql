@@ -128,7 +128,10 @@ CREATE OR REPLACE FUNCTION ledger_verify() RETURNS TABLE (
     (e.kind <> 'dispense' AND num_nonnulls(e.population_code, e.channel, e.worker_code, e.client_uic) > 0,
       'names a population, channel, peer educator or client, but only a dispense does'),
     (e.kind = 'adjustment' AND e.reason_code IS NULL, 'is an adjustment without a reason'),
-    (e.kind IN ('transfer_out', 'transfer_in') AND e.transfer_id IS NULL, 'belongs to no transfer')
+    (e.kind IN ('transfer_out', 'transfer_in') AND e.transfer_id IS NULL, 'belongs to no transfer'),
+    (e.reverses_event_id IS NOT NULL
+      AND (SELECT o.quantity FROM stock_events o WHERE o.id = e.reverses_event_id) <> -e.quantity,
+      format('reverses event %s by other than its opposite', e.reverses_event_id))
   ) AS broken (is_broken, rule)
   WHERE broken.is_broken
   ORDER BY 1, 2, 3, 4, 5

@@ -72,7 +72,8 @@ public enum Simulator {
   /// `days` rather than weeks, so tests can run a large profile briefly; `oneByOne` posts each request on its
   /// own, so tests can compare the batched history with it.
   ///
-  /// `workers`: how many connections write at once (default: one per processor, at most one per supply chain);
+  /// `workers`: how many connections write at once (default: one per processor, at most eight, so a large server's
+  /// connection limit is not spent on one simulation, and at most one per supply chain);
   /// `openSibling` opens each further one (the store's, so an interrupt reaches it; by default a plain copy of
   /// `connection`'s).
   static func run(
@@ -124,7 +125,7 @@ public enum Simulator {
     // own copy of the run (which only its chains change). What each chain writes does not depend on which worker
     // wrote it or when; only event and transfer numbers interleave differently.
     let growth = try LedgerGrowth(connection)
-    let workerCount = max(1, min(workers ?? ProcessInfo.processInfo.activeProcessorCount, network.chains.count))
+    let workerCount = max(1, min(workers ?? min(ProcessInfo.processInfo.activeProcessorCount, 8), network.chains.count))
     run.alreadyRecorded = 0
     let simulationWorkers = try (0..<workerCount).map { index in
       SimulationWorker(

@@ -424,4 +424,30 @@ struct OneBookingPathTests {
     #expect(postings[0].events.map(\.quantity) == [100])
     #expect(try StockQueries.verify(store).isEmpty)
   }
+
+  /// Only ledger_undo writes reversals, as the opposite of their event; one written around it that is not is listed.
+  @Test func verifyListsAReversalThatIsNotTheOppositeOfItsEvent() throws {
+    let store = try bookingDatabase()
+    let received = try Ledger.post(store, receipt(10, lot: "L1", expiry: "2027-06-30", on: "2026-03-10"))
+    let original = try #require(received.events.first?.id)
+    try store.execute("BEGIN")
+    try store.execute("SELECT set_config('kpstock.booked', 'on', true)")
+    try store.execute(
+      """
+      INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on,
+        reverses_event_id, idempotency_key, fingerprint)
+      VALUES ('DICE-UKUNDA', 'MALE-CONDOM', 'L1', 'receipt', 10, '2026-03-10', '2026-03-11', \(original), 'raw',
+        '\\x00')
+      """)
+    let lot = "site_code = 'DICE-UKUNDA' AND commodity_code = 'MALE-CONDOM'"
+    try store.execute(Query(unsafeSQL: "UPDATE stock_balances SET on_hand = on_hand + 10 WHERE \(lot)"))
+    try store.execute(
+      Query(unsafeSQL: "UPDATE stock_daily SET net_change = net_change + 10 WHERE \(lot) AND day = '2026-03-10'"))
+    try store.execute(
+      Query(unsafeSQL: "UPDATE stock_lot_daily SET net_change = net_change + 10 WHERE \(lot) AND day = '2026-03-10'"))
+    try store.execute("COMMIT")
+    let checks = try StockQueries.verify(store).map(\.check)
+    #expect(
+      checks.count == 1 && checks[0].hasSuffix("reverses event \(original) by other than its opposite"), "\(checks)")
+  }
 }

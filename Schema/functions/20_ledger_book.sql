@@ -114,6 +114,14 @@ DECLARE
   v_event_seq regclass;
   v_transfer_seq regclass;
   v_maybe_short boolean;
+  v_bulk_sites text[] := '{}';
+  v_bulk_commodities text[] := '{}';
+  v_bulk_lots text[] := '{}';
+  v_bulk_expiries date[] := '{}';
+  v_bulk_firsts date[];
+  v_bulk_lasts date[];
+  v_bulk_asked bigint[];
+  v_bulk_count integer := 0;
 BEGIN
   SELECT programme_day(ps.time_zone), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
 
@@ -308,22 +316,6 @@ BEGIN
       HINT = v_first.hint;
   END IF;
 
-  -- The lines to book. A commodity that is not lot-tracked has one balance per site, under lot ''.
-  SELECT coalesce(array_agg(ROW(l.req, l.line, l.key, l.fingerprint, l.asked_day, l.day, l.site, l.commodity,
-      CASE WHEN m.lot_tracked THEN l.lot ELSE '' END, l.expiry, l.kind, l.quantity, l.lots, l.reason, l.population,
-      l.channel, l.worker, l.client, l.note, l.to_site, l.transfer_id, l.count_id, l.reverses_event_id)::ledger_line
-      ORDER BY l.day, l.req, l.line), '{}')
-  INTO v_lines
-  FROM unnest(p_lines) l JOIN commodities m ON m.code = l.commodity
-  WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
-    AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req);
-  -- Each day's lines are a slice of the batch, so a register spanning weeks is read once, not once a day.
-  SELECT coalesce(array_agg(d.day ORDER BY d.day), '{}'), coalesce(array_agg(d.first ORDER BY d.day), '{}'),
-    coalesce(array_agg(d.last ORDER BY d.day), '{}')
-  INTO v_days, v_firsts, v_lasts
-  FROM (SELECT u.day, min(u.ordinality)::integer AS first, max(u.ordinality)::integer AS last
-    FROM unnest(v_lines) WITH ORDINALITY u GROUP BY u.day) d;
-
   -- Looked up once: a generic plan would look each sequence up in the catalogue for every row.
   v_event_seq := pg_get_serial_sequence('stock_events', 'id')::regclass;
   v_transfer_seq := pg_get_serial_sequence('transfers', 'id')::regclass;
@@ -332,8 +324,121 @@ BEGIN
   IF p_dry_run THEN
     SELECT greatest(0, -min(id)) INTO v_next_id FROM stock_events;
   END IF;
-
   PERFORM set_config('kpstock.booked', 'on', true);
+
+  -- Whole site-commodities at once. A register is mostly takes without a named lot; where every line of a site and
+  -- commodity in the batch is one, and the first lot usable on the batch's first day there is usable through its
+  -- last day and has room on that first day for all of them, every take is one event from that lot whatever its
+  -- day: room only grows with the day, and what earlier days of the batch take leaves the later days' room no
+  -- smaller than what they ask. Those lines are booked here in one pass, all days together, in the order the day
+  -- by day account below would number them; the rest go day by day. Only for batches of one-line requests.
+  IF (SELECT bool_and(l.line = 1) FROM unnest(p_lines) l) THEN
+    SELECT coalesce(array_agg(g.site ORDER BY g.site, g.commodity), '{}'),
+      coalesce(array_agg(g.commodity ORDER BY g.site, g.commodity), '{}'),
+      coalesce(array_agg(g.first_day ORDER BY g.site, g.commodity), '{}'),
+      coalesce(array_agg(g.last_day ORDER BY g.site, g.commodity), '{}'),
+      coalesce(array_agg(g.asked ORDER BY g.site, g.commodity), '{}')
+    INTO v_bulk_sites, v_bulk_commodities, v_bulk_firsts, v_bulk_lasts, v_bulk_asked
+    FROM (
+      SELECT l.site, l.commodity, min(l.day) AS first_day, max(l.day) AS last_day, sum(-l.quantity)::bigint AS asked
+      FROM unnest(p_lines) l
+      WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
+        AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)
+      GROUP BY l.site, l.commodity
+      HAVING bool_and(l.quantity < 0 AND l.lot IS NULL AND l.lots = 'usable' AND l.kind IN ('dispense', 'adjustment')
+        AND l.transfer_id IS NULL AND l.count_id IS NULL AND l.reverses_event_id IS NULL)
+    ) g;
+  END IF;
+
+  IF cardinality(v_bulk_sites) > 0 THEN
+    PERFORM 1 FROM stock_balances b
+    WHERE (b.site_code, b.commodity_code) IN (SELECT * FROM unnest(v_bulk_sites, v_bulk_commodities))
+    ORDER BY b.site_code, b.commodity_code, b.lot_code FOR UPDATE;
+
+    SELECT coalesce(array_agg(g.site), '{}'), coalesce(array_agg(g.commodity), '{}'),
+      coalesce(array_agg(f.lot_code), '{}'), coalesce(array_agg(f.expires_on), '{}')
+    INTO v_bulk_sites, v_bulk_commodities, v_bulk_lots, v_bulk_expiries
+    FROM unnest(v_bulk_sites, v_bulk_commodities, v_bulk_firsts, v_bulk_lasts, v_bulk_asked)
+      g (site, commodity, first_day, last_day, asked)
+    CROSS JOIN LATERAL (
+      SELECT b.lot_code, lo.expires_on, b.on_hand FROM stock_balances b
+      LEFT JOIN lots lo ON lo.commodity_code = b.commodity_code AND lo.lot_code = b.lot_code
+      WHERE b.site_code = g.site AND b.commodity_code = g.commodity AND b.on_hand > 0
+        AND coalesce(lo.expires_on >= g.first_day, true)
+      ORDER BY lo.expires_on NULLS LAST, b.lot_code LIMIT 1
+    ) f
+    WHERE coalesce(f.expires_on >= g.last_day, true)
+      AND f.on_hand - greatest(0, coalesce((
+        SELECT max(s.suffix) FROM (
+          SELECT sum(ld.net_change) OVER (ORDER BY ld.day DESC) AS suffix FROM stock_lot_daily ld
+          WHERE ld.site_code = g.site AND ld.commodity_code = g.commodity AND ld.lot_code = f.lot_code
+            AND ld.day > g.first_day) s), 0)) >= g.asked;
+  END IF;
+
+  IF cardinality(v_bulk_sites) > 0 THEN
+    WITH numbered AS (
+      SELECT t.*, CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER ()) ELSE nextval(v_event_seq) END AS id
+      FROM (SELECT l.*, c.lot AS taken_lot, c.expires_on AS taken_expiry
+        FROM unnest(p_lines) l
+        JOIN unnest(v_bulk_sites, v_bulk_commodities, v_bulk_lots, v_bulk_expiries) c (site, commodity, lot, expires_on)
+          ON c.site = l.site AND c.commodity = l.commodity
+        WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
+          AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)
+        ORDER BY l.day, l.req) t
+    ), added AS (
+      INSERT INTO stock_events (id, site_code, commodity_code, lot_code, kind, quantity, reason_code, occurred_on,
+        recorded_on, note, population_code, channel, worker_code, client_uic, idempotency_key, key_part, fingerprint)
+      OVERRIDING SYSTEM VALUE
+      SELECT n.id, n.site, n.commodity, n.taken_lot, n.kind, n.quantity, n.reason, n.day, v_today, n.note,
+        n.population, n.channel, n.worker, n.client, n.key, 1, n.fingerprint
+      FROM numbered n
+    ), balances AS (
+      UPDATE stock_balances b SET on_hand = b.on_hand + t.quantity
+      FROM (SELECT site, commodity, taken_lot, sum(quantity) AS quantity FROM numbered GROUP BY 1, 2, 3) t
+      WHERE b.site_code = t.site AND b.commodity_code = t.commodity AND b.lot_code = t.taken_lot
+    ), lot_daily AS (
+      INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
+      SELECT site, commodity, taken_lot, day, sum(quantity) FROM numbered GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+      ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
+    ), daily AS (
+      INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
+      SELECT site, commodity, day, sum(quantity), 0, coalesce(-sum(quantity) FILTER (WHERE kind = 'dispense'), 0), 0,
+        coalesce(sum(quantity) FILTER (WHERE kind = 'adjustment'), 0)
+      FROM numbered GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+      ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
+        net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed,
+        adjusted = d.adjusted + excluded.adjusted
+    )
+    SELECT coalesce(array_agg(ROW(n.req, 'posted', NULL, NULL, NULL, NULL, n.id, 1, n.site, n.commodity, n.taken_lot,
+        n.taken_expiry, n.kind, n.quantity, n.reason, n.day, NULL, NULL, NULL)::ledger_booked), '{}')
+    INTO v_wave
+    FROM numbered n;
+    v_next_id := v_next_id + cardinality(v_wave);
+    RETURN QUERY SELECT * FROM unnest(v_wave);
+    v_bulk_count := cardinality(v_wave);
+  END IF;
+
+  -- The lines to book day by day (none when the pass above booked them all). A commodity that is not lot-tracked
+  -- has one balance per site, under lot ''.
+  IF v_bulk_count < cardinality(p_lines) - cardinality(v_repeat_reqs) - cardinality(v_refused) THEN
+    SELECT coalesce(array_agg(ROW(l.req, l.line, l.key, l.fingerprint, l.asked_day, l.day, l.site, l.commodity,
+        CASE WHEN m.lot_tracked THEN l.lot ELSE '' END, l.expiry, l.kind, l.quantity, l.lots, l.reason, l.population,
+        l.channel, l.worker, l.client, l.note, l.to_site, l.transfer_id, l.count_id, l.reverses_event_id)::ledger_line
+        ORDER BY l.day, l.req, l.line), '{}')
+    INTO v_lines
+    FROM unnest(p_lines) l JOIN commodities m ON m.code = l.commodity
+    WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
+      AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)
+      AND NOT EXISTS (SELECT 1 FROM unnest(v_bulk_sites, v_bulk_commodities) c (site, commodity)
+        WHERE c.site = l.site AND c.commodity = l.commodity);
+  END IF;
+  -- Each day's lines are a slice of the batch, so a register spanning weeks is read once, not once a day.
+  SELECT coalesce(array_agg(d.day ORDER BY d.day), '{}'), coalesce(array_agg(d.first ORDER BY d.day), '{}'),
+    coalesce(array_agg(d.last ORDER BY d.day), '{}')
+  INTO v_days, v_firsts, v_lasts
+  FROM (SELECT u.day, min(u.ordinality)::integer AS first, max(u.ordinality)::integer AS last
+    FROM unnest(v_lines) WITH ORDINALITY u GROUP BY u.day) d;
+
   FOR v_i IN 1..cardinality(v_days) LOOP
     v_day := v_days[v_i];
     v_wave_lines := v_lines[v_firsts[v_i]:v_lasts[v_i]];

@@ -148,6 +148,54 @@ struct OneBookingPathTests {
     #expect(try Ledger.post(imported, undated, key: "p4-l7").replayed)
   }
 
+  /// A batch's takes are booked a site and commodity at a time, all days together, when the first usable lot can
+  /// cover them all; otherwise a day at a time. Either way the ledger is the one that posting the rows one by one, in
+  /// date order, leaves: the same lots, the same refusals. A single back-dated row that fits takes the first route and
+  /// a register whose first lot runs short the second, so the last two cases hold each route against the other.
+  @Test(
+    arguments: [
+      // All from L1, whose room covers every row.
+      (opening: 500, later: 0, rows: [30, 40, 25, 60]),
+      // L1 runs out on the third day and the rest comes from L2, which expires later.
+      (opening: 100, later: 0, rows: [30, 40, 50, 60]),
+      // A dispense on 2026-03-10 already needs 80 of L1's 100, so the second day can have only 5: refused.
+      (opening: 100, later: 80, rows: [15, 10, 3, 2]),
+    ])
+  func aRegistersTakesBookAsPostingThemOneByOneDoes(opening: Int64, later: Int64, rows: [Int64]) throws {
+    let days = ["2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08"]
+    func setUp() throws -> Store {
+      let store = try bookingDatabase()
+      try Ledger.post(store, receipt(opening, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"), key: "grn-1")
+      try Ledger.post(store, receipt(300, lot: "L2", expiry: "2027-09-30", on: "2026-03-02"), key: "grn-2")
+      if later > 0 { try Ledger.post(store, dispensing(later, on: "2026-03-10"), key: "later") }
+      return store
+    }
+    let oneByOne = try setUp()
+    var refusedLines: [Int] = []
+    for (index, quantity) in rows.enumerated() {
+      do {
+        try Ledger.post(oneByOne, dispensing(quantity, on: days[index]), key: "row-\(index)")
+      } catch {
+        refusedLines.append(index + 2)
+      }
+    }
+
+    let imported = try setUp()
+    var register = "site,commodity,qty,date,population,channel,worker,client,note,key\n"
+    for (index, quantity) in rows.enumerated() {
+      register += "DICE-UKUNDA,MALE-CONDOM,\(quantity),\(days[index]),FSW,outreach,PE-7,KWL-0042-R,register p. 4,"
+      register += "row-\(index)\n"
+    }
+    let path = try temporaryFile(named: "register.csv", contents: register)
+    let report = try LedgerImport.run(
+      imported, kind: .dispensing, path: path, skipInvalid: true,
+      rejectedFile: try temporaryFile(named: "rejected.csv", contents: ""))
+
+    #expect(report.rejected.map(\.line) == refusedLines)
+    #expect(try ledgerContents(imported) == (try ledgerContents(oneByOne)))
+    #expect(try StockQueries.verify(imported).isEmpty)
+  }
+
   @Test func anEntryRunAgainNamingTheDayItDefaultedToIsARepeat() throws {
     let store = try bookingDatabase()
     try Ledger.post(store, receipt(100, lot: "L1", expiry: "2027-06-30", on: "2026-03-11"))

@@ -1,8 +1,8 @@
 -- Bulk import of paper registers typed into spreadsheets. The file is streamed by COPY into the temporary table
 -- ledger_staging (line number + one text column per CSV column); ledger_import_prepare reads each cell into its type,
 -- and ledger_import_post books the rows through ledger_book, in date order, in the caller's transaction. Every rule
--- beyond a cell's type is ledger_book's. A row's idempotency key is its `key` cell or a digest of its content, so
--- importing the same file twice, or two overlapping files, posts nothing twice.
+-- beyond a cell's type is ledger_book's. A row's idempotency key is its `key` cell or made from its content
+-- (ledger_import_key), so importing the same file twice, or two overlapping files, posts nothing twice.
 
 -- A date in YYYY-MM-DD, or NULL when the text is not one (never an error, so a bad cell is reported, not fatal).
 -- STABLE, as the text-to-date cast is, so that it is inlined into the query that reads a register.
@@ -19,10 +19,17 @@ $$;
 -- Types the staged rows into ledger_import_rows and lists cells that cannot be read into ledger_import_errors
 -- (line, field, problem). p_kind: dispensing, receipts, adjustments or counts. An adjustment's quantity takes its sign
 -- from its reason (a reason that can go either way needs +N or -N), as `kpstock adjust` reads --qty.
+--
+-- Each row becomes its request's ledger line here, once (ledger_request_line: the normalised fields and the
+-- fingerprint). A row without a `key` cell is keyed by its day, its fingerprint and its place among identical rows of
+-- that day (ledger_import_key), so a register imported twice, or two overlapping registers, post nothing twice, and
+-- the keys of one day's rows sit together in the key index. Dates are parsed once per distinct text, not per row.
+-- Rows are read back a span of days at a time (ledger_import_spans), through an index on the day.
 CREATE OR REPLACE FUNCTION ledger_import_prepare(p_kind text) RETURNS void LANGUAGE plpgsql
 SET work_mem = '128MB' SET jit = off AS $$
 DECLARE
   v_column text;
+  v_today date := programme_today();
 BEGIN
   IF p_kind NOT IN ('dispensing', 'receipts', 'adjustments', 'counts') THEN
     RAISE EXCEPTION 'unknown import kind %', p_kind;
@@ -36,26 +43,37 @@ BEGIN
   CREATE TEMP TABLE ledger_import_errors (line bigint NOT NULL, field text NOT NULL, problem text NOT NULL);
 
   CREATE TEMP TABLE ledger_import_rows AS
-  WITH cells AS (
-    SELECT s.line, upper(btrim(s.site)) AS site, upper(btrim(s.commodity)) AS commodity, upper(btrim(s.lot)) AS lot,
-      btrim(s.expiry) AS expiry, btrim(s.qty) AS qty, btrim(s.date) AS date,
-      upper(btrim(s.population)) AS population, lower(btrim(s.channel)) AS channel, upper(btrim(s.worker)) AS worker,
-      upper(btrim(s.client)) AS client, lower(btrim(s.reason)) AS reason, btrim(s.note) AS note, btrim(s.key) AS key
-    FROM ledger_staging s
+  WITH dates AS (
+    SELECT d.text, ledger_parse_date(btrim(d.text)) AS day
+    FROM (SELECT s.date AS text FROM ledger_staging s UNION SELECT s.expiry FROM ledger_staging s) d
+  ), cells AS (
+    SELECT s.line, upper(btrim(s.site)) AS site, upper(btrim(s.commodity)) AS commodity,
+      nullif(upper(btrim(s.lot)), '') AS lot, btrim(s.expiry) AS expiry, x.day AS expires_on, btrim(s.qty) AS qty,
+      btrim(s.date) AS date, d.day, upper(btrim(s.population)) AS population, lower(btrim(s.channel)) AS channel,
+      upper(btrim(s.worker)) AS worker, upper(btrim(s.client)) AS client, lower(btrim(s.reason)) AS reason,
+      btrim(s.note) AS note, nullif(btrim(s.key), '') AS key
+    FROM ledger_staging s LEFT JOIN dates d ON d.text = s.date LEFT JOIN dates x ON x.text = s.expiry
   ), typed AS (
-    SELECT c.*, ledger_parse_date(c.expiry) AS expires_on, ledger_parse_date(c.date) AS day,
-      CASE WHEN c.qty ~ '^[+-]?[0-9]{1,10}$' THEN c.qty::bigint END AS magnitude, r.direction,
-      encode(ledger_fingerprint(p_kind, c.site, c.commodity, c.lot, c.expiry, c.qty, c.date, c.population, c.channel,
-        c.worker, c.client, c.reason, c.note), 'hex') AS digest
+    SELECT c.*, CASE WHEN c.qty ~ '^[+-]?[0-9]{1,10}$' THEN c.qty::bigint END AS magnitude, r.direction
     FROM cells c LEFT JOIN stock_reasons r ON r.code = c.reason
+  ), signed AS MATERIALIZED (
+    SELECT t.*, CASE WHEN p_kind = 'adjustments' AND t.direction = 'out' THEN -abs(t.magnitude)
+        WHEN p_kind = 'adjustments' AND t.direction = 'in' THEN abs(t.magnitude) ELSE t.magnitude END AS quantity
+    FROM typed t
   )
-  SELECT row_number() OVER (ORDER BY day, line) AS seq, line, site, commodity, nullif(lot, '') AS lot, expiry,
-    expires_on, qty, magnitude,
-    CASE WHEN p_kind = 'adjustments' AND direction = 'out' THEN -abs(magnitude)
-      WHEN p_kind = 'adjustments' AND direction = 'in' THEN abs(magnitude) ELSE magnitude END AS quantity,
-    direction, date, day, population, channel, worker, client, reason, note,
-    coalesce(key, 'row:' || digest || ':' || row_number() OVER (PARTITION BY digest ORDER BY line)) AS key
-  FROM typed;
+  SELECT s.*, 1 AS ordinal, ledger_request_line(s.line::integer,
+      CASE p_kind WHEN 'dispensing' THEN 'dispense' WHEN 'receipts' THEN 'receipt' WHEN 'counts' THEN 'count'
+        ELSE 'adjustment' END,
+      s.key, s.site, s.commodity, s.lot, s.expires_on, s.quantity, s.day, s.population, s.channel, s.worker, s.client,
+      s.reason, s.note, NULL, v_today) AS booking
+  FROM signed s;
+
+  -- Identical rows of one day are numbered in file order; nearly every row is alone and keeps 1.
+  UPDATE ledger_import_rows r SET ordinal = d.ordinal
+  FROM (SELECT i.line, row_number() OVER (PARTITION BY (i.booking).fingerprint, i.day ORDER BY i.line) AS ordinal
+    FROM ledger_import_rows i WHERE i.key IS NULL) d
+  WHERE d.ordinal > 1 AND r.line = d.line;
+  CREATE INDEX ON pg_temp.ledger_import_rows (day);
   ANALYZE ledger_import_rows;
 
   INSERT INTO ledger_import_errors (line, field, problem)
@@ -95,13 +113,45 @@ BEGIN
   SELECT line, 'note', 'is longer than 500 characters' FROM ledger_import_rows WHERE length(note) > 500;
 END $$;
 
--- Books the typed rows seq p_from..p_to (date order) that have no cell errors and returns every row's outcome:
+-- A register row's idempotency key: its `key` cell, or its day, fingerprint and place among identical rows that day.
+CREATE OR REPLACE FUNCTION ledger_import_key(p_key text, p_day date, p_fingerprint bytea, p_ordinal integer)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(p_key, 'row:' || p_day || ':' || encode(p_fingerprint, 'hex') || ':' || p_ordinal)
+$$;
+
+-- Spans of whole days of the typed register, in date order, of about p_rows rows each. A day is never split, so its
+-- rows meet in one ledger_book batch.
+CREATE OR REPLACE FUNCTION ledger_import_spans(p_rows bigint)
+RETURNS TABLE (first_day date, last_day date, rows bigint) LANGUAGE plpgsql AS $$
+BEGIN
+  -- plpgsql: the table it reads exists only while an import runs.
+  RETURN QUERY
+  WITH days AS (
+    SELECT i.day, count(*) AS day_rows FROM ledger_import_rows i WHERE i.day IS NOT NULL GROUP BY i.day
+  ), spans AS (
+    SELECT d.day, d.day_rows, (sum(d.day_rows) OVER (ORDER BY d.day) - d.day_rows)::bigint / greatest(p_rows, 1) AS span
+    FROM days d
+  )
+  SELECT min(s.day), max(s.day), sum(s.day_rows)::bigint FROM spans s GROUP BY s.span ORDER BY s.span;
+END $$;
+
+-- A register row's ledger line under the row's key.
+CREATE OR REPLACE FUNCTION ledger_import_line(p_line ledger_line, p_key text) RETURNS ledger_line
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW(p_line.req, p_line.line, p_key, p_line.fingerprint, p_line.asked_day, p_line.day, p_line.site,
+    p_line.commodity, p_line.lot, p_line.expiry, p_line.kind, p_line.quantity, p_line.lots, p_line.reason,
+    p_line.population, p_line.channel, p_line.worker, p_line.client, p_line.note, p_line.to_site, p_line.transfer_id,
+    p_line.count_id, p_line.reverses_event_id)::ledger_line
+$$;
+
+-- Books the typed rows of days p_first_day..p_last_day that have no cell errors and returns every row's outcome:
 -- posted, repeat (already recorded under its key) or error with field and problem. Dispensing, receipts and
 -- adjustments go to ledger_book as one batch, which reports refused rows and books the rest (p_dry_run: with
 -- negative event ids, for the caller to roll back); counts go row by row through ledger_count, since each is compared
 -- with the stock the rows before it left. Errors that say the transaction itself failed (deadlock, cancel, lost
 -- connection) are raised, not reported.
-CREATE OR REPLACE FUNCTION ledger_import_post(p_kind text, p_from bigint, p_to bigint, p_dry_run boolean)
+DROP FUNCTION IF EXISTS ledger_import_post(text, bigint, bigint, boolean);
+CREATE OR REPLACE FUNCTION ledger_import_post(p_kind text, p_first_day date, p_last_day date, p_dry_run boolean)
 RETURNS TABLE (line bigint, outcome text, field text, problem text, hint text, constraint_name text)
 LANGUAGE plpgsql SET work_mem = '128MB' SET jit = off AS $$
 DECLARE
@@ -112,30 +162,29 @@ DECLARE
   v_column text;
   v_constraint text;
   v_hint text;
-  v_today date := programme_today();
 BEGIN
   IF p_kind <> 'counts' THEN
     RETURN QUERY
     SELECT b.req::bigint, min(b.outcome), min(b.field), min(b.problem), min(b.hint), NULL::text
     FROM ledger_book(ARRAY(
-      SELECT ledger_request_line(i.line::integer,
-        CASE p_kind WHEN 'dispensing' THEN 'dispense' WHEN 'receipts' THEN 'receipt' ELSE 'adjustment' END,
-        i.key, i.site, i.commodity, i.lot, i.expires_on, i.quantity, i.day, i.population, i.channel, i.worker, i.client,
-        i.reason, i.note, NULL, v_today)
+      SELECT ledger_import_line(i.booking, ledger_import_key(i.key, i.day, (i.booking).fingerprint, i.ordinal))
       FROM ledger_import_rows i
-      WHERE i.seq BETWEEN p_from AND p_to AND NOT EXISTS (SELECT 1 FROM ledger_import_errors e WHERE e.line = i.line)
-      ORDER BY i.seq), true, p_dry_run, 'line') b
+      WHERE i.day BETWEEN p_first_day AND p_last_day
+        AND NOT EXISTS (SELECT 1 FROM ledger_import_errors e WHERE e.line = i.line)
+      ORDER BY i.day, i.line), true, p_dry_run, 'line') b
     GROUP BY b.req;
     RETURN;
   END IF;
 
   FOR r IN
-    SELECT * FROM ledger_import_rows i
-    WHERE i.seq BETWEEN p_from AND p_to AND NOT EXISTS (SELECT 1 FROM ledger_import_errors e WHERE e.line = i.line)
-    ORDER BY i.seq
+    SELECT i.*, ledger_import_key(i.key, i.day, (i.booking).fingerprint, i.ordinal) AS row_key
+    FROM ledger_import_rows i
+    WHERE i.day BETWEEN p_first_day AND p_last_day
+      AND NOT EXISTS (SELECT 1 FROM ledger_import_errors e WHERE e.line = i.line)
+    ORDER BY i.day, i.line
   LOOP
     BEGIN
-      SELECT min(c.outcome) INTO v_outcome FROM ledger_count(r.key, r.site, r.commodity, r.lot, r.expires_on,
+      SELECT min(c.outcome) INTO v_outcome FROM ledger_count(r.row_key, r.site, r.commodity, r.lot, r.expires_on,
         r.quantity, r.reason, r.day, NULL, r.note) c;
       line := r.line;
       outcome := v_outcome;

@@ -86,7 +86,8 @@ public struct LedgerImportReport: Sendable, Equatable {
 /// through the ledger's posting functions in date order, all in one transaction. With any bad row nothing
 /// is posted, unless `skipInvalid`, which posts the good rows and writes the bad ones to `rejectedFile`.
 public enum LedgerImport {
-  /// Rows booked per call to ledger_import_post: one ledger_book batch, and a point to show progress.
+  /// Rows booked per call to ledger_import_post (whole days, so about this many): one ledger_book batch, and a point
+  /// to show progress.
   static let batchRows = 50_000
 
   public static func run(
@@ -145,11 +146,14 @@ public enum LedgerImport {
     var repeats = 0
     var rejected: [RejectedRow] = []
     let growth = try LedgerGrowth(connection)
-    for first in stride(from: 1, through: staged.rowCount, by: batchRows) {
-      let last = min(first + batchRows - 1, staged.rowCount)
+    let spans = try connection.query("SELECT * FROM ledger_import_spans(\(Int64(batchRows)))")
+    var booked = 0
+    for span in spans {
       let postedBefore = posted
+      let firstDay: CalendarDate = try span.decode("first_day")
+      let lastDay: CalendarDate = try span.decode("last_day")
       let outcomes = try connection.query(
-        "SELECT * FROM ledger_import_post(\(kind.rawValue), \(Int64(first)), \(Int64(last)), \(dryRun))")
+        "SELECT * FROM ledger_import_post(\(kind.rawValue), \(firstDay), \(lastDay), \(dryRun))")
       for row in outcomes {
         switch try row.decode("outcome") as String {
         case "posted": posted += 1
@@ -158,7 +162,8 @@ public enum LedgerImport {
         }
       }
       try growth.wrote(posted - postedBefore, connection)
-      progress?("posted \(percent(last, of: staged.rowCount)) of \(staged.rowCount) rows")
+      booked += Int(try span.decode("rows") as Int64)
+      progress?("posted \(percent(booked, of: staged.rowCount)) of \(staged.rowCount) rows")
     }
     rejected += try connection.query("SELECT line, field, problem FROM ledger_import_errors").map { row in
       RejectedRow(

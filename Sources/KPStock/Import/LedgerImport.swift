@@ -147,6 +147,8 @@ public enum LedgerImport {
     var rejected: [RejectedRow] = []
     let growth = try LedgerGrowth(connection)
     let spans = try connection.query("SELECT * FROM ledger_import_spans(\(Int64(batchRows)))")
+    // Rows without a readable date are in no span: they are reported, not booked.
+    let dated = try spans.reduce(0) { $0 + Int(try $1.decode("rows") as Int64) }
     var booked = 0
     for span in spans {
       let postedBefore = posted
@@ -163,7 +165,7 @@ public enum LedgerImport {
       }
       try growth.wrote(posted - postedBefore, connection)
       booked += Int(try span.decode("rows") as Int64)
-      progress?("posted \(percent(booked, of: staged.rowCount)) of \(staged.rowCount) rows")
+      progress?("posted \(percent(booked, of: dated)) of \(dated) rows")
     }
     rejected += try connection.query("SELECT line, field, problem FROM ledger_import_errors").map { row in
       RejectedRow(

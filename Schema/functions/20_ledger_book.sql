@@ -43,6 +43,15 @@ CREATE OR REPLACE FUNCTION ledger_refusal(p_req integer, p_field text, p_problem
     NULL, NULL, NULL, NULL, NULL)::ledger_booked
 $$;
 
+-- A batch's lines as rows, for statements that join them to reference tables. A generic plan guesses ten rows for
+-- unnest of an array parameter, and so builds a hash table of the whole batch at each join instead of one of each
+-- small table: for a register's 50,000 lines, 40 % of the rules' time. Not inlined (plpgsql), so its estimate holds.
+CREATE OR REPLACE FUNCTION ledger_batch_lines(p_lines ledger_line[]) RETURNS SETOF ledger_line LANGUAGE plpgsql
+IMMUTABLE ROWS 5000 AS $$
+BEGIN
+  RETURN QUERY SELECT * FROM unnest(p_lines);
+END $$;
+
 -- When and where anything may be recorded: on a day no later than today and within the back-dating window, at a
 -- site that exists and is open that day. ledger_book judges every line by it; count_start, which opens a count rather
 -- than booking stock, judges the count's day by it. NULL when all is well. p_site_code and the dates are the site's
@@ -185,19 +194,25 @@ BEGIN
   WITH requests AS (
     SELECT DISTINCT ON (l.req) l.req, l.key, l.site, l.fingerprint, l.asked_day
     FROM unnest(p_lines) l ORDER BY l.req, l.line
+  ), shared AS (
+    -- Keys that several requests of the batch carry, with the first of those requests. Nearly every key is carried
+    -- once, so they are found by hashing, not by sorting every request by key.
+    SELECT DISTINCT ON (r.site, r.key) r.site, r.key, r.req AS first_req, r.fingerprint AS first_fingerprint
+    FROM requests r
+    WHERE (r.site, r.key) IN (SELECT q.site, q.key FROM requests q GROUP BY q.site, q.key HAVING count(*) > 1)
+    ORDER BY r.site, r.key, r.req
   ), judged AS (
-    SELECT r.req, r.key, r.site, e.id AS event, first_value(r.req) OVER w AS first_req,
+    SELECT r.req, r.key, r.site, e.id AS event, s.first_req,
       CASE WHEN r.key IS NULL OR length(r.key) NOT BETWEEN 1 AND 100 OR r.key ~ '[[:cntrl:]]' THEN 'bad key'
         WHEN e.id IS NOT NULL AND e.fingerprint = r.fingerprint AND coalesce(r.asked_day = e.occurred_on, true)
           THEN 'repeat'
         WHEN e.id IS NOT NULL THEN 'conflict'
-        WHEN first_value(r.req) OVER w <> r.req AND first_value(r.fingerprint) OVER w = r.fingerprint
-          THEN 'repeat'
-        WHEN first_value(r.req) OVER w <> r.req THEN 'batch conflict'
+        WHEN s.first_req <> r.req AND s.first_fingerprint = r.fingerprint THEN 'repeat'
+        WHEN s.first_req <> r.req THEN 'batch conflict'
       END AS verdict
     FROM requests r
     LEFT JOIN stock_events e ON e.site_code = r.site AND e.idempotency_key = r.key AND e.key_part = 1
-    WINDOW w AS (PARTITION BY r.site, r.key ORDER BY r.req)
+    LEFT JOIN shared s ON s.site = r.site AND s.key = r.key
   )
   SELECT
     coalesce(array_agg(ledger_refusal(j.req, 'key',
@@ -219,7 +234,7 @@ BEGIN
   -- one of each request is reported. One CASE, so a line that breaks nothing costs a few comparisons.
   WITH problems AS (
     SELECT DISTINCT ON (l.req) x.refusal
-    FROM unnest(p_lines) l
+    FROM ledger_batch_lines(p_lines) l
     LEFT JOIN sites s ON s.code = l.site
     LEFT JOIN sites t ON t.code = l.to_site
     LEFT JOIN commodities m ON m.code = l.commodity
@@ -379,7 +394,7 @@ BEGIN
     WITH numbered AS (
       SELECT t.*, CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER ()) ELSE nextval(v_event_seq) END AS id
       FROM (SELECT l.*, c.lot AS taken_lot, c.expires_on AS taken_expiry
-        FROM unnest(p_lines) l
+        FROM ledger_batch_lines(p_lines) l
         JOIN unnest(v_bulk_sites, v_bulk_commodities, v_bulk_lots, v_bulk_expiries) c (site, commodity, lot, expires_on)
           ON c.site = l.site AND c.commodity = l.commodity
         WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
@@ -396,15 +411,19 @@ BEGIN
       UPDATE stock_balances b SET on_hand = b.on_hand + t.quantity
       FROM (SELECT site, commodity, taken_lot, sum(quantity) AS quantity FROM numbered GROUP BY 1, 2, 3) t
       WHERE b.site_code = t.site AND b.commodity_code = t.commodity AND b.lot_code = t.taken_lot
+    ), moved AS (
+      -- Summed before sorting: the rollups lock their rows in key order, and a sort of the summed rows is a sort
+      -- of a few hundred, not of the batch.
+      SELECT site, commodity, taken_lot, day, kind, sum(quantity) AS quantity FROM numbered GROUP BY 1, 2, 3, 4, 5
     ), lot_daily AS (
       INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
-      SELECT site, commodity, taken_lot, day, sum(quantity) FROM numbered GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+      SELECT site, commodity, taken_lot, day, sum(quantity) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
       ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
     ), daily AS (
       INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
       SELECT site, commodity, day, sum(quantity), 0, coalesce(-sum(quantity) FILTER (WHERE kind = 'dispense'), 0), 0,
         coalesce(sum(quantity) FILTER (WHERE kind = 'adjustment'), 0)
-      FROM numbered GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+      FROM moved GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
       ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
         net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed,
         adjusted = d.adjusted + excluded.adjusted

@@ -146,15 +146,17 @@ LANGUAGE sql IMMUTABLE AS $$
     p_line.count_id, p_line.reverses_event_id)::ledger_line
 $$;
 
--- Books the typed rows of days p_first_day..p_last_day that have no cell errors and returns every row's outcome:
--- posted, repeat (already recorded under its key) or error with field and problem. Dispensing, receipts and
+-- Books the typed rows of days p_first_day..p_last_day that have no cell errors and returns what became of them:
+-- one row counting those posted, one counting repeats (already recorded under their key), and one row per refused
+-- row with its field and problem (`rows` says how many rows each result row stands for). Dispensing, receipts and
 -- adjustments go to ledger_book as one batch, which reports refused rows and books the rest (p_dry_run: with
 -- negative event ids, for the caller to roll back); counts go row by row through ledger_count, since each is compared
 -- with the stock the rows before it left. Errors that say the transaction itself failed (deadlock, cancel, lost
 -- connection) are raised, not reported.
 DROP FUNCTION IF EXISTS ledger_import_post(text, bigint, bigint, boolean);
+DROP FUNCTION IF EXISTS ledger_import_post(text, date, date, boolean);
 CREATE OR REPLACE FUNCTION ledger_import_post(p_kind text, p_first_day date, p_last_day date, p_dry_run boolean)
-RETURNS TABLE (line bigint, outcome text, field text, problem text, hint text, constraint_name text)
+RETURNS TABLE (line bigint, outcome text, field text, problem text, hint text, constraint_name text, rows bigint)
 LANGUAGE plpgsql SET work_mem = '128MB' SET jit = off AS $$
 DECLARE
   r record;
@@ -166,15 +168,24 @@ DECLARE
   v_hint text;
 BEGIN
   IF p_kind <> 'counts' THEN
+    -- Counted, not listed: a request posted has one event numbered 1, and its other events (a take spread over lots)
+    -- need not be grouped with it.
     RETURN QUERY
-    SELECT b.req::bigint, min(b.outcome), min(b.field), min(b.problem), min(b.hint), NULL::text
-    FROM ledger_book(ARRAY(
-      SELECT ledger_import_line(i.booking, ledger_import_key(i.key, i.day, (i.booking).fingerprint, i.ordinal))
-      FROM ledger_import_rows i
-      WHERE i.day BETWEEN p_first_day AND p_last_day
-        AND NOT EXISTS (SELECT 1 FROM ledger_import_errors e WHERE e.line = i.line)
-      ORDER BY i.day, i.line), true, p_dry_run, 'line') b
-    GROUP BY b.req;
+    WITH booked AS (
+      SELECT b.req, b.outcome, b.field, b.problem, b.hint, b.key_part
+      FROM ledger_book(ARRAY(
+        SELECT ledger_import_line(i.booking, ledger_import_key(i.key, i.day, (i.booking).fingerprint, i.ordinal))
+        FROM ledger_import_rows i
+        WHERE i.day BETWEEN p_first_day AND p_last_day
+          AND NOT EXISTS (SELECT 1 FROM ledger_import_errors e WHERE e.line = i.line)
+        ORDER BY i.day, i.line), true, p_dry_run, 'line') b
+    )
+    SELECT NULL::bigint, 'posted', NULL::text, NULL::text, NULL::text, NULL::text, count(*)
+    FROM booked b WHERE b.outcome = 'posted' AND b.key_part = 1
+    UNION ALL
+    SELECT NULL, 'repeat', NULL, NULL, NULL, NULL, count(DISTINCT b.req) FROM booked b WHERE b.outcome = 'repeat'
+    UNION ALL
+    SELECT b.req, b.outcome, b.field, b.problem, b.hint, NULL, 1 FROM booked b WHERE b.outcome = 'refused';
     RETURN;
   END IF;
 
@@ -194,6 +205,7 @@ BEGIN
       problem := NULL;
       hint := NULL;
       constraint_name := NULL;
+      rows := 1;
       RETURN NEXT;
     EXCEPTION WHEN OTHERS THEN
       GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_column = COLUMN_NAME,
@@ -207,6 +219,7 @@ BEGIN
       problem := v_message;
       hint := nullif(v_hint, '');
       constraint_name := nullif(v_constraint, '');
+      rows := 1;
       RETURN NEXT;
     END;
   END LOOP;

@@ -157,9 +157,10 @@ public enum LedgerImport {
       let outcomes = try connection.query(
         "SELECT * FROM ledger_import_post(\(kind.rawValue), \(firstDay), \(lastDay), \(dryRun))")
       for row in outcomes {
+        let rows = Int(try row.decode("rows") as Int64)
         switch try row.decode("outcome") as String {
-        case "posted": posted += 1
-        case "repeat": repeats += 1
+        case "posted": posted += rows
+        case "repeat": repeats += rows
         default: rejected.append(try rejection(row, fileName: staged.fileName))
         }
       }

@@ -10,21 +10,27 @@ CREATE OR REPLACE FUNCTION ledger_request_line(
   p_day date, p_population text, p_channel text, p_worker text, p_client text, p_reason text, p_note text,
   p_to text, p_today date
 ) RETURNS ledger_line LANGUAGE sql STABLE AS $$
-  -- One expression and no FROM, so the planner inlines it into a batch's query instead of calling it per row.
+  -- One expression and no FROM, so the planner inlines it into a batch's query instead of calling it per row. Codes
+  -- are ASCII by their patterns, so their case is changed byte by byte (COLLATE "C"): under the database's collation
+  -- every value would be converted to wide characters and back, a third of what normalising a register row costs.
   SELECT ROW(p_req, 1, p_key,
-    ledger_fingerprint(p_kind, upper(btrim(p_site)), upper(btrim(p_commodity)), nullif(upper(btrim(p_lot)), ''),
-      p_expiry::text, p_quantity::text, nullif(upper(btrim(p_population)), ''), nullif(lower(btrim(p_channel)), ''),
-      nullif(upper(btrim(p_worker)), ''), nullif(upper(btrim(p_client)), ''), nullif(lower(btrim(p_reason)), ''),
-      nullif(btrim(p_note), ''), nullif(upper(btrim(p_to)), '')),
-    p_day, coalesce(p_day, p_today), upper(btrim(p_site)), upper(btrim(p_commodity)), nullif(upper(btrim(p_lot)), ''),
-    p_expiry, CASE p_kind WHEN 'dispatch' THEN 'transfer_out' ELSE p_kind END,
+    ledger_fingerprint(p_kind, upper(btrim(p_site) COLLATE "C"), upper(btrim(p_commodity) COLLATE "C"),
+      nullif(upper(btrim(p_lot) COLLATE "C"), ''), p_expiry::text, p_quantity::text,
+      nullif(upper(btrim(p_population) COLLATE "C"), ''), nullif(lower(btrim(p_channel) COLLATE "C"), ''),
+      nullif(upper(btrim(p_worker) COLLATE "C"), ''), nullif(upper(btrim(p_client) COLLATE "C"), ''),
+      nullif(lower(btrim(p_reason) COLLATE "C"), ''), nullif(btrim(p_note), ''),
+      nullif(upper(btrim(p_to) COLLATE "C"), '')),
+    p_day, coalesce(p_day, p_today), upper(btrim(p_site) COLLATE "C"), upper(btrim(p_commodity) COLLATE "C"),
+    nullif(upper(btrim(p_lot) COLLATE "C"), ''), p_expiry,
+    CASE p_kind WHEN 'dispatch' THEN 'transfer_out' ELSE p_kind END,
     CASE WHEN p_kind IN ('dispense', 'dispatch') THEN -p_quantity ELSE p_quantity END,
-    CASE WHEN p_kind = 'adjustment' AND p_quantity < 0 AND lower(btrim(p_reason)) = 'expired' THEN 'expired'
+    CASE WHEN p_kind = 'adjustment' AND p_quantity < 0 AND lower(btrim(p_reason) COLLATE "C") = 'expired' THEN 'expired'
       WHEN p_kind = 'adjustment' AND p_quantity < 0 AND nullif(btrim(p_lot), '') IS NOT NULL THEN 'any'
       ELSE 'usable' END,
-    nullif(lower(btrim(p_reason)), ''), nullif(upper(btrim(p_population)), ''), nullif(lower(btrim(p_channel)), ''),
-    nullif(upper(btrim(p_worker)), ''), nullif(upper(btrim(p_client)), ''), nullif(btrim(p_note), ''),
-    nullif(upper(btrim(p_to)), ''), NULL, NULL, NULL)::ledger_line
+    nullif(lower(btrim(p_reason) COLLATE "C"), ''), nullif(upper(btrim(p_population) COLLATE "C"), ''),
+    nullif(lower(btrim(p_channel) COLLATE "C"), ''), nullif(upper(btrim(p_worker) COLLATE "C"), ''),
+    nullif(upper(btrim(p_client) COLLATE "C"), ''), nullif(btrim(p_note), ''),
+    nullif(upper(btrim(p_to) COLLATE "C"), ''), NULL, NULL, NULL)::ledger_line
 $$;
 
 -- A line that only carries a request's key, for a request whose key is already recorded: ledger_book answers it

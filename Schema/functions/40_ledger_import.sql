@@ -2,7 +2,7 @@
 -- ledger_staging (line number + one text column per CSV column); ledger_import_prepare reads each cell into its type,
 -- and ledger_import_post books the rows through ledger_book, in date order, in the caller's transaction. Every rule
 -- beyond a cell's type is ledger_book's. A row's idempotency key is its `key` cell or made from its content
--- (ledger_import_key), so importing the same file twice, or two overlapping files, posts nothing twice.
+-- (ledger_import_span), so importing the same file twice, or two overlapping files, posts nothing twice.
 
 -- A date in YYYY-MM-DD, or NULL when the text is not one (never an error, so a bad cell is reported, not fatal).
 -- STABLE, as the text-to-date cast is, so that it is inlined into the query that reads a register.
@@ -22,7 +22,7 @@ $$;
 --
 -- Each row becomes its request's ledger line here, once (ledger_request_line: the normalised fields and the
 -- fingerprint). A row without a `key` cell is keyed by its day, its fingerprint and its place among identical rows of
--- that day (ledger_import_key), so a register imported twice, or two overlapping registers, post nothing twice, and
+-- that day (ledger_import_span), so a register imported twice, or two overlapping registers, post nothing twice, and
 -- the keys of one day's rows sit together in the key index. Dates are parsed once per distinct text, not per row.
 -- Rows are read back a span of days at a time (ledger_import_spans), through an index on the day.
 CREATE OR REPLACE FUNCTION ledger_import_prepare(p_kind text) RETURNS void LANGUAGE plpgsql
@@ -46,35 +46,28 @@ BEGIN
   WITH dates AS (
     SELECT d.text, ledger_parse_date(btrim(d.text)) AS day
     FROM (SELECT s.date AS text FROM ledger_staging s UNION SELECT s.expiry FROM ledger_staging s) d
-  ), cells AS (
-    SELECT s.line, upper(btrim(s.site)) AS site, upper(btrim(s.commodity)) AS commodity,
-      nullif(upper(btrim(s.lot)), '') AS lot, btrim(s.expiry) AS expiry, x.day AS expires_on, btrim(s.qty) AS qty,
-      btrim(s.date) AS date, d.day, upper(btrim(s.population)) AS population, lower(btrim(s.channel)) AS channel,
-      upper(btrim(s.worker)) AS worker, upper(btrim(s.client)) AS client, lower(btrim(s.reason)) AS reason,
-      btrim(s.note) AS note, nullif(btrim(s.key), '') AS key
-    FROM ledger_staging s LEFT JOIN dates d ON d.text = s.date LEFT JOIN dates x ON x.text = s.expiry
-  ), typed AS (
-    SELECT c.*, CASE WHEN c.qty ~ '^[+-]?[0-9]{1,10}$' THEN c.qty::bigint END AS magnitude, r.direction
-    FROM cells c LEFT JOIN stock_reasons r ON r.code = c.reason
-  ), signed AS MATERIALIZED (
-    -- Materialised: ledger_request_line uses some arguments more than once, and inlined over the expressions above
-    -- it would compute each of them again (12 s against 15 s for a million rows).
-    SELECT t.*, CASE WHEN p_kind = 'adjustments' AND t.direction = 'out' THEN -abs(t.magnitude)
-        WHEN p_kind = 'adjustments' AND t.direction = 'in' THEN abs(t.magnitude) ELSE t.magnitude END AS quantity
-    FROM typed t
+  ), typed AS MATERIALIZED (
+    -- Materialised: ledger_request_line uses some arguments more than once, and inlined over expressions it would
+    -- compute each of them again. Codes are passed as they were typed: ledger_request_line normalises them.
+    SELECT s.line, s.site, s.commodity, s.lot, s.population, s.channel, s.worker, s.client, s.reason, s.note,
+      nullif(btrim(s.key), '') AS key, btrim(s.date) AS date, d.day, btrim(s.expiry) AS expiry, x.day AS expires_on,
+      btrim(s.qty) AS qty, q.magnitude, r.direction,
+      CASE WHEN p_kind = 'adjustments' AND r.direction = 'out' THEN -abs(q.magnitude)
+        WHEN p_kind = 'adjustments' AND r.direction = 'in' THEN abs(q.magnitude) ELSE q.magnitude END AS quantity
+    FROM ledger_staging s
+    LEFT JOIN dates d ON d.text = s.date
+    LEFT JOIN dates x ON x.text = s.expiry
+    LEFT JOIN stock_reasons r ON r.code = lower(btrim(s.reason) COLLATE "C")
+    CROSS JOIN LATERAL (SELECT CASE WHEN btrim(s.qty) ~ '^[+-]?[0-9]{1,10}$' THEN btrim(s.qty)::bigint END) q (magnitude)
   )
-  SELECT s.*, 1 AS ordinal, ledger_request_line(s.line::integer,
+  SELECT t.line, t.key, t.date, t.day, t.expiry, t.expires_on, t.qty, t.magnitude, t.direction,
+    ledger_request_line(t.line::integer,
       CASE p_kind WHEN 'dispensing' THEN 'dispense' WHEN 'receipts' THEN 'receipt' WHEN 'counts' THEN 'count'
         ELSE 'adjustment' END,
-      s.key, s.site, s.commodity, s.lot, s.expires_on, s.quantity, s.day, s.population, s.channel, s.worker, s.client,
-      s.reason, s.note, NULL, v_today) AS booking
-  FROM signed s;
+      t.key, t.site, t.commodity, t.lot, t.expires_on, t.quantity, t.day, t.population, t.channel, t.worker, t.client,
+      t.reason, t.note, NULL, v_today) AS booking
+  FROM typed t;
 
-  -- Identical rows of one day are numbered in file order; nearly every row is alone and keeps 1.
-  UPDATE ledger_import_rows r SET ordinal = d.ordinal
-  FROM (SELECT i.line, row_number() OVER (PARTITION BY (i.booking).fingerprint, i.day ORDER BY i.line) AS ordinal
-    FROM ledger_import_rows i WHERE i.key IS NULL) d
-  WHERE d.ordinal > 1 AND r.line = d.line;
   CREATE INDEX ON pg_temp.ledger_import_rows (day);
   ANALYZE ledger_import_rows;
 
@@ -96,30 +89,46 @@ BEGIN
     OR (p_kind = 'counts' AND (magnitude < 0 OR qty ~ '^[+-]'))
     OR (p_kind = 'adjustments' AND magnitude = 0)
   UNION ALL
-  SELECT line, 'worker', format('''%s'' is not a valid code (2–32 letters, digits or dashes)', worker)
-  FROM ledger_import_rows WHERE worker !~ '^[A-Z0-9][A-Z0-9-]{1,31}$'
+  SELECT line, 'worker', format('''%s'' is not a valid code (2–32 letters, digits or dashes)', (booking).worker)
+  FROM ledger_import_rows WHERE (booking).worker !~ '^[A-Z0-9][A-Z0-9-]{1,31}$'
   UNION ALL
   SELECT line, 'client', format(
-    '''%s'' is not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number', client)
-  FROM ledger_import_rows WHERE client !~ '^[A-Z0-9-]{6,32}$' OR client !~ '[A-Z]'
+    '''%s'' is not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number',
+    (booking).client)
+  FROM ledger_import_rows WHERE (booking).client !~ '^[A-Z0-9-]{6,32}$' OR (booking).client !~ '[A-Z]'
   UNION ALL
   SELECT line, 'qty', CASE direction
-      WHEN 'in' THEN format('reason %s adds stock: give the quantity found, without a sign', reason)
-      WHEN 'out' THEN format('reason %s removes stock: give the quantity removed, without a sign', reason)
-      ELSE format('reason %s can add or remove stock: write +%s or -%s', reason, abs(magnitude), abs(magnitude)) END
+      WHEN 'in' THEN format('reason %s adds stock: give the quantity found, without a sign', (booking).reason)
+      WHEN 'out' THEN format('reason %s removes stock: give the quantity removed, without a sign', (booking).reason)
+      ELSE format('reason %s can add or remove stock: write +%s or -%s', (booking).reason, abs(magnitude),
+        abs(magnitude)) END
   FROM ledger_import_rows
   WHERE p_kind = 'adjustments' AND magnitude IS NOT NULL AND magnitude <> 0
     AND ((direction = 'in' AND qty ~ '^-') OR (direction = 'out' AND qty ~ '^\+')
       OR (direction = 'either' AND qty !~ '^[+-]'))
   UNION ALL
-  SELECT line, 'note', 'is longer than 500 characters' FROM ledger_import_rows WHERE length(note) > 500;
+  SELECT line, 'note', 'is longer than 500 characters' FROM ledger_import_rows WHERE length((booking).note) > 500;
 END $$;
 
--- A register row's idempotency key: its `key` cell, or its day, fingerprint and place among identical rows that day.
-CREATE OR REPLACE FUNCTION ledger_import_key(p_key text, p_day date, p_fingerprint bytea, p_ordinal integer)
-RETURNS text LANGUAGE sql IMMUTABLE AS $$
-  SELECT coalesce(p_key, 'row:' || p_day || ':' || encode(p_fingerprint, 'hex') || ':' || p_ordinal)
-$$;
+-- The typed rows of days p_first_day..p_last_day that have no cell errors, each with its idempotency key: its `key`
+-- cell, or its day, fingerprint and place among the identical keyless rows of that day in file order. Rows with
+-- errors keep their place in that count, so a row fixed and imported again gets the key it would have had.
+DROP FUNCTION IF EXISTS ledger_import_key(text, date, bytea, integer);
+CREATE OR REPLACE FUNCTION ledger_import_span(p_first_day date, p_last_day date)
+RETURNS TABLE (line bigint, day date, row_key text, expires_on date, booking ledger_line) LANGUAGE plpgsql AS $$
+BEGIN
+  -- plpgsql: the tables it reads exist only while an import runs.
+  RETURN QUERY
+  SELECT n.line, n.day,
+    coalesce(n.key, 'row:' || n.day || ':' || encode((n.booking).fingerprint, 'hex') || ':' || n.ordinal),
+    n.expires_on, n.booking
+  FROM (
+    SELECT i.line, i.day, i.key, i.expires_on, i.booking,
+      row_number() OVER (PARTITION BY (i.booking).fingerprint, i.day, i.key IS NULL ORDER BY i.line) AS ordinal
+    FROM ledger_import_rows i WHERE i.day BETWEEN p_first_day AND p_last_day
+  ) n
+  WHERE NOT EXISTS (SELECT 1 FROM ledger_import_errors e WHERE e.line = n.line);
+END $$;
 
 -- Spans of whole days of the typed register, in date order, of about p_rows rows each. A day is never split, so its
 -- rows meet in one ledger_book batch.
@@ -174,10 +183,7 @@ BEGIN
     WITH booked AS (
       SELECT b.req, b.outcome, b.field, b.problem, b.hint, b.key_part
       FROM ledger_book(ARRAY(
-        SELECT ledger_import_line(i.booking, ledger_import_key(i.key, i.day, (i.booking).fingerprint, i.ordinal))
-        FROM ledger_import_rows i
-        WHERE i.day BETWEEN p_first_day AND p_last_day
-          AND NOT EXISTS (SELECT 1 FROM ledger_import_errors e WHERE e.line = i.line)
+        SELECT ledger_import_line(i.booking, i.row_key) FROM ledger_import_span(p_first_day, p_last_day) i
         ORDER BY i.day, i.line), true, p_dry_run, 'line') b
     )
     SELECT NULL::bigint, 'posted', NULL::text, NULL::text, NULL::text, NULL::text, count(*)
@@ -190,15 +196,11 @@ BEGIN
   END IF;
 
   FOR r IN
-    SELECT i.*, ledger_import_key(i.key, i.day, (i.booking).fingerprint, i.ordinal) AS row_key
-    FROM ledger_import_rows i
-    WHERE i.day BETWEEN p_first_day AND p_last_day
-      AND NOT EXISTS (SELECT 1 FROM ledger_import_errors e WHERE e.line = i.line)
-    ORDER BY i.day, i.line
+    SELECT * FROM ledger_import_span(p_first_day, p_last_day) i ORDER BY i.day, i.line
   LOOP
     BEGIN
-      SELECT min(c.outcome) INTO v_outcome FROM ledger_count(r.row_key, r.site, r.commodity, r.lot, r.expires_on,
-        r.quantity, r.reason, r.day, NULL, r.note) c;
+      SELECT min(c.outcome) INTO v_outcome FROM ledger_count(r.row_key, (r.booking).site, (r.booking).commodity,
+        (r.booking).lot, r.expires_on, (r.booking).quantity, (r.booking).reason, r.day, NULL, (r.booking).note) c;
       line := r.line;
       outcome := v_outcome;
       field := NULL;

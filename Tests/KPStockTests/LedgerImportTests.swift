@@ -68,6 +68,35 @@ struct LedgerImportTests {
     #expect(try StockQueries.verify(store).isEmpty)
   }
 
+  /// Identical rows of a day are told apart by their place among them, and a row refused for a bad cell keeps its
+  /// place: fixed in the rejected-rows file and imported from there, it posts, rather than being taken for the
+  /// identical row posted after it.
+  @Test func aFixedRejectedRowPostsBesideAnIdenticalRowOfItsDay() throws {
+    let store = try importDatabase()
+    try stock(store, 50)
+    let path = try temporaryFile(
+      named: "week.csv",
+      contents: """
+        site,commodity,qty,date,population,channel
+        DICE-UKUNDA,MALE-CONDOM,+5,2026-03-05,FSW,clinic
+        dice-ukunda,male-condom,5,2026-03-05,fsw,clinic
+        DICE-UKUNDA,MALE-CONDOM,5,2026-03-06,FSW,clinic
+
+        """)
+    let rejectedPath = try temporaryFile(named: "week.rejected.csv", contents: "")
+    let first = try LedgerImport.run(
+      store, kind: .dispensing, path: path, skipInvalid: true, rejectedFile: rejectedPath)
+    #expect(first.posted == 2 && first.rejected.map(\.line) == [2])
+
+    let rejected = try String(contentsOfFile: rejectedPath, encoding: .utf8)
+    try rejected.replacingOccurrences(of: ",'+5,", with: ",5,").write(
+      toFile: rejectedPath, atomically: true, encoding: .utf8)
+    let fixed = try LedgerImport.run(store, kind: .dispensing, path: rejectedPath)
+    #expect(fixed.posted == 1 && fixed.repeats == 0)
+    #expect(try StockQueries.stock(store, site: "DICE-UKUNDA").map(\.onHand) == [35])
+    #expect(try StockQueries.verify(store).isEmpty)
+  }
+
   @Test func insufficientStockInDateOrderIsReportedForTheRowThatRunsOut() throws {
     let store = try importDatabase()
     try stock(store, 5)

@@ -110,24 +110,26 @@ BEGIN
   SELECT line, 'note', 'is longer than 500 characters' FROM ledger_import_rows WHERE length((booking).note) > 500;
 END $$;
 
--- The typed rows of days p_first_day..p_last_day that have no cell errors, each with its idempotency key: its `key`
--- cell, or its day, fingerprint and place among the identical keyless rows of that day in file order. Rows with
--- errors keep their place in that count, so a row fixed and imported again gets the key it would have had.
+-- The typed rows of days p_first_day..p_last_day, each with its idempotency key (its `key` cell, or its day,
+-- fingerprint and place among the identical keyless rows of that day in file order) and whether a cell of it is
+-- refused. Refused rows keep their place in that count, and the rejected-rows file carries their keys, so a row
+-- fixed and imported again is told apart from an identical row of its day that was posted.
 DROP FUNCTION IF EXISTS ledger_import_key(text, date, bytea, integer);
+DROP FUNCTION IF EXISTS ledger_import_span(date, date);
 CREATE OR REPLACE FUNCTION ledger_import_span(p_first_day date, p_last_day date)
-RETURNS TABLE (line bigint, day date, row_key text, expires_on date, booking ledger_line) LANGUAGE plpgsql AS $$
+RETURNS TABLE (line bigint, day date, row_key text, expires_on date, booking ledger_line, refused boolean)
+LANGUAGE plpgsql AS $$
 BEGIN
   -- plpgsql: the tables it reads exist only while an import runs.
   RETURN QUERY
   SELECT n.line, n.day,
     coalesce(n.key, 'row:' || n.day || ':' || encode((n.booking).fingerprint, 'hex') || ':' || n.ordinal),
-    n.expires_on, n.booking
+    n.expires_on, n.booking, EXISTS (SELECT 1 FROM ledger_import_errors e WHERE e.line = n.line)
   FROM (
     SELECT i.line, i.day, i.key, i.expires_on, i.booking,
       row_number() OVER (PARTITION BY (i.booking).fingerprint, i.day, i.key IS NULL ORDER BY i.line) AS ordinal
     FROM ledger_import_rows i WHERE i.day BETWEEN p_first_day AND p_last_day
-  ) n
-  WHERE NOT EXISTS (SELECT 1 FROM ledger_import_errors e WHERE e.line = n.line);
+  ) n;
 END $$;
 
 -- Spans of whole days of the typed register, in date order, of about p_rows rows each. A day is never split, so its
@@ -184,7 +186,7 @@ BEGIN
       SELECT b.req, b.outcome, b.field, b.problem, b.hint, b.key_part
       FROM ledger_book(ARRAY(
         SELECT ledger_import_line(i.booking, i.row_key) FROM ledger_import_span(p_first_day, p_last_day) i
-        ORDER BY i.day, i.line), true, p_dry_run, 'line') b
+        WHERE NOT i.refused ORDER BY i.day, i.line), true, p_dry_run, 'line') b
     )
     SELECT NULL::bigint, 'posted', NULL::text, NULL::text, NULL::text, NULL::text, count(*)
     FROM booked b WHERE b.outcome = 'posted' AND b.key_part = 1
@@ -196,7 +198,7 @@ BEGIN
   END IF;
 
   FOR r IN
-    SELECT * FROM ledger_import_span(p_first_day, p_last_day) i ORDER BY i.day, i.line
+    SELECT * FROM ledger_import_span(p_first_day, p_last_day) i WHERE NOT i.refused ORDER BY i.day, i.line
   LOOP
     BEGIN
       SELECT min(c.outcome) INTO v_outcome FROM ledger_count(r.row_key, (r.booking).site, (r.booking).commodity,

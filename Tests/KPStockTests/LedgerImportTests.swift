@@ -68,31 +68,32 @@ struct LedgerImportTests {
     #expect(try StockQueries.verify(store).isEmpty)
   }
 
-  /// Identical rows of a day are told apart by their place among them, and a row refused for a bad cell keeps its
-  /// place: fixed in the rejected-rows file and imported from there, it posts, rather than being taken for the
-  /// identical row posted after it.
-  @Test func aFixedRejectedRowPostsBesideAnIdenticalRowOfItsDay() throws {
+  /// Identical rows of a day are told apart by their place among them, and the rejected-rows file carries each
+  /// refused row's key: fixed there and imported from there, a row posts, rather than being taken for an identical
+  /// row of its day that was posted, whether that row came before it in the register or after.
+  @Test(arguments: [true, false])
+  func aFixedRejectedRowPostsBesideAnIdenticalRowOfItsDay(refusedRowFirst: Bool) throws {
     let store = try importDatabase()
     try stock(store, 50)
+    let refused = "DICE-UKUNDA,MALE-CONDOM,+5,2026-03-05,FSW,clinic"
+    let posted = "dice-ukunda,male-condom,5,2026-03-05,fsw,clinic"
+    let sameDay = refusedRowFirst ? [refused, posted] : [posted, refused]
     let path = try temporaryFile(
       named: "week.csv",
-      contents: """
-        site,commodity,qty,date,population,channel
-        DICE-UKUNDA,MALE-CONDOM,+5,2026-03-05,FSW,clinic
-        dice-ukunda,male-condom,5,2026-03-05,fsw,clinic
-        DICE-UKUNDA,MALE-CONDOM,5,2026-03-06,FSW,clinic
-
-        """)
+      contents: (["site,commodity,qty,date,population,channel"] + sameDay
+        + ["DICE-UKUNDA,MALE-CONDOM,5,2026-03-06,FSW,clinic"]).joined(separator: "\n") + "\n")
     let rejectedPath = try temporaryFile(named: "week.rejected.csv", contents: "")
     let first = try LedgerImport.run(
       store, kind: .dispensing, path: path, skipInvalid: true, rejectedFile: rejectedPath)
-    #expect(first.posted == 2 && first.rejected.map(\.line) == [2])
+    #expect(first.posted == 2 && first.rejected.map(\.line) == [refusedRowFirst ? 2 : 3])
 
     let rejected = try String(contentsOfFile: rejectedPath, encoding: .utf8)
     try rejected.replacingOccurrences(of: ",'+5,", with: ",5,").write(
       toFile: rejectedPath, atomically: true, encoding: .utf8)
     let fixed = try LedgerImport.run(store, kind: .dispensing, path: rejectedPath)
     #expect(fixed.posted == 1 && fixed.repeats == 0)
+    let again = try LedgerImport.run(store, kind: .dispensing, path: rejectedPath)
+    #expect(again.posted == 0 && again.repeats == 1)
     #expect(try StockQueries.stock(store, site: "DICE-UKUNDA").map(\.onHand) == [35])
     #expect(try StockQueries.verify(store).isEmpty)
   }
@@ -167,7 +168,12 @@ struct LedgerImportTests {
       store, kind: .dispensing, path: path, skipInvalid: true, rejectedFile: rejectedPath)
     #expect(report.posted == 19 && report.rejected.map(\.line) == [5])
     let rejected = try String(contentsOfFile: rejectedPath, encoding: .utf8)
-    #expect(rejected.contains("DICE-UKUNDA,MALE-CONDOM,x,2026-03-05,FSW,clinic,,,,,,5,qty: 'x' is not a whole number"))
+    // The row as it was, the key it was imported under, its line and its problem.
+    let row = try #require(rejected.split(separator: "\n").dropFirst().first)
+      .split(separator: ",", omittingEmptySubsequences: false)
+    #expect(row.prefix(10).joined(separator: ",") == "DICE-UKUNDA,MALE-CONDOM,x,2026-03-05,FSW,clinic,,,,")
+    #expect(row[10].hasPrefix("row:2026-03-05:"))
+    #expect(row.dropFirst(11).joined(separator: ",") == "5,qty: 'x' is not a whole number of base units")
   }
 
   @Test func receiptsAdjustmentsAndCountsImportThroughTheSameRules() throws {

@@ -204,10 +204,25 @@ public enum LedgerImport {
     let problems = Dictionary(grouping: rejected, by: \.line)
     let lines = PostgresArray(problems.keys.sorted())
     let rows = try connection.query("SELECT * FROM ledger_staging WHERE line = ANY(\(lines)) ORDER BY line")
+    // Each row keeps the key it was imported under, so once fixed it is told apart from an identical row of its
+    // day that was posted. A row without a readable date has none: it is keyed by its content when imported again.
+    let keys = try connection.query(
+      """
+      SELECT k.line, k.row_key FROM ledger_import_span(
+        (SELECT min(r.day) FROM ledger_import_rows r WHERE r.line = ANY(\(lines))),
+        (SELECT max(r.day) FROM ledger_import_rows r WHERE r.line = ANY(\(lines)))) k
+      WHERE k.line = ANY(\(lines))
+      """
+    ).reduce(into: [Int: String]()) { keys, row in
+      keys[Int(try row.decode("line") as Int64)] = try row.decode("row_key")
+    }
     var text = CSVWriter.record(columns + LedgerImportKind.rejectionColumns, defusingFormulas: false)
     for row in rows {
       let line = Int(try row.decode("line") as Int64)
-      let cells = try columns.map { try row.decode($0) as String? ?? "" }
+      let cells = try columns.map { column in
+        let cell = try row.decode(column) as String? ?? ""
+        return column == "key" && cell.isEmpty ? keys[line] ?? "" : cell
+      }
       let problem = (problems[line] ?? []).map { ($0.field.map { "\($0): " } ?? "") + $0.problem }
       text += CSVWriter.record(cells + [String(line), problem.joined(separator: "; ")], defusingFormulas: true)
     }

@@ -391,6 +391,8 @@ BEGIN
   END IF;
 
   IF cardinality(v_bulk_sites) > 0 THEN
+    -- Returned as it is booked: collected into an array first, the batch's events were copied twice more.
+    RETURN QUERY
     WITH numbered AS (
       SELECT t.*, CASE WHEN p_dry_run THEN -(v_next_id + row_number() OVER ()) ELSE nextval(v_event_seq) END AS id
       FROM (SELECT l.*, c.lot AS taken_lot, c.expires_on AS taken_expiry
@@ -428,13 +430,12 @@ BEGIN
         net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed,
         adjusted = d.adjusted + excluded.adjusted
     )
-    SELECT coalesce(array_agg(ROW(n.req, 'posted', NULL, NULL, NULL, NULL, n.id, 1, n.site, n.commodity, n.taken_lot,
-        n.taken_expiry, n.kind, n.quantity, n.reason, n.day, NULL, NULL, NULL)::ledger_booked), '{}')
-    INTO v_wave
+    SELECT n.req, 'posted'::text, NULL::text, NULL::text, NULL::text, NULL::text, n.id, 1::smallint, n.site,
+      n.commodity, n.taken_lot, n.taken_expiry, n.kind, n.quantity, n.reason, n.day, NULL::bigint, NULL::bigint,
+      NULL::bigint
     FROM numbered n;
-    v_next_id := v_next_id + cardinality(v_wave);
-    RETURN QUERY SELECT * FROM unnest(v_wave);
-    v_bulk_count := cardinality(v_wave);
+    GET DIAGNOSTICS v_bulk_count = ROW_COUNT;
+    v_next_id := v_next_id + v_bulk_count;
   END IF;
 
   -- The lines to book day by day (none when the pass above booked them all). A commodity that is not lot-tracked

@@ -46,9 +46,8 @@ BEGIN
   WITH dates AS (
     SELECT d.text, ledger_parse_date(btrim(d.text)) AS day
     FROM (SELECT s.date AS text FROM ledger_staging s UNION SELECT s.expiry FROM ledger_staging s) d
-  ), typed AS MATERIALIZED (
-    -- Materialised: ledger_request_line uses some arguments more than once, and inlined over expressions it would
-    -- compute each of them again. Codes are passed as they were typed: ledger_request_line normalises them.
+  ), typed AS (
+    -- Codes are passed as they were typed: ledger_request_line normalises them.
     SELECT s.line, s.site, s.commodity, s.lot, s.population, s.channel, s.worker, s.client, s.reason, s.note,
       nullif(btrim(s.key), '') AS key, btrim(s.date) AS date, d.day, btrim(s.expiry) AS expiry, x.day AS expires_on,
       btrim(s.qty) AS qty, q.magnitude, r.direction,
@@ -179,21 +178,16 @@ DECLARE
   v_hint text;
 BEGIN
   IF p_kind <> 'counts' THEN
-    -- Counted, not listed: a request posted has one event numbered 1, and its other events (a take spread over lots)
-    -- need not be grouped with it.
+    -- Counted, not listed, in one pass: a request posted or repeated has one event numbered 1 (a repeat whose events
+    -- are not found yet has one row without a number), and its other events (a take spread over lots) are not
+    -- counted; a refused request has one row, and is listed.
     RETURN QUERY
-    WITH booked AS (
-      SELECT b.req, b.outcome, b.field, b.problem, b.hint, b.key_part
-      FROM ledger_book(ARRAY(
-        SELECT ledger_import_line(i.booking, i.row_key) FROM ledger_import_span(p_first_day, p_last_day) i
-        WHERE NOT i.refused ORDER BY i.day, i.line), true, p_dry_run, 'line') b
-    )
-    SELECT NULL::bigint, 'posted', NULL::text, NULL::text, NULL::text, NULL::text, count(*)
-    FROM booked b WHERE b.outcome = 'posted' AND b.key_part = 1
-    UNION ALL
-    SELECT NULL, 'repeat', NULL, NULL, NULL, NULL, count(DISTINCT b.req) FROM booked b WHERE b.outcome = 'repeat'
-    UNION ALL
-    SELECT b.req, b.outcome, b.field, b.problem, b.hint, NULL, 1 FROM booked b WHERE b.outcome = 'refused';
+    SELECT CASE WHEN b.outcome = 'refused' THEN b.req::bigint END, b.outcome, b.field, b.problem, b.hint, NULL::text,
+      count(*) FILTER (WHERE coalesce(b.key_part, 1) = 1)
+    FROM ledger_book(ARRAY(
+      SELECT ledger_import_line(i.booking, i.row_key) FROM ledger_import_span(p_first_day, p_last_day) i
+      WHERE NOT i.refused ORDER BY i.day, i.line), true, p_dry_run, 'line') b
+    GROUP BY 1, 2, 3, 4, 5;
     RETURN;
   END IF;
 

@@ -57,7 +57,8 @@ BEGIN
     LEFT JOIN dates d ON d.text = s.date
     LEFT JOIN dates x ON x.text = s.expiry
     LEFT JOIN stock_reasons r ON r.code = lower(btrim(s.reason) COLLATE "C")
-    CROSS JOIN LATERAL (SELECT CASE WHEN btrim(s.qty) ~ '^[+-]?[0-9]{1,10}$' THEN btrim(s.qty)::bigint END) q (magnitude)
+    CROSS JOIN LATERAL (SELECT CASE WHEN btrim(s.qty) ~ '^[+-]?[0-9]{1,10}$' THEN btrim(s.qty)::bigint END)
+      q (magnitude)
   )
   SELECT t.line, t.key, t.date, t.day, t.expiry, t.expires_on, t.qty, t.magnitude, t.direction,
     ledger_request_line(t.line::integer,
@@ -70,43 +71,47 @@ BEGIN
   CREATE INDEX ON pg_temp.ledger_import_rows (day);
   ANALYZE ledger_import_rows;
 
+  -- Every problem of every row, from one scan: each row's problems are worded beside it (NULL when there is none),
+  -- and only rows with one are taken apart into (field, problem) pairs.
   INSERT INTO ledger_import_errors (line, field, problem)
-  SELECT line, 'date', CASE WHEN date IS NULL THEN 'is required' ELSE format('''%s'' is not a date (YYYY-MM-DD)', date) END
-  FROM ledger_import_rows WHERE day IS NULL
-  UNION ALL
-  SELECT line, 'expiry', format('''%s'' is not a date (YYYY-MM-DD)', expiry)
-  FROM ledger_import_rows WHERE expiry IS NOT NULL AND expires_on IS NULL
-  UNION ALL
-  SELECT line, 'qty', CASE WHEN qty IS NULL THEN 'is required'
-      WHEN magnitude IS NULL THEN format('''%s'' is not a whole number of base units', qty)
-      WHEN p_kind = 'counts' THEN format('''%s'' is negative: give the quantity counted', qty)
-      WHEN p_kind = 'adjustments' THEN 'must not be zero'
-      ELSE format('''%s'' must be a positive whole number', qty) END
-  FROM ledger_import_rows
-  WHERE magnitude IS NULL
-    OR (p_kind IN ('dispensing', 'receipts') AND (magnitude <= 0 OR qty ~ '^[+-]'))
-    OR (p_kind = 'counts' AND (magnitude < 0 OR qty ~ '^[+-]'))
-    OR (p_kind = 'adjustments' AND magnitude = 0)
-  UNION ALL
-  SELECT line, 'worker', format('''%s'' is not a valid code (2–32 letters, digits or dashes)', (booking).worker)
-  FROM ledger_import_rows WHERE (booking).worker !~ '^[A-Z0-9][A-Z0-9-]{1,31}$'
-  UNION ALL
-  SELECT line, 'client', format(
-    '''%s'' is not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number',
-    (booking).client)
-  FROM ledger_import_rows WHERE (booking).client !~ '^[A-Z0-9-]{6,32}$' OR (booking).client !~ '[A-Z]'
-  UNION ALL
-  SELECT line, 'qty', CASE direction
-      WHEN 'in' THEN format('reason %s adds stock: give the quantity found, without a sign', (booking).reason)
-      WHEN 'out' THEN format('reason %s removes stock: give the quantity removed, without a sign', (booking).reason)
-      ELSE format('reason %s can add or remove stock: write +%s or -%s', (booking).reason, abs(magnitude),
-        abs(magnitude)) END
-  FROM ledger_import_rows
-  WHERE p_kind = 'adjustments' AND magnitude IS NOT NULL AND magnitude <> 0
-    AND ((direction = 'in' AND qty ~ '^-') OR (direction = 'out' AND qty ~ '^\+')
-      OR (direction = 'either' AND qty !~ '^[+-]'))
-  UNION ALL
-  SELECT line, 'note', 'is longer than 500 characters' FROM ledger_import_rows WHERE length((booking).note) > 500;
+  SELECT c.line, p.field, p.problem
+  FROM (
+    SELECT i.line,
+      CASE WHEN i.day IS NOT NULL THEN NULL WHEN i.date IS NULL THEN 'is required'
+        ELSE format('''%s'' is not a date (YYYY-MM-DD)', i.date) END AS date_problem,
+      CASE WHEN i.expiry IS NOT NULL AND i.expires_on IS NULL
+        THEN format('''%s'' is not a date (YYYY-MM-DD)', i.expiry) END AS expiry_problem,
+      CASE WHEN i.qty IS NULL THEN 'is required'
+        WHEN i.magnitude IS NULL THEN format('''%s'' is not a whole number of base units', i.qty)
+        WHEN p_kind IN ('dispensing', 'receipts') AND (i.magnitude <= 0 OR i.qty ~ '^[+-]')
+          THEN format('''%s'' must be a positive whole number', i.qty)
+        WHEN p_kind = 'counts' AND (i.magnitude < 0 OR i.qty ~ '^[+-]')
+          THEN format('''%s'' is negative: give the quantity counted', i.qty)
+        WHEN p_kind = 'adjustments' AND i.magnitude = 0 THEN 'must not be zero'
+        WHEN p_kind = 'adjustments' AND ((i.direction = 'in' AND i.qty ~ '^-')
+          OR (i.direction = 'out' AND i.qty ~ '^\+') OR (i.direction = 'either' AND i.qty !~ '^[+-]'))
+        THEN CASE i.direction
+          WHEN 'in' THEN format('reason %s adds stock: give the quantity found, without a sign', (i.booking).reason)
+          WHEN 'out' THEN format('reason %s removes stock: give the quantity removed, without a sign',
+            (i.booking).reason)
+          ELSE format('reason %s can add or remove stock: write +%s or -%s', (i.booking).reason, abs(i.magnitude),
+            abs(i.magnitude)) END
+      END AS qty_problem,
+      CASE WHEN (i.booking).worker !~ '^[A-Z0-9][A-Z0-9-]{1,31}$'
+        THEN format('''%s'' is not a valid code (2–32 letters, digits or dashes)', (i.booking).worker) END
+        AS worker_problem,
+      CASE WHEN (i.booking).client !~ '^[A-Z0-9-]{6,32}$' OR (i.booking).client !~ '[A-Z]' THEN format(
+        '''%s'' is not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number',
+        (i.booking).client) END AS client_problem,
+      CASE WHEN length((i.booking).note) > 500 THEN 'is longer than 500 characters' END AS note_problem
+    FROM ledger_import_rows i
+    OFFSET 0
+  ) c
+  CROSS JOIN LATERAL (VALUES ('date', c.date_problem), ('expiry', c.expiry_problem), ('qty', c.qty_problem),
+    ('worker', c.worker_problem), ('client', c.client_problem), ('note', c.note_problem)) p (field, problem)
+  WHERE num_nonnulls(c.date_problem, c.expiry_problem, c.qty_problem, c.worker_problem, c.client_problem,
+      c.note_problem) > 0
+    AND p.problem IS NOT NULL;
 END $$;
 
 -- The typed rows of days p_first_day..p_last_day, each with its idempotency key (its `key` cell, or its day,

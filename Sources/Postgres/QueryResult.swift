@@ -1,24 +1,33 @@
 import CLibPQ
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// Owns one libpq result and frees it exactly once.
 final class ResultHandle {
   let pointer: OpaquePointer
-  let columnNames: [String]
-  let columnIndex: [String: Int]
+  let columnCount: Int32
 
   init(_ pointer: OpaquePointer) {
     self.pointer = pointer
-    let count = Int(PQnfields(pointer))
-    var names: [String] = []
-    var index: [String: Int] = [:]
-    for column in 0..<count {
-      let name = String(cString: PQfname(pointer, Int32(column)))
-      names.append(name)
-      if index[name] == nil { index[name] = column }
-    }
-    columnNames = names
-    columnIndex = index
+    columnCount = PQnfields(pointer)
   }
+
+  /// The first column with this name. Looked up in libpq's own field names at each use: a dictionary of them, built
+  /// for every result, cost more than the few comparisons of short names a row's decoding makes.
+  func position(of name: String) -> Int? {
+    name.withCString { wanted in
+      for column in 0..<columnCount where strcmp(PQfname(pointer, column), wanted) == 0 { return Int(column) }
+      return nil
+    }
+  }
+
+  func columnName(at position: Int) -> String { String(cString: PQfname(pointer, Int32(position))) }
+
+  var columnNames: [String] { (0..<Int(columnCount)).map(columnName(at:)) }
 
   deinit { PQclear(pointer) }
 }
@@ -48,22 +57,22 @@ public struct Row {
   public var columns: [String] { handle.columnNames }
 
   public func decode<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T {
-    guard let position = handle.columnIndex[column] else {
+    guard let position = handle.position(of: column) else {
       throw RowDecodingError(column: column, expectedType: "\(T.self)", value: "<no such column>")
     }
     return try decode(at: position, as: type)
   }
 
   public func decode<T: PostgresDecodable>(at position: Int, as type: T.Type = T.self) throws -> T {
-    let name = handle.columnNames[position]
     guard let text = text(at: position) else {
       guard let null = T.postgresNull else {
-        throw RowDecodingError(column: name, expectedType: "\(T.self)", value: nil)
+        throw RowDecodingError(column: handle.columnName(at: position), expectedType: "\(T.self)", value: nil)
       }
       return null
     }
     guard let value = T(postgresText: text) else {
-      throw RowDecodingError(column: name, expectedType: "\(T.self)", value: String(text.prefix(60)))
+      throw RowDecodingError(
+        column: handle.columnName(at: position), expectedType: "\(T.self)", value: String(text.prefix(60)))
     }
     return value
   }
@@ -80,7 +89,7 @@ public struct Row {
   }
 
   public func text(_ column: String) -> String? {
-    guard let position = handle.columnIndex[column] else { return nil }
+    guard let position = handle.position(of: column) else { return nil }
     return text(at: position)
   }
 }

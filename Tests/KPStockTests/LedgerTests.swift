@@ -47,6 +47,22 @@ private func dispensing(_ quantity: Int64, lot: String? = nil, date: CalendarDat
 
 @Suite("Stock ledger")
 struct LedgerTests {
+  /// An entry posted without a key gets a new one, a random (version 4) UUID, so it can never be applied twice by
+  /// accident, and two identical entries are two dispenses.
+  @Test func anEntryWithoutAKeyGetsAFreshRandomUUID() throws {
+    let (_, store) = try ledgerDatabase()
+    try receive(store, 100)
+    let first = try Ledger.post(store, dispensing(1))
+    let second = try Ledger.post(store, dispensing(1))
+    let keys: [String] = try [first, second].map { posting in
+      try store.query("SELECT idempotency_key FROM stock_events WHERE id = \(posting.events[0].id)")[0]
+        .decode("idempotency_key")
+    }
+    #expect(Set(keys).count == 2)
+    let uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+    #expect(keys.allSatisfy { $0.wholeMatch(of: uuid) != nil })
+  }
+
   @Test func anOverIssueIsRefusedWithTheStockOnHandAndNothingIsWritten() throws {
     let (_, store) = try ledgerDatabase()
     try receive(store, 120)

@@ -146,6 +146,20 @@ struct DecodingTests {
     #expect(CalendarDate(year: 2026, month: 2, day: 29) == nil)
   }
 
+  /// Text is read as a day only in exactly the shape the server writes, YYYY-MM-DD with ASCII digits, and only for a
+  /// day that exists; the day's text is that shape again, zero-padded.
+  @Test func aDateIsReadOnlyFromItsExactTextAndWrittenBackTheSame() {
+    #expect(CalendarDate("2024-02-29") == CalendarDate(year: 2024, month: 2, day: 29))
+    #expect(CalendarDate("0001-01-01")?.description == "0001-01-01")
+    #expect(CalendarDate("2026-03-05")?.description == "2026-03-05")
+    for text in [
+      "2026-02-29", "2026-13-01", "2026-00-10", "2026-1-05", "2026-01-5", "26-01-05", "2026/01/05", "2026-01-05 ",
+      "+026-01-05", "2026-0a-05", "２０２６-01-05", "", "2026-01-050",
+    ] {
+      #expect(CalendarDate(text) == nil, "\(text)")
+    }
+  }
+
   @Test func aDateBoundAndReadBackIsEqualToTheMicrosecond() throws {
     let connection = try TestDatabase.fresh().connect()
     let dates = [

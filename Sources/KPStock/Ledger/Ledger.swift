@@ -50,9 +50,21 @@ public enum Ledger {
 
   @discardableResult
   static func post(_ connection: Connection, _ request: some LedgerRequest, key: String? = nil) throws -> Posting {
-    let key = key ?? UUID().uuidString.lowercased()
+    let key = key ?? freshKey()
     let rows = try retryingTransient(connection) { try request.post(connection, key: key) }
     return try posting(Array(rows))
+  }
+
+  /// A key no one else will use: a random (version 4) UUID, lowercase. Its bits come from the standard library's
+  /// generator (the getrandom system call); Foundation's `UUID()` opened and read /dev/urandom at every call, a
+  /// tenth of what posting a dispense cost this process.
+  static func freshKey() -> String {
+    var generator = SystemRandomNumberGenerator()
+    var halves = (generator.next() as UInt64, generator.next() as UInt64)
+    var bytes = withUnsafeBytes(of: &halves) { $0.load(as: uuid_t.self) }
+    bytes.6 = bytes.6 & 0x0F | 0x40
+    bytes.8 = bytes.8 & 0x3F | 0x80
+    return UUID(uuid: bytes).uuidString.lowercased()
   }
 
   /// One request of a batch and the idempotency key it is posted under.

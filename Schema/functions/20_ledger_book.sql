@@ -123,14 +123,15 @@ DECLARE
   v_event_seq regclass;
   v_transfer_seq regclass;
   v_maybe_short boolean;
-  v_bulk_sites text[] := '{}';
-  v_bulk_commodities text[] := '{}';
-  v_bulk_lots text[] := '{}';
-  v_bulk_expiries date[] := '{}';
+  -- No initial values: every call pays for them, the everyday dispense included, which never uses these.
+  v_bulk_sites text[];
+  v_bulk_commodities text[];
+  v_bulk_lots text[];
+  v_bulk_expiries date[];
   v_bulk_firsts date[];
   v_bulk_lasts date[];
   v_bulk_asked bigint[];
-  v_bulk_count integer := 0;
+  v_bulk_count integer;
 BEGIN
   SELECT programme_day(ps.time_zone), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
 
@@ -440,7 +441,7 @@ BEGIN
 
   -- The lines to book day by day (none when the pass above booked them all). A commodity that is not lot-tracked
   -- has one balance per site, under lot ''.
-  IF v_bulk_count < cardinality(p_lines) - cardinality(v_repeat_reqs) - cardinality(v_refused) THEN
+  IF coalesce(v_bulk_count, 0) < cardinality(p_lines) - cardinality(v_repeat_reqs) - cardinality(v_refused) THEN
     SELECT coalesce(array_agg(ROW(l.req, l.line, l.key, l.fingerprint, l.asked_day, l.day, l.site, l.commodity,
         CASE WHEN m.lot_tracked THEN l.lot ELSE '' END, l.expiry, l.kind, l.quantity, l.lots, l.reason, l.population,
         l.channel, l.worker, l.client, l.note, l.to_site, l.transfer_id, l.count_id, l.reverses_event_id)::ledger_line

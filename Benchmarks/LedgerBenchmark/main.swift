@@ -313,6 +313,11 @@ func pgbench(binDirectory: String, conninfo: String, clients: Int, seconds: Doub
   return tps
 }
 
+/// What has been printed reaches a file or a pipe before the next part starts, so a long run shows where it is and a
+/// profiler can be started on the part it is after. (stdout itself is shared mutable state to Swift 6; fflush(nil)
+/// flushes every stream without naming it.)
+func flushOutput() { fflush(nil) }
+
 func run() throws {
   let settings = try Settings(arguments: Array(CommandLine.arguments.dropFirst()))
   let home = "/tmp/kpstock-bench-\(getpid())"
@@ -341,6 +346,7 @@ func run() throws {
 
   let copySeconds = try copyBaseline(connection, path: register)
   let memoryBefore = peakResidentMegabytes()
+  flushOutput()
   let (report, importSeconds) = try timed { try LedgerImport.run(store, kind: .dispensing, path: register) }
   guard report.posted == settings.rows else { throw BenchmarkError("import posted \(report.posted) rows") }
   print("1. import of a \(String(format: "%.0f", megabytes)) MB dispensing register")
@@ -379,6 +385,7 @@ func run() throws {
       format: "     stock_events' shape (no key claims, rules, allocation or rollups) %6.2f s  %6.2f× COPY\n", typed,
       typed / copySeconds))
 
+  flushOutput()
   var latencies: [Double] = []
   let processorBefore = processorSeconds()
   for _ in 0..<settings.latencySamples {
@@ -406,6 +413,7 @@ func run() throws {
     try connection.execute("CHECKPOINT")
     return try body()
   }
+  flushOutput()
   for round in 1...settings.rounds {
     let baseline = try afterCheckpoint {
       try pgbenchThroughput(
@@ -422,6 +430,7 @@ func run() throws {
       String(
         format: "   %5d   %15.0f   %11.0f    %15.0f   %7.0f %%   %12.0f %%", round, baseline, ours, serverOnly,
         ours / baseline * 100, serverOnly / baseline * 100))
+    flushOutput()
   }
   print(
     String(
@@ -434,6 +443,7 @@ func run() throws {
   // A database of its own, so the history is the only thing in it, as on a new national server.
   try connection.execute("CREATE DATABASE kpstock_national")
   let national = try Store.open(conninfo: cluster.connectionString(database: "kpstock_national"))
+  flushOutput()
   let (history, simulateSeconds) = try timed {
     try Simulator.run(national, profile: .national, weeks: settings.nationalWeeks)
   }

@@ -192,12 +192,68 @@ protocol PostsItself {
   func postItself(_ connection: Connection, key: String) throws -> QueryResult
 }
 
+/// A receipt, dispense, adjustment or dispatch: a request that ledger_request_line turns into a ledger line.
+protocol StockRequest {
+  var fields: StockRequestFields { get }
+}
+
+/// The fields of a receipt, dispense, adjustment or dispatch, in the one list ledger_request_line takes: sent as an
+/// element of a `ledger_post` batch, or on its own as the parameters of ledger_request_line. Absent values are NULL.
+struct StockRequestFields {
+  var kind: String
+  var site: String
+  var commodity: String
+  var lot: String?
+  var expiry: CalendarDate? = nil
+  var quantity: Int64
+  var date: CalendarDate?
+  var population: String? = nil
+  var channel: String? = nil
+  var worker: String? = nil
+  var client: String? = nil
+  var reason: String? = nil
+  var note: String?
+  var to: String? = nil
+
+  func batchElement(req: Int, key: String) -> String {
+    var element = BatchElement(req: req, kind: kind, key: key)
+    element.add("site", site)
+    element.add("commodity", commodity)
+    element.add("lot", lot)
+    element.add("expiry", expiry)
+    element.add("qty", quantity)
+    element.add("date", date)
+    element.add("population", population)
+    element.add("channel", channel)
+    element.add("worker", worker)
+    element.add("client", client)
+    element.add("reason", reason)
+    element.add("note", note)
+    element.add("to", to)
+    return element.json
+  }
+
+  /// The request posted on its own: the everyday command. The same two functions a `ledger_post` batch goes through
+  /// (ledger_request_line, then ledger_book), called here directly: the server has no JSON document to unpack and
+  /// no function between this statement and ledger_book, which together cost a third of a dispense's server time.
+  func posting(key: String) -> Query {
+    """
+    SELECT b.* FROM programme_settings s, ledger_book(ARRAY[ledger_request_line(1, \(kind), \(key), \(site),
+      \(commodity), \(lot), \(expiry), \(quantity), \(date), \(population), \(channel), \(worker), \(client), \(reason),
+      \(note), \(to), programme_day(s.time_zone))]) b
+    """
+  }
+}
+
 extension LedgerRequest {
-  public func batchElement(req: Int, key: String) -> String? { nil }
+  public func batchElement(req: Int, key: String) -> String? {
+    (self as? any StockRequest)?.fields.batchElement(req: req, key: key)
+  }
 
   /// Posts the request on its own; its rows are `ledger_booked`.
   func post(_ connection: Connection, key: String) throws -> QueryResult {
     if let request = self as? any PostsItself { return try request.postItself(connection, key: key) }
+    if let request = self as? any StockRequest { return try connection.repeatedQuery(request.fields.posting(key: key)) }
     guard let element = batchElement(req: 1, key: key) else {
       preconditionFailure("\(Self.self) must post itself or be batchable")
     }
@@ -231,63 +287,34 @@ struct BatchElement {
   var json: String { text + "}" }
 }
 
-extension Receipt: LedgerRequest {
-  public func batchElement(req: Int, key: String) -> String? {
-    var element = BatchElement(req: req, kind: "receipt", key: key)
-    element.add("site", site)
-    element.add("commodity", commodity)
-    element.add("lot", lot)
-    element.add("expiry", expiry)
-    element.add("qty", quantity)
-    element.add("date", date)
-    element.add("note", note)
-    return element.json
+extension Receipt: LedgerRequest, StockRequest {
+  var fields: StockRequestFields {
+    StockRequestFields(
+      kind: "receipt", site: site, commodity: commodity, lot: lot, expiry: expiry, quantity: quantity, date: date,
+      note: note)
   }
 }
 
-extension Dispensing: LedgerRequest {
-  public func batchElement(req: Int, key: String) -> String? {
-    var element = BatchElement(req: req, kind: "dispense", key: key)
-    element.add("site", site)
-    element.add("commodity", commodity)
-    element.add("lot", lot)
-    element.add("qty", quantity)
-    element.add("date", date)
-    element.add("population", population)
-    element.add("channel", channel.rawValue)
-    element.add("worker", worker)
-    element.add("client", client)
-    element.add("note", note)
-    return element.json
+extension Dispensing: LedgerRequest, StockRequest {
+  var fields: StockRequestFields {
+    StockRequestFields(
+      kind: "dispense", site: site, commodity: commodity, lot: lot, quantity: quantity, date: date,
+      population: population, channel: channel.rawValue, worker: worker, client: client, note: note)
   }
 }
 
-extension Adjustment: LedgerRequest {
-  public func batchElement(req: Int, key: String) -> String? {
-    var element = BatchElement(req: req, kind: "adjustment", key: key)
-    element.add("site", site)
-    element.add("commodity", commodity)
-    element.add("lot", lot)
-    element.add("expiry", expiry)
-    element.add("qty", quantity)
-    element.add("reason", reason)
-    element.add("date", date)
-    element.add("note", note)
-    return element.json
+extension Adjustment: LedgerRequest, StockRequest {
+  var fields: StockRequestFields {
+    StockRequestFields(
+      kind: "adjustment", site: site, commodity: commodity, lot: lot, expiry: expiry, quantity: quantity, date: date,
+      reason: reason, note: note)
   }
 }
 
-extension Dispatch: LedgerRequest {
-  public func batchElement(req: Int, key: String) -> String? {
-    var element = BatchElement(req: req, kind: "dispatch", key: key)
-    element.add("site", from)
-    element.add("to", to)
-    element.add("commodity", commodity)
-    element.add("lot", lot)
-    element.add("qty", quantity)
-    element.add("date", date)
-    element.add("note", note)
-    return element.json
+extension Dispatch: LedgerRequest, StockRequest {
+  var fields: StockRequestFields {
+    StockRequestFields(
+      kind: "dispatch", site: from, commodity: commodity, lot: lot, quantity: quantity, date: date, note: note, to: to)
   }
 }
 

@@ -135,16 +135,16 @@ DECLARE
   v_bulk_asked bigint[];
   v_bulk_count integer;
 BEGIN
-  SELECT programme_day(ps.time_zone), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
-
-  -- The everyday dispense (today, no lot named, first usable lot covers it) in one more statement, which locks the
-  -- commodity's balances at the site in lot order, as every writer locks them, picks the first usable lot, writes
-  -- the event and books it. The event's unique key stands in for the key check: a key already used writes nothing,
-  -- and the general path below replays or refuses it. Anything unusual (the lot runs short, the site is closed, the
-  -- population unknown) writes nothing too and goes the general way, which words it.
+  -- The everyday dispense (today, no lot named, first usable lot covers it) in one statement, which checks the day is
+  -- today, locks the commodity's balances at the site in lot order, as every writer locks them, picks the first
+  -- usable lot, writes the event and books it. Only a request that named no day is tried (its day is the caller's
+  -- today), so a back-dated one costs nothing here. The event's unique key stands in for the key check: a key already
+  -- used writes nothing, and the general path below replays or refuses it. Anything unusual (the lot runs short, the
+  -- site is closed, the population unknown, the day not today) writes nothing too and goes the general way, which
+  -- words it.
   IF cardinality(p_lines) = 1 AND NOT p_dry_run THEN
     v_line := p_lines[1];
-    IF v_line.kind = 'dispense' AND v_line.day = v_today AND v_line.lot IS NULL AND v_line.quantity < 0
+    IF v_line.kind = 'dispense' AND v_line.asked_day IS NULL AND v_line.lot IS NULL AND v_line.quantity < 0
       AND v_line.lots = 'usable' AND length(v_line.key) BETWEEN 1 AND 100 AND v_line.key !~ '[[:cntrl:]]'
       AND ((v_line.channel = 'outreach' AND v_line.worker IS NOT NULL)
         OR (v_line.channel = 'clinic' AND v_line.worker IS NULL)) THEN
@@ -153,18 +153,19 @@ BEGIN
         SELECT b.lot_code, b.on_hand, l.expires_on
         FROM stock_balances b LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
         WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity
-          -- One subquery for both, not one each: each costs more to start than to run.
-          AND EXISTS (SELECT 1 FROM sites s, populations p WHERE s.code = v_line.site
-            AND coalesce(s.closed_on >= v_today, true) AND coalesce(s.opened_on <= v_today, true)
+          -- One subquery for all three, not one each: each costs more to start than to run.
+          AND EXISTS (SELECT 1 FROM programme_settings ps, sites s, populations p
+            WHERE programme_day(ps.time_zone) = v_line.day AND s.code = v_line.site
+            AND coalesce(s.closed_on >= v_line.day, true) AND coalesce(s.opened_on <= v_line.day, true)
             AND p.code = v_line.population)
         ORDER BY b.lot_code FOR UPDATE OF b
       ), first_usable AS (
-        SELECT * FROM locked WHERE on_hand > 0 AND (expires_on IS NULL OR expires_on >= v_today)
+        SELECT * FROM locked WHERE on_hand > 0 AND (expires_on IS NULL OR expires_on >= v_line.day)
         ORDER BY expires_on NULLS LAST, lot_code LIMIT 1
       ), added AS (
         INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on, note,
           population_code, channel, worker_code, client_uic, idempotency_key, key_part, fingerprint)
-        SELECT v_line.site, v_line.commodity, f.lot_code, 'dispense', v_line.quantity, v_today, v_today, v_line.note,
+        SELECT v_line.site, v_line.commodity, f.lot_code, 'dispense', v_line.quantity, v_line.day, v_line.day, v_line.note,
           v_line.population, v_line.channel, v_line.worker, v_line.client, v_line.key, 1, v_line.fingerprint
         FROM first_usable f WHERE f.on_hand >= -v_line.quantity
         ON CONFLICT (site_code, idempotency_key, key_part) DO NOTHING
@@ -174,23 +175,25 @@ BEGIN
         WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity AND b.lot_code = a.lot_code
       ), daily AS (
         INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
-        SELECT v_line.site, v_line.commodity, v_today, v_line.quantity, 0, -v_line.quantity, 0, 0 FROM added
+        SELECT v_line.site, v_line.commodity, v_line.day, v_line.quantity, 0, -v_line.quantity, 0, 0 FROM added
         ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
           net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
       ), lot_daily AS (
         INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
-        SELECT v_line.site, v_line.commodity, a.lot_code, v_today, v_line.quantity FROM added a
+        SELECT v_line.site, v_line.commodity, a.lot_code, v_line.day, v_line.quantity FROM added a
         ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
       )
       SELECT a.id, a.lot_code, f.expires_on INTO v_event, v_lot, v_expiry FROM added a, first_usable f;
       v_booked_flag := set_config('kpstock.booked', '', true);
       IF v_event IS NOT NULL THEN
         RETURN NEXT ROW(v_line.req, 'posted', NULL, NULL, NULL, NULL, v_event, 1, v_line.site, v_line.commodity,
-          v_lot, v_expiry, 'dispense', v_line.quantity, NULL, v_today, NULL, NULL, NULL)::ledger_booked;
+          v_lot, v_expiry, 'dispense', v_line.quantity, NULL, v_line.day, NULL, NULL, NULL)::ledger_booked;
         RETURN;
       END IF;
     END IF;
   END IF;
+
+  SELECT programme_day(ps.time_zone), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
 
   -- Keys: a request whose key is already recorded at its site is a repeat when it carries the same content and
   -- names the same day or none (the recorded events come back, nothing is written), and refused otherwise. Within

@@ -70,8 +70,12 @@ public final class Connection {
   /// Runs one statement and returns its rows.
   @discardableResult
   public func query(_ query: Query) throws -> QueryResult {
-    try throwIfCancelled()
     let (sql, binds) = query.rendered
+    return try run(sql: sql, binds: binds)
+  }
+
+  private func run(sql: String, binds: [PostgresBind]) throws -> QueryResult {
+    try throwIfCancelled()
     statementsSent += 1
     let result = try withParameters(binds) { types, values, lengths, formats in
       PQexecParams(handle, sql, Int32(binds.count), types, values, lengths, formats, 0)
@@ -86,10 +90,14 @@ public final class Connection {
   /// holds at most `preparedStatementLimit` statements (further ones run unprepared).
   @discardableResult
   public func preparedQuery(_ query: Query) throws -> QueryResult {
-    try throwIfCancelled()
     let (sql, binds) = query.rendered
-    let key = PreparedKey(sql: sql, types: binds.map(\.typeOID))
-    guard let name = try preparedStatement(for: key) else { return try self.query(query) }
+    return try runPrepared(PreparedKey(sql: sql, types: binds.map(\.typeOID)), binds: binds)
+  }
+
+  /// `key` carries the statement's text and types, rendered once by the caller.
+  private func runPrepared(_ key: PreparedKey, binds: [PostgresBind]) throws -> QueryResult {
+    try throwIfCancelled()
+    guard let name = try preparedStatement(for: key) else { return try run(sql: key.sql, binds: binds) }
     statementsSent += 1
     let result = try withParameters(binds) { _, values, lengths, formats in
       PQexecPrepared(handle, name, Int32(binds.count), values, lengths, formats, 0)
@@ -100,7 +108,7 @@ public final class Connection {
       // The session lost its statements (DISCARD ALL, a pooler): make it again, once.
       preparedStatements.removeAll()
       guard !isInTransaction else { throw error }
-      return try preparedQuery(query)
+      return try runPrepared(key, binds: binds)
     }
   }
 
@@ -113,9 +121,9 @@ public final class Connection {
   public func repeatedQuery(_ query: Query) throws -> QueryResult {
     let (sql, binds) = query.rendered
     let key = PreparedKey(sql: sql, types: binds.map(\.typeOID))
-    if preparedStatements[key] != nil || runsUnprepared.contains(key) { return try preparedQuery(query) }
+    if preparedStatements[key] != nil || runsUnprepared.contains(key) { return try runPrepared(key, binds: binds) }
     if runsUnprepared.count < Self.preparedStatementLimit { runsUnprepared.insert(key) }
-    return try self.query(query)
+    return try run(sql: sql, binds: binds)
   }
 
   private func preparedStatement(for key: PreparedKey) throws -> String? {

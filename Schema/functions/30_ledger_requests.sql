@@ -77,10 +77,7 @@ $$;
 --     client, reason, note, to (see ledger_request_line);
 --   transfer_receipt: transfer, rejected, reason, lot (of the rejected stock), date, note. The transfer's lots arrive
 --     at its destination as they left; a rejected quantity is written off there with its reason.
-CREATE OR REPLACE FUNCTION ledger_post(p_requests jsonb) RETURNS SETOF ledger_booked LANGUAGE plpgsql
--- A JSON document's rows are estimated alike whatever it holds, so a custom plan, made afresh at each call, would be
--- the generic plan made again, at a tenth of the everyday request's cost.
-SET plan_cache_mode = force_generic_plan AS $$
+CREATE OR REPLACE FUNCTION ledger_post(p_requests jsonb) RETURNS SETOF ledger_booked LANGUAGE plpgsql AS $$
 DECLARE
   v_today date;
   v_refusal record;

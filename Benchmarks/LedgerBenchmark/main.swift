@@ -162,10 +162,12 @@ final class Tally: @unchecked Sendable {
   var failure: (any Error)? { lock.withLock { error } }
 }
 
-/// Each client posts single dispenses at its own site for `seconds`; returns commits per second.
-func ledgerThroughput(conninfo: String, sites: [String], seconds: Double) throws -> Double {
+/// Each client posts single dispenses at its own site for `seconds`; returns commits per second and this process's
+/// CPU per commit (all threads), which shows what sixteen threads cost beside one.
+func ledgerThroughput(conninfo: String, sites: [String], seconds: Double) throws -> (rate: Double, cpuPerPost: Double) {
   let group = DispatchGroup()
   let tally = Tally()
+  let processorBefore = processorSeconds()
   let start = DispatchTime.now().uptimeNanoseconds
   let end = start + UInt64(seconds * 1e9)
   for site in sites {
@@ -187,7 +189,10 @@ func ledgerThroughput(conninfo: String, sites: [String], seconds: Double) throws
   }
   group.wait()
   if let failure = tally.failure { throw failure }
-  return Double(tally.total) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+  return (
+    Double(tally.total) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9),
+    (processorSeconds() - processorBefore) / Double(max(tally.total, 1))
+  )
 }
 
 /// What the floor's table carries: nothing, the idempotency key's unique index alone, or everything stock_events has
@@ -545,6 +550,7 @@ func run() throws {
   var clientRatios: [Double] = []
   var serverRatios: [Double] = []
   var writesRatios: [Double] = []
+  var clientCPUs: [Double] = []
   try connection.execute("VACUUM ANALYZE stock_events")
   // Each run starts just after a checkpoint, so none pays more than another for full-page images in the WAL.
   func afterCheckpoint(_ body: () throws -> Double) throws -> Double {
@@ -557,7 +563,12 @@ func run() throws {
       try pgbenchThroughput(
         binDirectory: binDirectory, conninfo: conninfo, clients: settings.clients, seconds: settings.seconds)
     }
-    let ours = try afterCheckpoint { try ledgerThroughput(conninfo: conninfo, sites: sites, seconds: settings.seconds) }
+    var clientCPU = 0.0
+    let ours = try afterCheckpoint {
+      let (rate, cpuPerPost) = try ledgerThroughput(conninfo: conninfo, sites: sites, seconds: settings.seconds)
+      clientCPU = cpuPerPost
+      return rate
+    }
     let serverOnly = try afterCheckpoint {
       try pgbenchLedgerThroughput(
         binDirectory: binDirectory, conninfo: conninfo, clients: settings.clients, seconds: settings.seconds)
@@ -569,6 +580,7 @@ func run() throws {
     clientRatios.append(ours / baseline)
     serverRatios.append(serverOnly / baseline)
     writesRatios.append(writes / baseline)
+    clientCPUs.append(clientCPU)
     print(
       String(
         format: "   %5d   %15.0f   %11.0f   %19.0f   %21.0f   %7.0f %%   %12.0f %%   %6.0f %%", round, baseline, ours,
@@ -580,6 +592,10 @@ func run() throws {
       format:
         "   median ratio kpstock / pgbench %5.0f %%   (target ≥ 50 %%); server alone %.0f %%; floor (a dispense's writes) %.0f %%",
       median(clientRatios) * 100, median(serverRatios) * 100, median(writesRatios) * 100))
+  print(
+    String(
+      format: "   this process's CPU a post with %d threads posting: %.0f µs (median of the rounds)", settings.clients,
+      median(clientCPUs) * 1e6))
 
   let differences = try StockQueries.verify(store)
   print("\nledger verify: " + (differences.isEmpty ? "consistent" : "\(differences.count) differences"))

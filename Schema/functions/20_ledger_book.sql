@@ -97,13 +97,10 @@ DECLARE
   v_today date;
   v_window integer;
   v_line ledger_line;
-  v_lot text;
-  v_expiry date;
-  v_event bigint;
-  v_refused ledger_booked[] := '{}';
-  v_repeat_reqs integer[] := '{}';
-  v_repeat_sites text[] := '{}';
-  v_repeat_keys text[] := '{}';
+  v_refused ledger_booked[];
+  v_repeat_reqs integer[];
+  v_repeat_sites text[];
+  v_repeat_keys text[];
   v_wave ledger_booked[];
   v_lines ledger_line[];
   v_wave_lines ledger_line[];
@@ -117,7 +114,7 @@ DECLARE
   v_transfer_reqs integer[];
   v_transfer_ids bigint[];
   v_day date;
-  v_next_id bigint := 0;
+  v_next_id bigint;
   v_added integer;
   v_first ledger_booked;
   v_event_seq regclass;
@@ -125,7 +122,8 @@ DECLARE
   v_maybe_short boolean;
   -- Set by assignment, not PERFORM: an assignment is evaluated in place, a PERFORM starts a query.
   v_booked_flag text;
-  -- No initial values: every call pays for them, the everyday dispense included, which never uses these.
+  -- No variable has an initial value: every call would pay for it, the everyday dispense included, and in a new
+  -- transaction each such expression is compiled again. The general path sets what it needs.
   v_bulk_sites text[];
   v_bulk_commodities text[];
   v_bulk_lots text[];
@@ -141,55 +139,54 @@ BEGIN
   -- today), so a back-dated one costs nothing here. The event's unique key stands in for the key check: a key already
   -- used writes nothing, and the general path below replays or refuses it. Anything unusual (the lot runs short, the
   -- site is closed, the population unknown, the day not today) writes nothing too and goes the general way, which
-  -- words it.
-  IF cardinality(p_lines) = 1 AND NOT p_dry_run THEN
-    v_line := p_lines[1];
-    IF v_line.kind = 'dispense' AND v_line.asked_day IS NULL AND v_line.lot IS NULL AND v_line.quantity < 0
-      AND v_line.lots = 'usable' AND length(v_line.key) BETWEEN 1 AND 100 AND v_line.key !~ '[[:cntrl:]]'
-      AND ((v_line.channel = 'outreach' AND v_line.worker IS NOT NULL)
-        OR (v_line.channel = 'clinic' AND v_line.worker IS NULL)) THEN
-      v_booked_flag := set_config('kpstock.booked', 'on', true);
-      WITH locked AS MATERIALIZED (
-        SELECT b.lot_code, b.on_hand, l.expires_on
-        FROM stock_balances b LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
-        WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity
-          -- One subquery for all three, not one each: each costs more to start than to run.
-          AND EXISTS (SELECT 1 FROM programme_settings ps, sites s, populations p
-            WHERE programme_day(ps.time_zone) = v_line.day AND s.code = v_line.site
-            AND coalesce(s.closed_on >= v_line.day, true) AND coalesce(s.opened_on <= v_line.day, true)
-            AND p.code = v_line.population)
-        ORDER BY b.lot_code FOR UPDATE OF b
-      ), first_usable AS (
-        SELECT * FROM locked WHERE on_hand > 0 AND (expires_on IS NULL OR expires_on >= v_line.day)
-        ORDER BY expires_on NULLS LAST, lot_code LIMIT 1
-      ), added AS (
-        INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on, note,
-          population_code, channel, worker_code, client_uic, idempotency_key, key_part, fingerprint)
-        SELECT v_line.site, v_line.commodity, f.lot_code, 'dispense', v_line.quantity, v_line.day, v_line.day, v_line.note,
-          v_line.population, v_line.channel, v_line.worker, v_line.client, v_line.key, 1, v_line.fingerprint
-        FROM first_usable f WHERE f.on_hand >= -v_line.quantity
-        ON CONFLICT (site_code, idempotency_key, key_part) DO NOTHING
-        RETURNING id, lot_code
-      ), taken AS (
-        UPDATE stock_balances b SET on_hand = b.on_hand + v_line.quantity FROM added a
-        WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity AND b.lot_code = a.lot_code
-      ), daily AS (
-        INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
-        SELECT v_line.site, v_line.commodity, v_line.day, v_line.quantity, 0, -v_line.quantity, 0, 0 FROM added
-        ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
-          net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
-      ), lot_daily AS (
-        INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
-        SELECT v_line.site, v_line.commodity, a.lot_code, v_line.day, v_line.quantity FROM added a
-        ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
-      )
-      SELECT a.id, a.lot_code, f.expires_on INTO v_event, v_lot, v_expiry FROM added a, first_usable f;
-      v_booked_flag := set_config('kpstock.booked', '', true);
-      IF v_event IS NOT NULL THEN
-        RETURN NEXT ROW(v_line.req, 'posted', NULL, NULL, NULL, NULL, v_event, 1, v_line.site, v_line.commodity,
-          v_lot, v_expiry, 'dispense', v_line.quantity, NULL, v_line.day, NULL, NULL, NULL)::ledger_booked;
-        RETURN;
-      END IF;
+  -- words it. It evaluates as few plpgsql expressions as will do: each is compiled again in every new transaction.
+  v_line := CASE WHEN cardinality(p_lines) = 1 AND NOT p_dry_run THEN p_lines[1] END;
+  IF v_line.kind = 'dispense' AND v_line.asked_day IS NULL AND v_line.lot IS NULL AND v_line.quantity < 0
+    AND v_line.lots = 'usable' AND length(v_line.key) BETWEEN 1 AND 100 AND v_line.key !~ '[[:cntrl:]]'
+    AND ((v_line.channel = 'outreach' AND v_line.worker IS NOT NULL)
+      OR (v_line.channel = 'clinic' AND v_line.worker IS NULL)) THEN
+    v_booked_flag := set_config('kpstock.booked', 'on', true);
+    RETURN QUERY WITH locked AS MATERIALIZED (
+      SELECT b.lot_code, b.on_hand, l.expires_on
+      FROM stock_balances b LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
+      WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity
+        -- One subquery for all three, not one each: each costs more to start than to run.
+        AND EXISTS (SELECT 1 FROM programme_settings ps, sites s, populations p
+          WHERE programme_day(ps.time_zone) = v_line.day AND s.code = v_line.site
+          AND coalesce(s.closed_on >= v_line.day, true) AND coalesce(s.opened_on <= v_line.day, true)
+          AND p.code = v_line.population)
+      ORDER BY b.lot_code FOR UPDATE OF b
+    ), first_usable AS (
+      SELECT * FROM locked WHERE on_hand > 0 AND (expires_on IS NULL OR expires_on >= v_line.day)
+      ORDER BY expires_on NULLS LAST, lot_code LIMIT 1
+    ), added AS (
+      INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on, note,
+        population_code, channel, worker_code, client_uic, idempotency_key, key_part, fingerprint)
+      SELECT v_line.site, v_line.commodity, f.lot_code, 'dispense', v_line.quantity, v_line.day, v_line.day, v_line.note,
+        v_line.population, v_line.channel, v_line.worker, v_line.client, v_line.key, 1, v_line.fingerprint
+      FROM first_usable f WHERE f.on_hand >= -v_line.quantity
+      ON CONFLICT (site_code, idempotency_key, key_part) DO NOTHING
+      RETURNING id, lot_code
+    ), taken AS (
+      UPDATE stock_balances b SET on_hand = b.on_hand + v_line.quantity FROM added a
+      WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity AND b.lot_code = a.lot_code
+    ), daily AS (
+      INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
+      SELECT v_line.site, v_line.commodity, v_line.day, v_line.quantity, 0, -v_line.quantity, 0, 0 FROM added
+      ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
+        net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
+    ), lot_daily AS (
+      INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
+      SELECT v_line.site, v_line.commodity, a.lot_code, v_line.day, v_line.quantity FROM added a
+      ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
+    )
+    SELECT v_line.req, 'posted'::text, NULL::text, NULL::text, NULL::text, NULL::text, a.id, 1::smallint, v_line.site,
+      v_line.commodity, a.lot_code, f.expires_on, 'dispense'::text, v_line.quantity, NULL::text, v_line.day,
+      NULL::bigint, NULL::bigint, NULL::bigint
+    FROM added a, first_usable f;
+    v_booked_flag := set_config('kpstock.booked', '', true);
+    IF FOUND THEN
+      RETURN;
     END IF;
   END IF;
 
@@ -343,6 +340,7 @@ BEGIN
   v_transfer_seq := pg_get_serial_sequence('transfers', 'id')::regclass;
 
   -- A trial run's events count down from below the lowest number an earlier batch of the same trial used.
+  v_next_id := 0;
   IF p_dry_run THEN
     SELECT greatest(0, -min(id)) INTO v_next_id FROM stock_events;
   END IF;

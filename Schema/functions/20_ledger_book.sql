@@ -88,50 +88,11 @@ $$;
 CREATE OR REPLACE FUNCTION ledger_book(
   p_lines ledger_line[], p_report boolean DEFAULT false, p_dry_run boolean DEFAULT false,
   p_req_name text DEFAULT 'entry'
-) RETURNS SETOF ledger_booked LANGUAGE plpgsql
--- Its statements take whole batches as array parameters; planning them afresh for each call (custom plans) costs
--- several times what running them does, for a batch of one or of thousands. The generic plans join the batch to the
--- ledger by hash or index whatever its size; keep it so (no join between two sets made from the batch).
-SET plan_cache_mode = force_generic_plan AS $$
+) RETURNS SETOF ledger_booked LANGUAGE plpgsql AS $$
 DECLARE
-  v_today date;
-  v_window integer;
   v_line ledger_line;
-  v_refused ledger_booked[];
-  v_repeat_reqs integer[];
-  v_repeat_sites text[];
-  v_repeat_keys text[];
-  v_wave ledger_booked[];
-  v_lines ledger_line[];
-  v_wave_lines ledger_line[];
-  v_days date[];
-  v_firsts integer[];
-  v_lasts integer[];
-  v_i integer;
-  v_takes ledger_line[];
-  v_stock ledger_lot_stock[];
-  v_short ledger_booked[];
-  v_transfer_reqs integer[];
-  v_transfer_ids bigint[];
-  v_day date;
-  v_next_id bigint;
-  v_added integer;
-  v_first ledger_booked;
-  v_event_seq regclass;
-  v_transfer_seq regclass;
-  v_maybe_short boolean;
   -- Set by assignment, not PERFORM: an assignment is evaluated in place, a PERFORM starts a query.
   v_booked_flag text;
-  -- No variable has an initial value: every call would pay for it, the everyday dispense included, and in a new
-  -- transaction each such expression is compiled again. The general path sets what it needs.
-  v_bulk_sites text[];
-  v_bulk_commodities text[];
-  v_bulk_lots text[];
-  v_bulk_expiries date[];
-  v_bulk_firsts date[];
-  v_bulk_lasts date[];
-  v_bulk_asked bigint[];
-  v_bulk_count integer;
 BEGIN
   -- The everyday dispense (today, no lot named, first usable lot covers it) in one statement, which checks the day is
   -- today, locks the commodity's balances at the site in lot order, as every writer locks them, picks the first
@@ -190,6 +151,55 @@ BEGIN
     END IF;
   END IF;
 
+  RETURN QUERY SELECT * FROM ledger_book_general(p_lines, p_report, p_dry_run, p_req_name);
+END $$;
+
+-- ledger_book's general path: every batch but the everyday dispense that its fast path books. Called by ledger_book
+-- only. A function of its own for its plan mode, which the fast path does without: setting it costs a dispense
+-- about a tenth of its server time.
+CREATE OR REPLACE FUNCTION ledger_book_general(
+  p_lines ledger_line[], p_report boolean, p_dry_run boolean, p_req_name text
+) RETURNS SETOF ledger_booked LANGUAGE plpgsql
+-- Its statements take whole batches as array parameters; planning them afresh for each call (custom plans) costs
+-- several times what running them does, for a batch of one or of thousands. The generic plans join the batch to the
+-- ledger by hash or index whatever its size; keep it so (no join between two sets made from the batch).
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  -- No initial values: each is set where it is first needed.
+  v_today date;
+  v_window integer;
+  v_refused ledger_booked[];
+  v_repeat_reqs integer[];
+  v_repeat_sites text[];
+  v_repeat_keys text[];
+  v_wave ledger_booked[];
+  v_lines ledger_line[];
+  v_wave_lines ledger_line[];
+  v_days date[];
+  v_firsts integer[];
+  v_lasts integer[];
+  v_i integer;
+  v_takes ledger_line[];
+  v_stock ledger_lot_stock[];
+  v_short ledger_booked[];
+  v_transfer_reqs integer[];
+  v_transfer_ids bigint[];
+  v_day date;
+  v_next_id bigint;
+  v_added integer;
+  v_first ledger_booked;
+  v_event_seq regclass;
+  v_transfer_seq regclass;
+  v_maybe_short boolean;
+  v_bulk_sites text[];
+  v_bulk_commodities text[];
+  v_bulk_lots text[];
+  v_bulk_expiries date[];
+  v_bulk_firsts date[];
+  v_bulk_lasts date[];
+  v_bulk_asked bigint[];
+  v_bulk_count integer;
+BEGIN
   SELECT programme_day(ps.time_zone), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
 
   -- Keys: a request whose key is already recorded at its site is a repeat when it carries the same content and

@@ -148,6 +148,41 @@ struct OneBookingPathTests {
     #expect(try Ledger.post(imported, undated, key: "p4-l7").replayed)
   }
 
+  /// The everyday dispense (one, for today, no lot named) is booked by ledger_book's fast path; the same request in
+  /// a batch of two goes the general way. Both leave the same lot taken, events, balances and daily totals, and the
+  /// same fingerprint, and each path is the one that ran (counted by the server's function statistics).
+  @Test func theEverydayFastPathBooksWhatTheGeneralPathBooks() throws {
+    let opening = receipt(500, lot: "L1", expiry: "2027-06-30", on: "2026-03-02")
+    let later = receipt(500, lot: "L2", expiry: "2027-09-30", on: "2026-03-02")
+    let today = dispensing(24)
+
+    func booked(batch: [Ledger.KeyedRequest]) throws -> (ledger: [String], generalCalls: Int64) {
+      let store = try bookingDatabase()
+      try Ledger.post(store, batch: [.init(opening, key: "grn-1"), .init(later, key: "grn-2")])
+      try store.execute("SET track_functions = 'pl'")
+      try store.execute("BEGIN")
+      if batch.count == 1 {
+        try Ledger.post(store, batch[0].request, key: batch[0].key)
+      } else {
+        _ = try Ledger.post(store, batch: batch)
+      }
+      let calls: Int64 = try store.query(
+        "SELECT coalesce(sum(calls), 0)::bigint AS n FROM pg_stat_xact_user_functions WHERE funcname = 'ledger_book_general'"
+      )[0].decode("n")
+      try store.execute("COMMIT")
+      return (try ledgerContents(store), calls)
+    }
+
+    let alone = try booked(batch: [.init(today, key: "today-1")])
+    let elsewhere = Receipt(
+      site: "DICE-KWALE", commodity: "MALE-CONDOM", lot: "L9", expiry: CalendarDate("2027-06-30"), quantity: 10)
+    let batched = try booked(batch: [.init(today, key: "today-1"), .init(elsewhere, key: "grn-9")])
+    #expect(alone.generalCalls == 0)
+    #expect(batched.generalCalls == 1)
+    #expect(alone.ledger.contains { $0.contains("DICE-UKUNDA|MALE-CONDOM|L1|dispense|-24|2026-03-11|FSW|outreach|") })
+    #expect(alone.ledger == batched.ledger.filter { !$0.contains("DICE-KWALE|") })
+  }
+
   /// A batch's takes are booked a site and commodity at a time, all days together, when the first usable lot can
   /// cover them all; otherwise a day at a time. Either way the ledger is the one that posting the rows one by one, in
   /// date order, leaves: the same lots, the same refusals. A single back-dated row that fits takes the first route and

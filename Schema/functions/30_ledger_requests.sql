@@ -86,7 +86,17 @@ DECLARE
   v_rejected bigint[];
   v_reasons text[];
   v_days date[];
+  v_kind text;
 BEGIN
+  -- A kind this function does not know is refused, not passed over: a batch is all or nothing.
+  SELECT coalesce(e ->> 'kind', '') INTO v_kind FROM jsonb_array_elements(p_requests) e
+  WHERE coalesce(e ->> 'kind', '') NOT IN ('receipt', 'dispense', 'adjustment', 'dispatch', 'transfer_receipt')
+  LIMIT 1;
+  IF FOUND THEN
+    PERFORM ledger_refuse('kind', CASE WHEN v_kind = '' THEN 'is required' ELSE format(
+      '''%s'' is not a kind of request (receipt, dispense, adjustment, dispatch, transfer_receipt)', v_kind) END);
+  END IF;
+
   -- plpgsql, not sql: its statements are planned once per session, not at every call.
   IF NOT jsonb_path_exists(p_requests, '$[*] ? (@.kind == "transfer_receipt")') THEN
     RETURN QUERY SELECT * FROM ledger_book(ARRAY(

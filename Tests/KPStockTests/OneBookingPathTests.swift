@@ -337,6 +337,29 @@ struct OneBookingPathTests {
   }
 
   /// Only a dispense names who it was for: a receipt carrying a population is refused, naming the field.
+  /// A batch element of a kind ledger_post does not know is refused with the field named, and nothing of the batch
+  /// is booked: it is not passed over.
+  @Test func aBatchElementOfAnUnknownKindIsRefused() throws {
+    let store = try bookingDatabase()
+    let before: Int64 = try store.query("SELECT count(*) AS n FROM stock_events")[0].decode("n")
+    for (kind, problem) in [
+      ("\"kind\":\"dispence\",", "'dispence' is not a kind of request"), ("", "is required"),
+    ] {
+      let refusal = thrownDescription {
+        try store.query(
+          Query(
+            unsafeSQL: """
+              SELECT * FROM ledger_post('[{"req":1,"kind":"receipt","key":"k1","site":"DICE-UKUNDA",
+                "commodity":"ALCOHOL-SWAB","qty":5},{"req":2,\(kind)"key":"k2","site":"DICE-UKUNDA",
+                "commodity":"ALCOHOL-SWAB","qty":5,"population":"FSW","channel":"clinic"}]')
+              """))
+      }
+      #expect(refusal?.contains(problem) == true, "\(refusal ?? "no refusal")")
+    }
+    let after: Int64 = try store.query("SELECT count(*) AS n FROM stock_events")[0].decode("n")
+    #expect(after == before)
+  }
+
   @Test func aReceiptNamingAPopulationIsRefused() throws {
     let store = try bookingDatabase()
     let refusal = thrownDescription {

@@ -1,8 +1,11 @@
 // The stock ledger's speed, as ratios against baselines measured in the same run on the same server:
-//   1. import of a dispensing register vs. a plain COPY of the same file into an unindexed table;
-//   2. single dispense commit latency (p50/p99);
+//   1. import of a dispensing register vs. a plain COPY of the same file into an unindexed table, with five floors
+//      (from the events copied into a bare table up to everything the rules ask, set-wise in one statement);
+//   2. single dispense commit latency (p50/p99), this process's CPU a post, and the server's time a dispense in one
+//      backend against a dispense's writes as plain SQL (the steadiest figure this machine gives);
 //   3. 16-client dispense throughput vs. pgbench running a guarded UPDATE + INSERT, in alternating rounds
-//      (the machine drifts by ±20 % within minutes; the median of per-round ratios does not);
+//      (the machine drifts by ±20 % within minutes; the median of per-round ratios does not), beside pgbench
+//      sending Ledger.post's statement and pgbench running a dispense's writes as plain SQL (the floor);
 //   4. the national synthetic history (1,000 sites) written through ledger_book, county-day batches: the time
 //      per simulated week against the ≤ 15 minutes the 104-week history may take.
 // Run: swift run -c release LedgerBenchmark [--rows 1000000] [--seconds 6] [--rounds 3] [--clients 16]

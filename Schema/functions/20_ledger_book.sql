@@ -1,7 +1,8 @@
 -- ledger_book: the one writer of stock. Every request — a command, a register row, a simulated entry, and later a
 -- methadone dose or an order's dispatch — becomes ledger lines (Schema/0002_ledger.sql, type ledger_line) and is
 -- booked here, a batch at a time: claim keys, check, allocate first-expiry-first-out, write events, book balances and
--- daily rollups. Nothing else writes stock_events, stock_balances or stock_daily (the guards in
+-- daily rollups. ledger_book books the everyday dispense itself and hands every other batch to ledger_book_general,
+-- which no one else calls. Nothing else writes stock_events, stock_balances or stock_daily (the guards in
 -- 60_ledger_guards.sql refuse it), and `ledger verify` recomputes the last two from events.
 --
 -- Refusals use SQLSTATE class KP: KP001 not enough stock, KP002 a bad value, KP003 an idempotency key reused for

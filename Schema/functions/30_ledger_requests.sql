@@ -87,18 +87,22 @@ DECLARE
   v_reasons text[];
   v_days date[];
   v_kind text;
+  v_receipts boolean;
 BEGIN
-  -- A kind this function does not know is refused, not passed over: a batch is all or nothing.
-  SELECT coalesce(e ->> 'kind', '') INTO v_kind FROM jsonb_array_elements(p_requests) e
-  WHERE coalesce(e ->> 'kind', '') NOT IN ('receipt', 'dispense', 'adjustment', 'dispatch', 'transfer_receipt')
-  LIMIT 1;
-  IF FOUND THEN
+  -- One pass over the batch: the first element of a kind this function does not know (refused, not passed over: a
+  -- batch is all or nothing), and whether any element is a transfer receipt.
+  SELECT (array_agg(coalesce(e.value ->> 'kind', '') ORDER BY e.position) FILTER (WHERE coalesce(e.value ->> 'kind', '')
+      NOT IN ('receipt', 'dispense', 'adjustment', 'dispatch', 'transfer_receipt')))[1],
+    coalesce(bool_or(e.value ->> 'kind' = 'transfer_receipt'), false)
+  INTO v_kind, v_receipts
+  FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS e (value, position);
+  IF v_kind IS NOT NULL THEN
     PERFORM ledger_refuse('kind', CASE WHEN v_kind = '' THEN 'is required' ELSE format(
       '''%s'' is not a kind of request (receipt, dispense, adjustment, dispatch, transfer_receipt)', v_kind) END);
   END IF;
 
   -- plpgsql, not sql: its statements are planned once per session, not at every call.
-  IF NOT jsonb_path_exists(p_requests, '$[*] ? (@.kind == "transfer_receipt")') THEN
+  IF NOT v_receipts THEN
     RETURN QUERY SELECT * FROM ledger_book(ARRAY(
       SELECT ledger_request_line(r.req, r.kind, r.key, r.site, r.commodity, r.lot, r.expiry, r.qty, r.date,
         r.population, r.channel, r.worker, r.client, r.reason, r.note, r.to, d.today)
@@ -106,7 +110,6 @@ BEGIN
         expiry date, qty bigint, date date, population text, channel text, worker text, client text, reason text,
         note text, "to" text),
         (SELECT programme_day(time_zone) AS today FROM programme_settings) d
-      WHERE r.kind IN ('receipt', 'dispense', 'adjustment', 'dispatch')
       ORDER BY r.req));
     RETURN;
   END IF;

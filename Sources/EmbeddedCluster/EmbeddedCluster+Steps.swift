@@ -65,7 +65,7 @@ extension EmbeddedCluster {
   func initialize(_ context: Context) throws {
     try clearInterruptedInitdb()
     var arguments = [
-      "-D", paths.dataDirectory, "-E", "UTF8", "--locale=\(Self.clusterLocale)",
+      "-D", paths.dataDirectory, "-E", "UTF8", "--locale=\(Self.clusterLocale)", "--lc-collate=C",
       "-U", configuration.superuser, "--auth=trust",
     ]
     if !configuration.durable {
@@ -95,6 +95,11 @@ extension EmbeddedCluster {
     }
   }
 
+  /// Character classes (upper, lower, regular expressions) from C.UTF-8 where the system has it; text is compared
+  /// bytewise (`--lc-collate=C`) whatever it has. In UTF-8, byte order is code point order, the order C.UTF-8 sorts
+  /// in, so nothing reads differently; but PostgreSQL treats only a collation named C or POSIX as bytewise, and
+  /// compares under any other through strcoll, without abbreviated sort keys. Every index and sort on the ledger's
+  /// code columns pays that: a simulated national week took 7 % longer under C.UTF-8.
   static var clusterLocale: String {
     ProcessRunner.localeIsAvailable("C.UTF-8") ? "C.UTF-8" : "C"
   }

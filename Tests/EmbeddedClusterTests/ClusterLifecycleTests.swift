@@ -139,6 +139,30 @@ struct ClusterLifecycleTests {
     #expect(pidFile.contains("\(home.path)/run"))
   }
 
+  @Test func textIsComparedBytewiseWhileCharacterClassesFollowUTF8() throws {
+    let home = try TestHome()
+    try home.cluster.start()
+    let status = try home.cluster.status()
+    let binaries = try BinaryLocator.locate(configured: nil, environment: ProcessInfo.processInfo.environment)
+    let psql = try #require(BinaryLocator.clientTool("psql", near: binaries, environment: [:]))
+    let output = home.path + "/collation.txt"
+    let result = try ProcessRunner.run(
+      psql,
+      [
+        "-X", "-A", "-t", "-h", status.socketDirectory, "-p", "5432", "-U", home.cluster.configuration.superuser,
+        "-d", "postgres", "-c",
+        "SELECT datcollate || ' ' || datctype || ' ' || upper('ñandú') FROM pg_database WHERE datname = 'postgres'",
+      ],
+      environment: ProcessRunner.childEnvironment(account: try ServerAccount.resolve()), outputPath: output)
+    #expect(result.succeeded)
+    let answer = try String(contentsOfFile: output, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    if ProcessRunner.localeIsAvailable("C.UTF-8") {
+      #expect(answer == "C C.UTF-8 ÑANDÚ")
+    } else {
+      #expect(answer.hasPrefix("C C "))
+    }
+  }
+
   @Test func invalidServerSettingFailsWithTheServerLogReason() throws {
     let home = try TestHome(serverSettings: ["max_connections": "many"])
     let error = #expect(throws: ClusterError.self) { try home.cluster.start() }

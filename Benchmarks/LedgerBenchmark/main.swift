@@ -269,17 +269,16 @@ func typedFloor(_ connection: Connection) throws -> Double {
 /// register COPYed, each row normalised and digested (ledger_request_line), checked against the reference tables
 /// (its site open on its day, its commodity and population known) and given its site's first-expiring usable lot by
 /// joins, written keyed into a copy of stock_events (a row whose key is there already is passed over, as a repeat is), and
-/// booked into copies of the balances and both daily rollups: one statement, each row read once. What it leaves out
+/// booked into copies of the balances and the daily rollup: one statement, each row read once. What it leaves out
 /// costs only when a row is unusual (wording a refusal, telling a repeat from another entry, a take spread over
 /// lots or checked against later days), which no row of this register is. The import's own COPY is added by the
 /// caller.
 func rulesFloor(_ connection: Connection) throws -> Double {
   try connection.execute("CREATE TABLE floor_events (LIKE stock_events INCLUDING ALL)")
-  try connection.execute("CREATE TABLE floor_daily (LIKE stock_daily INCLUDING ALL)")
   try connection.execute("CREATE TABLE floor_lot_daily (LIKE stock_lot_daily INCLUDING ALL)")
   try connection.execute("CREATE TABLE floor_balances (LIKE stock_balances INCLUDING ALL)")
   try connection.execute("INSERT INTO floor_balances SELECT * FROM stock_balances")
-  defer { _ = try? connection.execute("DROP TABLE floor_events, floor_daily, floor_lot_daily, floor_balances") }
+  defer { _ = try? connection.execute("DROP TABLE floor_events, floor_lot_daily, floor_balances") }
   try connection.execute("CHECKPOINT")
   return try withImportSettings(connection) {
     try timed {
@@ -316,15 +315,12 @@ func rulesFloor(_ connection: Connection) throws -> Double {
           ORDER BY (a.l).day
           RETURNING site_code, commodity_code, lot_code, occurred_on, quantity
         ), daily AS (
-          INSERT INTO floor_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
-          SELECT site_code, commodity_code, occurred_on, sum(quantity), 0, -sum(quantity), 0, 0 FROM added
-          GROUP BY 1, 2, 3
-          ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change,
-            dispensed = d.dispensed + excluded.dispensed
-        ), lot_daily AS (
-          INSERT INTO floor_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
-          SELECT site_code, commodity_code, lot_code, occurred_on, sum(quantity) FROM added GROUP BY 1, 2, 3, 4
-          ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
+          INSERT INTO floor_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed,
+            sent, adjusted)
+          SELECT site_code, commodity_code, lot_code, occurred_on, sum(quantity), 0, -sum(quantity), 0, 0 FROM added
+          GROUP BY 1, 2, 3, 4
+          ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET
+            net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
         )
         UPDATE floor_balances b SET on_hand = b.on_hand + t.quantity
         FROM (SELECT site_code, commodity_code, lot_code, sum(quantity) AS quantity FROM added GROUP BY 1, 2, 3) t
@@ -380,7 +376,7 @@ func ledgerDispenseSQL(site: String) -> String {
 }
 
 /// What a dispense of one unit must write, as one plain statement: lock the commodity's balances at the site, take
-/// the first usable lot, write the keyed event, book the balance and both daily rollups — ledger_book's fast path
+/// the first usable lot, write the keyed event, book the balance and the lot's daily rollup — ledger_book's fast path
 /// without a function, a JSON request, a digest, a check or a reply. Run with kpstock.booked on.
 func dispenseWritesSQL(site: String) -> String {
   """
@@ -402,15 +398,12 @@ func dispenseWritesSQL(site: String) -> String {
   ), taken AS (
     UPDATE stock_balances b SET on_hand = b.on_hand - 1 FROM added a
     WHERE b.site_code = \(site) AND b.commodity_code = 'MALE-CONDOM' AND b.lot_code = a.lot_code
-  ), daily AS (
-    INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
-    SELECT \(site), 'MALE-CONDOM', CURRENT_DATE, -1, 0, 1, 0, 0 FROM added
-    ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
-      net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
   )
-  INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
-  SELECT \(site), 'MALE-CONDOM', a.lot_code, CURRENT_DATE, -1 FROM added a
-  ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
+  INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
+    adjusted)
+  SELECT \(site), 'MALE-CONDOM', a.lot_code, CURRENT_DATE, -1, 0, 1, 0, 0 FROM added a
+  ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET
+    net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
   """
 }
 
@@ -554,7 +547,7 @@ func run() throws {
   print("   floor: as above, and each row checked against the reference tables, given its lot, keyed (a repeat passed")
   print(
     String(
-      format: "     over) and booked into balances and daily rollups, all in one statement  %6.2f s  %6.2f× COPY\n",
+      format: "     over) and booked into balances and the daily rollup, all in one statement  %6.2f s  %6.2f× COPY\n",
       rules,
       rules / copySeconds))
 

@@ -68,13 +68,13 @@ BEGIN
       RAISE EXCEPTION 'site % still holds % units of stock', NEW.code, v_held
         USING ERRCODE = 'check_violation', CONSTRAINT = 'sites_closed_with_stock';
     END IF;
-    IF EXISTS (SELECT 1 FROM stock_daily WHERE site_code = NEW.code AND day > NEW.closed_on) THEN
+    IF EXISTS (SELECT 1 FROM stock_lot_daily WHERE site_code = NEW.code AND day > NEW.closed_on) THEN
       RAISE EXCEPTION 'site % has stock movements after %', NEW.code, NEW.closed_on
         USING ERRCODE = 'check_violation', CONSTRAINT = 'sites_closed_before_movements';
     END IF;
   END IF;
   IF NEW.opened_on IS NOT NULL AND NEW.opened_on IS DISTINCT FROM OLD.opened_on
-    AND EXISTS (SELECT 1 FROM stock_daily WHERE site_code = NEW.code AND day < NEW.opened_on) THEN
+    AND EXISTS (SELECT 1 FROM stock_lot_daily WHERE site_code = NEW.code AND day < NEW.opened_on) THEN
     RAISE EXCEPTION 'site % has stock movements before %', NEW.code, NEW.opened_on
       USING ERRCODE = 'check_violation', CONSTRAINT = 'sites_opened_after_movements';
   END IF;

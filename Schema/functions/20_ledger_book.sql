@@ -1,9 +1,9 @@
 -- ledger_book: the one writer of stock. Every request — a command, a register row, a simulated entry, and later a
 -- methadone dose or an order's dispatch — becomes ledger lines (Schema/0002_ledger.sql, type ledger_line) and is
 -- booked here, a batch at a time: claim keys, check, allocate first-expiry-first-out, write events, book balances and
--- daily rollups. ledger_book books the everyday dispense itself and hands every other batch to ledger_book_general,
--- which no one else calls. Nothing else writes stock_events, stock_balances or stock_daily (the guards in
--- 60_ledger_guards.sql refuse it), and `ledger verify` recomputes the last two from events.
+-- the daily rollup per lot. ledger_book books the everyday dispense itself and hands every other batch to
+-- ledger_book_general, which no one else calls. Nothing else writes stock_events, stock_balances or stock_lot_daily
+-- (the guards in 60_ledger_guards.sql refuse it), and `ledger verify` recomputes the last two from events.
 --
 -- Refusals use SQLSTATE class KP: KP001 not enough stock, KP002 a bad value, KP003 an idempotency key reused for
 -- other content, KP004 a back-dated take that would break history, KP005 a change the ledger never allows. COLUMN
@@ -133,14 +133,12 @@ BEGIN
       UPDATE stock_balances b SET on_hand = b.on_hand + v_line.quantity FROM added a
       WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity AND b.lot_code = a.lot_code
     ), daily AS (
-      INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
-      SELECT v_line.site, v_line.commodity, v_line.day, v_line.quantity, 0, -v_line.quantity, 0, 0 FROM added
-      ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
+      INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
+        adjusted)
+      SELECT v_line.site, v_line.commodity, a.lot_code, v_line.day, v_line.quantity, 0, -v_line.quantity, 0, 0
+      FROM added a
+      ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET
         net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
-    ), lot_daily AS (
-      INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
-      SELECT v_line.site, v_line.commodity, a.lot_code, v_line.day, v_line.quantity FROM added a
-      ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
     )
     SELECT v_line.req, 'posted'::text, NULL::text, NULL::text, NULL::text, NULL::text, a.id, 1::smallint, v_line.site,
       v_line.commodity, a.lot_code, f.expires_on, 'dispense'::text, v_line.quantity, NULL::text, v_line.day,
@@ -433,16 +431,14 @@ BEGIN
       -- Summed before sorting: the rollups lock their rows in key order, and a sort of the summed rows is a sort
       -- of a few hundred, not of the batch.
       SELECT site, commodity, taken_lot, day, kind, sum(quantity) AS quantity FROM numbered GROUP BY 1, 2, 3, 4, 5
-    ), lot_daily AS (
-      INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
-      SELECT site, commodity, taken_lot, day, sum(quantity) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-      ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
     ), daily AS (
-      INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
-      SELECT site, commodity, day, sum(quantity), 0, coalesce(-sum(quantity) FILTER (WHERE kind = 'dispense'), 0), 0,
+      INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
+        adjusted)
+      SELECT site, commodity, taken_lot, day, sum(quantity), 0,
+        coalesce(-sum(quantity) FILTER (WHERE kind = 'dispense'), 0), 0,
         coalesce(sum(quantity) FILTER (WHERE kind = 'adjustment'), 0)
-      FROM moved GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-      ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
+      FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+      ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET
         net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed,
         adjusted = d.adjusted + excluded.adjusted
     )
@@ -714,21 +710,16 @@ BEGIN
       v_next_id := v_next_id + cardinality(v_wave) - v_added;
     END IF;
 
-    WITH lot_daily AS (
-      INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change)
-      SELECT e.site_code, e.commodity_code, e.lot_code, v_day, sum(e.quantity) FROM unnest(v_wave) e
-      GROUP BY e.site_code, e.commodity_code, e.lot_code ORDER BY e.site_code, e.commodity_code, e.lot_code
-      ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET net_change = d.net_change + excluded.net_change
-    )
-    INSERT INTO stock_daily AS d (site_code, commodity_code, day, net_change, received, dispensed, sent, adjusted)
-    SELECT e.site_code, e.commodity_code, v_day, sum(e.quantity),
+    INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
+      adjusted)
+    SELECT e.site_code, e.commodity_code, e.lot_code, v_day, sum(e.quantity),
       coalesce(sum(e.quantity) FILTER (WHERE e.kind IN ('receipt', 'transfer_in')), 0),
       coalesce(-sum(e.quantity) FILTER (WHERE e.kind = 'dispense'), 0),
       coalesce(-sum(e.quantity) FILTER (WHERE e.kind = 'transfer_out'), 0),
       coalesce(sum(e.quantity) FILTER (WHERE e.kind IN ('adjustment', 'count')), 0)
     FROM unnest(v_wave) e
-    GROUP BY e.site_code, e.commodity_code ORDER BY e.site_code, e.commodity_code
-    ON CONFLICT (site_code, commodity_code, day) DO UPDATE SET
+    GROUP BY e.site_code, e.commodity_code, e.lot_code ORDER BY e.site_code, e.commodity_code, e.lot_code
+    ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET
       net_change = d.net_change + excluded.net_change, received = d.received + excluded.received,
       dispensed = d.dispensed + excluded.dispensed, sent = d.sent + excluded.sent,
       adjusted = d.adjusted + excluded.adjusted;
@@ -752,12 +743,13 @@ END $$;
 -- negative, on which day; otherwise the lots on hand that day are needed by later entries.
 CREATE OR REPLACE FUNCTION ledger_history_refusal(p_site text, p_commodity text, p_day date, p_room numeric,
   p_asked numeric) RETURNS text LANGUAGE sql STABLE AS $$
-  WITH later AS (
-    SELECT day, sum(net_change) OVER (ORDER BY day DESC) - net_change AS after_day
-    FROM stock_daily WHERE site_code = p_site AND commodity_code = p_commodity AND day > p_day
+  WITH days AS (
+    SELECT day, sum(net_change) AS net_change FROM stock_lot_daily
+    WHERE site_code = p_site AND commodity_code = p_commodity AND day > p_day GROUP BY day
+  ), later AS (
+    SELECT day, sum(net_change) OVER (ORDER BY day DESC) - net_change AS after_day FROM days
   ), candidates AS (
-    SELECT p_day AS day, coalesce((SELECT sum(net_change) FROM stock_daily
-      WHERE site_code = p_site AND commodity_code = p_commodity AND day > p_day), 0) AS after_day
+    SELECT p_day AS day, coalesce((SELECT sum(net_change) FROM days), 0) AS after_day
     UNION ALL SELECT day, after_day FROM later
   ), limiting AS (
     SELECT (SELECT coalesce(sum(on_hand), 0) FROM stock_balances WHERE site_code = p_site

@@ -1,5 +1,15 @@
 -- Reading the ledger: history for forecasting, and the proof that balances and rollups match the events.
 
+-- What moved per site, commodity and day: the daily rollup per lot (stock_lot_daily), summed over lots. One row per
+-- lot that moved, so for a commodity that is not lot-tracked (one lot, '') the same rows. Readers that filter on a
+-- site or a commodity should read stock_lot_daily with that filter, as the functions below do: a filter on a
+-- grouped view reaches its rows, a join does not.
+CREATE OR REPLACE VIEW stock_daily AS
+SELECT site_code, commodity_code, day, sum(net_change)::bigint AS net_change, sum(received)::bigint AS received,
+  sum(dispensed)::bigint AS dispensed, sum(sent)::bigint AS sent, sum(adjusted)::bigint AS adjusted
+FROM stock_lot_daily
+GROUP BY site_code, commodity_code, day;
+
 -- Closing on-hand per site, commodity and day, and what was dispensed that day, read from the daily rollup
 -- and today's balances. Days without movement carry the previous closing balance.
 CREATE OR REPLACE FUNCTION stock_daily_history(p_from date, p_to date, p_site text DEFAULT NULL, p_commodity text DEFAULT NULL)
@@ -14,7 +24,13 @@ LANGUAGE sql STABLE AS $$
       coalesce(d.net_change, 0) AS net_change, coalesce(d.dispensed, 0) AS dispensed
     FROM keys k
     CROSS JOIN LATERAL (SELECT p_from + i AS day FROM generate_series(0, greatest(p_to, programme_today()) - p_from) i) g
-    LEFT JOIN stock_daily d ON d.site_code = k.site_code AND d.commodity_code = k.commodity_code AND d.day = g.day
+    LEFT JOIN (
+      SELECT l.site_code, l.commodity_code, l.day, sum(l.net_change) AS net_change, sum(l.dispensed) AS dispensed
+      FROM stock_lot_daily l
+      WHERE (p_site IS NULL OR l.site_code = p_site) AND (p_commodity IS NULL OR l.commodity_code = p_commodity)
+        AND l.day >= p_from
+      GROUP BY l.site_code, l.commodity_code, l.day
+    ) d ON d.site_code = k.site_code AND d.commodity_code = k.commodity_code AND d.day = g.day
   ), closing AS (
     SELECT site_code, commodity_code, day, dispensed,
       on_hand - coalesce(sum(net_change) OVER (PARTITION BY site_code, commodity_code ORDER BY day DESC
@@ -55,21 +71,26 @@ CREATE OR REPLACE FUNCTION ledger_verify() RETURNS TABLE (
   FROM from_events e FULL JOIN stock_balances b USING (site_code, commodity_code, lot_code)
   WHERE coalesce(e.on_hand, 0) IS DISTINCT FROM coalesce(b.on_hand, 0) OR b.on_hand IS NULL
   UNION ALL
-  SELECT 'daily', coalesce(e.site_code, d.site_code), coalesce(e.commodity_code, d.commodity_code), NULL,
-    coalesce(e.day, d.day), coalesce(e.net, 0), coalesce(d.net_change, 0)
-  FROM (SELECT site_code, commodity_code, occurred_on AS day, sum(quantity) AS net,
-      coalesce(-sum(quantity) FILTER (WHERE kind = 'dispense'), 0) AS dispensed
-    FROM stock_events GROUP BY 1, 2, 3) e
-  FULL JOIN stock_daily d USING (site_code, commodity_code, day)
-  WHERE coalesce(e.net, 0) <> coalesce(d.net_change, 0) OR coalesce(e.dispensed, 0) <> coalesce(d.dispensed, 0)
-    OR d.day IS NULL
-  UNION ALL
-  SELECT 'lot daily', coalesce(e.site_code, d.site_code), coalesce(e.commodity_code, d.commodity_code),
-    coalesce(e.lot_code, d.lot_code), coalesce(e.day, d.day), coalesce(e.net, 0), coalesce(d.net_change, 0)
-  FROM (SELECT site_code, commodity_code, lot_code, occurred_on AS day, sum(quantity) AS net
+  -- One row per figure of a lot's day that differs: 'lot daily' for its net change, 'lot daily received' and so on.
+  SELECT 'lot daily' || f.suffix, coalesce(e.site_code, d.site_code), coalesce(e.commodity_code, d.commodity_code),
+    coalesce(e.lot_code, d.lot_code), coalesce(e.day, d.day), f.expected, f.recorded
+  FROM (SELECT site_code, commodity_code, lot_code, occurred_on AS day, sum(quantity) AS net,
+      coalesce(sum(quantity) FILTER (WHERE kind IN ('receipt', 'transfer_in')), 0) AS received,
+      coalesce(-sum(quantity) FILTER (WHERE kind = 'dispense'), 0) AS dispensed,
+      coalesce(-sum(quantity) FILTER (WHERE kind = 'transfer_out'), 0) AS sent,
+      coalesce(sum(quantity) FILTER (WHERE kind IN ('adjustment', 'count')), 0) AS adjusted
     FROM stock_events GROUP BY 1, 2, 3, 4) e
   FULL JOIN stock_lot_daily d USING (site_code, commodity_code, lot_code, day)
-  WHERE coalesce(e.net, 0) <> coalesce(d.net_change, 0) OR d.day IS NULL
+  CROSS JOIN LATERAL (VALUES
+    ('', coalesce(e.net, 0), coalesce(d.net_change, 0)),
+    (' received', e.received, d.received),
+    (' dispensed', e.dispensed, d.dispensed),
+    (' sent', e.sent, d.sent),
+    (' adjusted', e.adjusted, d.adjusted)
+  ) AS f (suffix, expected, recorded)
+  -- A missing row (either side) is one difference, of its net change.
+  WHERE (f.suffix = '' AND (f.expected <> f.recorded OR d.day IS NULL))
+    OR (f.suffix <> '' AND e.day IS NOT NULL AND d.day IS NOT NULL AND f.expected <> f.recorded)
   UNION ALL
   SELECT 'transfer ' || t.id, t.from_site_code, t.commodity_code, NULL, t.dispatched_on, t.quantity,
     coalesce(-(SELECT sum(quantity) FROM stock_events e WHERE e.transfer_id = t.id AND e.kind = 'transfer_out'), 0)

@@ -1,4 +1,4 @@
--- Guards of the ledger's tables: events are append-only, and balances and daily rollups (per commodity and per lot)
+-- Guards of the ledger's tables: events are append-only, and balances and the daily rollup per lot
 -- change only while ledger_book books (it sets kpstock.booked for its own statements and resets it before
 -- returning). The setting is a guard against accidents, not a permission: roles that may write directly are closed
 -- off by REVOKE, and `ledger verify` recomputes the derived tables from events and checks every event against
@@ -22,11 +22,6 @@ CREATE OR REPLACE TRIGGER stock_balances_derived BEFORE INSERT OR UPDATE OR DELE
   WHEN (current_setting('kpstock.booked', true) IS DISTINCT FROM 'on')
   EXECUTE FUNCTION stock_derived_refuse_direct_change();
 CREATE OR REPLACE TRIGGER stock_balances_no_truncate BEFORE TRUNCATE ON stock_balances
-  FOR EACH STATEMENT EXECUTE FUNCTION stock_derived_refuse_direct_change();
-CREATE OR REPLACE TRIGGER stock_daily_derived BEFORE INSERT OR UPDATE OR DELETE ON stock_daily FOR EACH STATEMENT
-  WHEN (current_setting('kpstock.booked', true) IS DISTINCT FROM 'on')
-  EXECUTE FUNCTION stock_derived_refuse_direct_change();
-CREATE OR REPLACE TRIGGER stock_daily_no_truncate BEFORE TRUNCATE ON stock_daily
   FOR EACH STATEMENT EXECUTE FUNCTION stock_derived_refuse_direct_change();
 CREATE OR REPLACE TRIGGER stock_lot_daily_derived BEFORE INSERT OR UPDATE OR DELETE ON stock_lot_daily
   FOR EACH STATEMENT WHEN (current_setting('kpstock.booked', true) IS DISTINCT FROM 'on')

@@ -238,10 +238,10 @@ struct LedgerTests {
       #expect(throws: PostgresError.self) { try store.execute(statement) }
     }
     for statement: Query in [
-      "UPDATE stock_balances SET on_hand = 5", "DELETE FROM stock_daily", "TRUNCATE stock_balances CASCADE",
+      "UPDATE stock_balances SET on_hand = 5", "DELETE FROM stock_lot_daily", "TRUNCATE stock_balances CASCADE",
       "UPDATE stock_lot_daily SET net_change = 0", "TRUNCATE stock_lot_daily",
       "INSERT INTO stock_balances VALUES ('DICE-UKUNDA', 'LUBRICANT', '', 5)",
-      "INSERT INTO stock_daily VALUES ('DICE-UKUNDA', 'LUBRICANT', '2026-03-11', 5, 5, 0, 0, 0)",
+      "INSERT INTO stock_lot_daily VALUES ('DICE-UKUNDA', 'LUBRICANT', '', '2026-03-11', 5, 5, 0, 0, 0)",
     ] {
       let error = #expect(throws: PostgresError.self) { try store.execute(statement) }
       #expect(error?.sqlState == SQLState(LedgerRefusal.Rule.forbidden.rawValue), "\(statement)")
@@ -272,7 +272,7 @@ struct LedgerTests {
       """)
     try store.execute("COMMIT")
     #expect(try onHand(store, "DICE-UKUNDA", "MALE-CONDOM") == 90)
-    #expect(Set(try StockQueries.verify(store).map(\.check)) == ["balance", "daily", "lot daily"])
+    #expect(Set(try StockQueries.verify(store).map(\.check)) == ["balance", "lot daily", "lot daily received"])
   }
 
   @Test func theDatabaseRefusesADispenseToAnUnknownSitePopulationOrCommodity() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import KPStock
 import KPStockTestSupport
 import Postgres
@@ -15,6 +16,7 @@ struct MigrationReleaseTests {
     "0003_lot_daily": "e5f9f092c9c37209ccba132b8208b5fe1aa3ea03a017fdb9f791b01d655f20ae",
     "0004_event_domains": "3cf9e3c58d19d02a8a26c7df4b6d18588aa2f6ca81a4acf10f8b0e5f0d299f5b",
     "0005_event_references": "abb5b700f0ae69423514463e3e6a590684683c25a59bbf0bf4ba332a338dfc83",
+    "0006_one_daily_rollup": "05ea7cc21b1dd8e96dfa6790463d5c5ccca1342067318df8270a887c8d4c503a",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {
@@ -31,5 +33,71 @@ struct MigrationReleaseTests {
     for name in recorded.keys where Self.released[name] == nil {
       Issue.record("add \(name) and its checksum \(recorded[name] ?? "") to MigrationReleaseTests.released")
     }
+  }
+
+  /// 0006 folds the per-commodity rollup into the per-lot one. A ledger written before it (events, balances and both
+  /// rollups, as ledger_book then booked them) is upgraded in place: the per-lot rows gain what moved by kind, and the
+  /// per-commodity figures read through the view are the ones the table held.
+  @Test func aLedgerFromBeforeTheSingleRollupIsUpgradedInPlace() throws {
+    let schema = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appending(path: "Schema")
+    let before = try ["0001_reference", "0002_ledger", "0003_lot_daily", "0004_event_domains", "0005_event_references"]
+      .map { Migration(name: $0, sql: try String(contentsOf: schema.appending(path: "\($0).sql"), encoding: .utf8)) }
+    let database = try TestDatabase.empty()
+    let raw = try database.connect()
+    try Migrator(migrations: before, lockKey: 1).migrate(raw)
+    let ledgerAsBookedBefore = """
+      INSERT INTO counties VALUES ('002', 'Kwale');
+      INSERT INTO populations VALUES ('FSW', 'Female sex workers'), ('PWID', 'People who inject drugs');
+      INSERT INTO sites (code, name, kind, county_code) VALUES ('DICE-A', 'A', 'dice', '002');
+      INSERT INTO commodities (code, name, category, base_unit, pack_size, pack_rounding_threshold, lot_tracked)
+      VALUES ('MALE-CONDOM', 'Male condom', 'condom', 'piece', 144, 0, false),
+        ('NALOXONE', 'Naloxone', 'overdose_reversal', 'piece', 10, 0, true);
+      INSERT INTO lots VALUES ('NALOXONE', 'N1', '2027-01-31'), ('NALOXONE', 'N2', '2027-06-30');
+      INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, reason_code, occurred_on,
+        recorded_on, population_code, channel, idempotency_key, fingerprint)
+      VALUES ('DICE-A', 'MALE-CONDOM', '', 'receipt', 500, NULL, '2026-03-01', '2026-03-01', NULL, NULL, 'k1', '\\x00'),
+        ('DICE-A', 'MALE-CONDOM', '', 'dispense', -40, NULL, '2026-03-01', '2026-03-01', 'FSW', 'clinic', 'k2', '\\x00'),
+        ('DICE-A', 'MALE-CONDOM', '', 'adjustment', -5, 'damaged', '2026-03-02', '2026-03-02', NULL, NULL, 'k3', '\\x00'),
+        ('DICE-A', 'NALOXONE', 'N1', 'receipt', 20, NULL, '2026-03-01', '2026-03-01', NULL, NULL, 'k4', '\\x00'),
+        ('DICE-A', 'NALOXONE', 'N2', 'receipt', 30, NULL, '2026-03-01', '2026-03-01', NULL, NULL, 'k5', '\\x00'),
+        ('DICE-A', 'NALOXONE', 'N1', 'dispense', -20, NULL, '2026-03-02', '2026-03-02', 'PWID', 'clinic', 'k6', '\\x00'),
+        ('DICE-A', 'NALOXONE', 'N2', 'dispense', -3, NULL, '2026-03-02', '2026-03-02', 'PWID', 'clinic', 'k7', '\\x00');
+      INSERT INTO stock_balances SELECT site_code, commodity_code, lot_code, sum(quantity) FROM stock_events
+      GROUP BY 1, 2, 3;
+      INSERT INTO stock_daily SELECT site_code, commodity_code, occurred_on, sum(quantity),
+        coalesce(sum(quantity) FILTER (WHERE kind = 'receipt'), 0),
+        coalesce(-sum(quantity) FILTER (WHERE kind = 'dispense'), 0), 0,
+        coalesce(sum(quantity) FILTER (WHERE kind = 'adjustment'), 0)
+      FROM stock_events GROUP BY 1, 2, 3;
+      INSERT INTO stock_lot_daily SELECT site_code, commodity_code, lot_code, occurred_on, sum(quantity)
+      FROM stock_events GROUP BY 1, 2, 3, 4
+      """
+    for statement in ledgerAsBookedBefore.split(separator: ";\n") {
+      try raw.execute(Query(unsafeSQL: String(statement)))
+    }
+    let daily =
+      "SELECT concat_ws('|', commodity_code, day, net_change, received, dispensed, sent, adjusted) AS line"
+      + " FROM stock_daily ORDER BY 1"
+    let held = try raw.query(Query(unsafeSQL: daily)).map { try $0.decode("line") as String }
+
+    let store = try Store.open(conninfo: database.conninfo)
+    #expect(try store.query(Query(unsafeSQL: daily)).map { try $0.decode("line") as String } == held)
+    #expect(held.count == 4)
+    let lots = try store.query(
+      """
+      SELECT concat_ws('|', lot_code, day, net_change, received, dispensed, sent, adjusted) AS line
+      FROM stock_lot_daily WHERE commodity_code = 'NALOXONE' ORDER BY 1
+      """
+    ).map { try $0.decode("line") as String }
+    #expect(
+      lots == [
+        "N1|2026-03-01|20|20|0|0|0", "N1|2026-03-02|-20|0|20|0|0", "N2|2026-03-01|30|30|0|0|0",
+        "N2|2026-03-02|-3|0|3|0|0",
+      ])
+    let differences = try store.query("SELECT check_name FROM ledger_verify()").map {
+      try $0.decode("check_name") as String
+    }
+    #expect(differences.isEmpty)
   }
 }

@@ -43,7 +43,11 @@ private func ledgerContents(_ store: Store) throws -> [String] {
     """
   ).map { "day " + (try $0.decode("line") as String) }
   let lotDaily = try store.query(
-    "SELECT concat_ws('|', site_code, commodity_code, lot_code, day, net_change) AS line FROM stock_lot_daily ORDER BY 1"
+    """
+    SELECT concat_ws('|', site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent, adjusted)
+      AS line
+    FROM stock_lot_daily ORDER BY 1
+    """
   ).map { "lot day " + (try $0.decode("line") as String) }
   return events + balances + daily + lotDaily
 }
@@ -62,9 +66,11 @@ private func bookByHand(_ store: Store, quantity: Int64, columns: String, values
         """))
   try store.execute("INSERT INTO stock_balances VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', \(quantity))")
   try store.execute(
-    "INSERT INTO stock_daily VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '2026-03-10', \(quantity), \(max(quantity, 0)), 0, 0, 0)"
-  )
-  try store.execute("INSERT INTO stock_lot_daily VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', '2026-03-10', \(quantity))")
+    Query(
+      unsafeSQL: """
+        INSERT INTO stock_lot_daily
+        VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', '2026-03-10', \(quantity), \(max(quantity, 0)), 0, 0, 0)
+        """))
   try store.execute("COMMIT")
 }
 
@@ -288,11 +294,7 @@ struct OneBookingPathTests {
       WHERE site_code = 'DICE-UKUNDA' AND commodity_code = 'MALE-CONDOM' AND lot_code = 'OLD'
       """)
     try store.execute(
-      """
-      INSERT INTO stock_daily VALUES ('DICE-UKUNDA', 'MALE-CONDOM', '2099-01-01', -10, 0, 10, 0, 0)
-      """)
-    try store.execute(
-      "INSERT INTO stock_lot_daily VALUES ('DICE-UKUNDA', 'MALE-CONDOM', 'OLD', '2099-01-01', -10)")
+      "INSERT INTO stock_lot_daily VALUES ('DICE-UKUNDA', 'MALE-CONDOM', 'OLD', '2099-01-01', -10, 0, 10, 0, 0)")
     try store.execute("COMMIT")
     let checks = try StockQueries.verify(store).map(\.check)
     #expect(checks.count == 2)
@@ -549,9 +551,11 @@ struct OneBookingPathTests {
     let lot = "site_code = 'DICE-UKUNDA' AND commodity_code = 'MALE-CONDOM'"
     try store.execute(Query(unsafeSQL: "UPDATE stock_balances SET on_hand = on_hand + 10 WHERE \(lot)"))
     try store.execute(
-      Query(unsafeSQL: "UPDATE stock_daily SET net_change = net_change + 10 WHERE \(lot) AND day = '2026-03-10'"))
-    try store.execute(
-      Query(unsafeSQL: "UPDATE stock_lot_daily SET net_change = net_change + 10 WHERE \(lot) AND day = '2026-03-10'"))
+      Query(
+        unsafeSQL: """
+          UPDATE stock_lot_daily SET net_change = net_change + 10, received = received + 10
+          WHERE \(lot) AND day = '2026-03-10'
+          """))
     try store.execute("COMMIT")
     let checks = try StockQueries.verify(store).map(\.check)
     #expect(

@@ -246,6 +246,16 @@ struct LedgerTests {
       let error = #expect(throws: PostgresError.self) { try store.execute(statement) }
       #expect(error?.sqlState == SQLState(LedgerRefusal.Rule.forbidden.rawValue), "\(statement)")
     }
+    // Not even while ledger_book books may the derived tables be emptied.
+    for table in ["stock_balances", "stock_lot_daily"] {
+      try store.execute("BEGIN")
+      try store.execute("SELECT set_config('kpstock.booked', 'on', true)")
+      let error = #expect(throws: PostgresError.self) {
+        try store.execute(Query(unsafeSQL: "TRUNCATE \(table) CASCADE"))
+      }
+      #expect(error?.sqlState == SQLState(LedgerRefusal.Rule.forbidden.rawValue), "\(table)")
+      try store.execute("ROLLBACK")
+    }
     #expect(try onHand(store, "DICE-UKUNDA", "MALE-CONDOM") == 100)
   }
 

@@ -254,12 +254,14 @@ BEGIN
     LEFT JOIN lots lo ON lo.commodity_code = l.commodity AND lo.lot_code = l.lot
     LEFT JOIN stock_reasons r ON r.code = l.reason
     LEFT JOIN populations p ON p.code = l.population
-    LEFT JOIN transfers tr ON tr.id = l.transfer_id
     CROSS JOIN LATERAL (SELECT CASE
       WHEN (ledger_when_where(l.req, l.day, v_today, v_window, l.site, s.code, s.opened_on, s.closed_on)).req
         IS NOT NULL THEN ledger_when_where(l.req, l.day, v_today, v_window, l.site, s.code, s.opened_on, s.closed_on)
-      WHEN l.kind = 'transfer_in' AND l.day < tr.dispatched_on THEN ledger_refusal(l.req, 'date',
-        format('transfer %s was dispatched on %s', tr.id, tr.dispatched_on), 'KP002')
+      -- The transfer is looked up by its key, and only for its arrival: joined, it was read whole for every batch
+      -- (a generic plan is made for a batch of any size), and transfers grow with every dispatch.
+      WHEN l.kind = 'transfer_in' AND l.day < (SELECT t.dispatched_on FROM transfers t WHERE t.id = l.transfer_id)
+        THEN ledger_refusal(l.req, 'date', format('transfer %s was dispatched on %s', l.transfer_id,
+          (SELECT t.dispatched_on FROM transfers t WHERE t.id = l.transfer_id)), 'KP002')
       WHEN l.kind = 'transfer_out' AND l.transfer_id IS NULL AND t.code IS NULL THEN ledger_refusal(l.req, 'to',
         format('unknown site %s', l.to_site), 'KP002')
       WHEN l.kind = 'transfer_out' AND l.transfer_id IS NULL AND l.to_site = l.site THEN ledger_refusal(l.req, 'to',

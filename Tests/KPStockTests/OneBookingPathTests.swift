@@ -76,6 +76,31 @@ private func bookByHand(_ store: Store, quantity: Int64, columns: String, values
 
 @Suite("One booking path")
 struct OneBookingPathTests {
+  /// The rules look a transfer up by its key, and only for its arrival. Joined to every line, the whole of transfers
+  /// was read for every batch (the plan is made for a batch of any size), and a national history, which dispatches
+  /// thousands of transfers a week, slowed week by week.
+  @Test func aBatchWithoutArrivalsReadsNoTransfers() throws {
+    let store = try bookingDatabase()
+    try Ledger.post(store, receipt(500, lot: "OLD", expiry: "2027-06-30", on: "2026-03-01"))
+    for _ in 0..<3 {
+      try Ledger.post(
+        store, Dispatch(from: "DICE-UKUNDA", to: "SAT-MSAMBWENI", commodity: "MALE-CONDOM", quantity: 10))
+    }
+    try store.execute("ANALYZE transfers")
+    try store.execute("BEGIN")
+    let batch = """
+      [{"req": 1, "kind": "dispense", "key": "a", "site": "DICE-UKUNDA", "commodity": "MALE-CONDOM", "qty": 2,
+        "population": "FSW", "channel": "clinic"},
+       {"req": 2, "kind": "adjustment", "key": "b", "site": "DICE-UKUNDA", "commodity": "MALE-CONDOM", "qty": -1,
+        "reason": "damaged"}]
+      """
+    #expect(try store.query("SELECT * FROM ledger_post(\(batch)::jsonb)").count == 2)
+    let reads: Int64 = try store.query(
+      "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'transfers'")[0].decode("seq_scan")
+    try store.execute("ROLLBACK")
+    #expect(reads == 0)
+  }
+
   /// The last release allocated back-dated entries across the lots on hand today, so a lot received today could be
   /// booked as dispensed last week. A past day's take uses the lots on hand at the end of that day.
   @Test func aBackDatedDispenseTakesOnlyLotsThatHadArrivedByItsDay() throws {

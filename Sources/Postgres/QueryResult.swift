@@ -44,6 +44,8 @@ public struct QueryResult: RandomAccessCollection {
   }
 
   public var columns: [String] { handle.columnNames }
+  /// The position of the first column with this name: found once, for decoding many rows by position.
+  public func position(of column: String) -> Int? { handle.position(of: column) }
   public var startIndex: Int { 0 }
   public var endIndex: Int { Int(PQntuples(handle.pointer)) }
   public subscript(position: Int) -> Row { Row(handle: handle, index: Int32(position)) }

@@ -52,7 +52,7 @@ public enum Ledger {
   static func post(_ connection: Connection, _ request: some LedgerRequest, key: String? = nil) throws -> Posting {
     let key = key ?? freshKey()
     let rows = try retryingTransient(connection) { try request.post(connection, key: key) }
-    return try posting(Array(rows))
+    return try posting(Array(rows), BookedColumns(rows))
   }
 
   /// A key no one else will use: a random (version 4) UUID, lowercase. Its bits come from the standard library's
@@ -111,11 +111,12 @@ public enum Ledger {
           var rows: [[Row]] = Array(repeating: [], count: elements.count)
           let result = try connection.repeatedQuery(
             "SELECT * FROM ledger_post(\("[" + elements.joined(separator: ",") + "]")::jsonb)")
+          let columns = try BookedColumns(result)
           for row in result {
-            let req: Int32 = try row.decode("req")
+            let req: Int32 = try row.decode(at: columns.req)
             rows[Int(req) - 1 - first].append(row)
           }
-          postings += try rows.map(posting)
+          postings += try rows.map { try posting($0, columns) }
           elements.removeAll(keepingCapacity: true)
         }
         for (index, entry) in batch.enumerated() {
@@ -123,7 +124,8 @@ public enum Ledger {
             elements.append(element)
           } else {
             try flush()
-            postings.append(try posting(Array(try entry.request.post(connection, key: entry.key))))
+            let result = try entry.request.post(connection, key: entry.key)
+            postings.append(try posting(Array(result), BookedColumns(result)))
           }
         }
         try flush()
@@ -132,22 +134,50 @@ public enum Ledger {
     }
   }
 
-  /// A request's rows of `ledger_booked`: its events, recorded now or (outcome 'repeat') by an earlier call.
-  static func posting(_ rows: [Row]) throws -> Posting {
-    let replayed = try rows.first.map { try $0.decode("outcome") as String == "repeat" } ?? false
-    return Posting(
-      replayed: replayed,
-      events: try rows.filter { try $0.decode("id") as Int64? != nil }.map(Self.event))
+  /// Where the columns of `ledger_booked` are in a result, found once: by name at every row, they were a tenth of
+  /// a simulation's client time.
+  struct BookedColumns {
+    let req, outcome, id, site, commodity, lot, expiresOn, kind, quantity, reason, occurredOn, transfer, count,
+      reverses: Int
+
+    init(_ result: QueryResult) throws {
+      func position(_ name: String) throws -> Int {
+        guard let position = result.position(of: name) else {
+          throw KPStockError(.operational, "the ledger's reply has no column \(name)")
+        }
+        return position
+      }
+      (req, outcome, id, site, commodity, lot) = (
+        try position("req"), try position("outcome"), try position("id"), try position("site_code"),
+        try position("commodity_code"), try position("lot_code")
+      )
+      (expiresOn, kind, quantity, reason, occurredOn) = (
+        try position("expires_on"), try position("kind"), try position("quantity"), try position("reason_code"),
+        try position("occurred_on")
+      )
+      (transfer, count, reverses) = (
+        try position("transfer_id"), try position("count_id"), try position("reverses_event_id")
+      )
+    }
   }
 
-  static func event(_ row: Row) throws -> PostedEvent {
-    let lot: String = try row.decode("lot_code")
+  /// A request's rows of `ledger_booked`: its events, recorded now or (outcome 'repeat') by an earlier call.
+  static func posting(_ rows: [Row], _ columns: BookedColumns) throws -> Posting {
+    let replayed = try rows.first.map { try $0.decode(at: columns.outcome) as String == "repeat" } ?? false
+    return Posting(
+      replayed: replayed,
+      events: try rows.filter { try $0.decode(at: columns.id) as Int64? != nil }.map { try event($0, columns) })
+  }
+
+  static func event(_ row: Row, _ columns: BookedColumns) throws -> PostedEvent {
+    let lot: String = try row.decode(at: columns.lot)
     return PostedEvent(
-      id: try row.decode("id"), siteCode: try row.decode("site_code"), commodityCode: try row.decode("commodity_code"),
-      lotCode: lot.isEmpty ? nil : lot, expiresOn: try row.decode("expires_on"), kind: try row.decode("kind"),
-      quantity: try row.decode("quantity"), reasonCode: try row.decode("reason_code"),
-      occurredOn: try row.decode("occurred_on"), transferID: try row.decode("transfer_id"),
-      countID: try row.decode("count_id"), reversesEventID: try row.decode("reverses_event_id"))
+      id: try row.decode(at: columns.id), siteCode: try row.decode(at: columns.site),
+      commodityCode: try row.decode(at: columns.commodity), lotCode: lot.isEmpty ? nil : lot,
+      expiresOn: try row.decode(at: columns.expiresOn), kind: try row.decode(at: columns.kind),
+      quantity: try row.decode(at: columns.quantity), reasonCode: try row.decode(at: columns.reason),
+      occurredOn: try row.decode(at: columns.occurredOn), transferID: try row.decode(at: columns.transfer),
+      countID: try row.decode(at: columns.count), reversesEventID: try row.decode(at: columns.reverses))
   }
 
   /// A posting on its own is one statement in its own transaction, so a deadlock, a serialization failure or a

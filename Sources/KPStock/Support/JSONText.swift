@@ -10,6 +10,14 @@ public enum JSONText {
 
   static func appendQuoted(_ value: String, to text: inout String) {
     text += "\""
+    // Nearly every value (a code, a key, a date) has nothing to escape: appended whole, not a character at a time,
+    // which was a fifth of a simulation's client time. 0xE2 leads U+2028 and U+2029 (and other characters, which
+    // then take the careful way).
+    if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") && $0 != 0xE2 }) {
+      text += value
+      text += "\""
+      return
+    }
     for scalar in value.unicodeScalars {
       switch scalar {
       case "\"": text += "\\\""

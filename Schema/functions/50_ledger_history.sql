@@ -1,9 +1,9 @@
 -- Reading the ledger: history for forecasting, and the proof that balances and rollups match the events.
 
--- What moved per site, commodity and day: the daily rollup per lot (stock_lot_daily), summed over lots. One row per
--- lot that moved, so for a commodity that is not lot-tracked (one lot, '') the same rows. Readers that filter on a
--- site or a commodity should read stock_lot_daily with that filter, as the functions below do: a filter on a
--- grouped view reaches its rows, a join does not.
+-- What moved per site, commodity and day: the daily rollup per lot (stock_lot_daily), summed over lots (for a
+-- commodity that is not lot-tracked, one lot, '', so the same rows). A WHERE on the view's site, commodity or day
+-- reaches stock_lot_daily's index; a join on them does not (the whole rollup would be summed first), so a function
+-- that joins reads stock_lot_daily itself, as stock_daily_history does.
 CREATE OR REPLACE VIEW stock_daily AS
 SELECT site_code, commodity_code, day, sum(net_change)::bigint AS net_change, sum(received)::bigint AS received,
   sum(dispensed)::bigint AS dispensed, sum(sent)::bigint AS sent, sum(adjusted)::bigint AS adjusted

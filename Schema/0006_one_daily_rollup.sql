@@ -10,6 +10,10 @@ ALTER TABLE stock_lot_daily
   ADD COLUMN sent bigint NOT NULL DEFAULT 0,
   ADD COLUMN adjusted bigint NOT NULL DEFAULT 0;
 
+-- The guards (Schema/functions/60_ledger_guards.sql) refuse any write to the rollup outside ledger_book; this backfill
+-- is ledger_book's bookkeeping done once, so it says it books, for this migration's transaction only.
+SELECT set_config('kpstock.booked', 'on', true);
+
 UPDATE stock_lot_daily d SET received = e.received, dispensed = e.dispensed, sent = e.sent, adjusted = e.adjusted
 FROM (
   SELECT site_code, commodity_code, lot_code, occurred_on AS day,

@@ -83,14 +83,15 @@ CREATE OR REPLACE FUNCTION ledger_verify() RETURNS TABLE (
   FULL JOIN stock_lot_daily d USING (site_code, commodity_code, lot_code, day)
   CROSS JOIN LATERAL (VALUES
     ('', coalesce(e.net, 0), coalesce(d.net_change, 0)),
-    (' received', e.received, d.received),
-    (' dispensed', e.dispensed, d.dispensed),
-    (' sent', e.sent, d.sent),
-    (' adjusted', e.adjusted, d.adjusted)
+    (' received', coalesce(e.received, 0), d.received),
+    (' dispensed', coalesce(e.dispensed, 0), d.dispensed),
+    (' sent', coalesce(e.sent, 0), d.sent),
+    (' adjusted', coalesce(e.adjusted, 0), d.adjusted)
   ) AS f (suffix, expected, recorded)
-  -- A missing row (either side) is one difference, of its net change.
+  -- A day with events and no row is one difference, of its net change; a row without events is expected to hold
+  -- nothing, figure by figure.
   WHERE (f.suffix = '' AND (f.expected <> f.recorded OR d.day IS NULL))
-    OR (f.suffix <> '' AND e.day IS NOT NULL AND d.day IS NOT NULL AND f.expected <> f.recorded)
+    OR (f.suffix <> '' AND d.day IS NOT NULL AND f.expected <> f.recorded)
   UNION ALL
   SELECT 'transfer ' || t.id, t.from_site_code, t.commodity_code, NULL, t.dispatched_on, t.quantity,
     coalesce(-(SELECT sum(quantity) FROM stock_events e WHERE e.transfer_id = t.id AND e.kind = 'transfer_out'), 0)

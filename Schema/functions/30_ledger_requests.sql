@@ -48,11 +48,8 @@ $$;
 -- The transfer receipts of a ledger_post batch, with what their checks need: the transfer, whether the key is
 -- already recorded at its destination, the lots it carries and, for a rejection, which lot and how much of it left.
 -- What only a receipt can get wrong is judged in ledger_post; dates and site dates in ledger_book.
-CREATE OR REPLACE FUNCTION ledger_receipt_requests(p_requests jsonb) RETURNS TABLE (
-  req integer, key text, fingerprint bytea, transfer bigint, rejected bigint, reason text, lot text, date date,
-  note text, to_site text, commodity text, quantity bigint, status text, received_on date, used boolean, lots text[],
-  reject_lot text, lot_sent bigint, direction text, reason_known boolean
-) LANGUAGE sql STABLE AS $$
+DROP FUNCTION IF EXISTS ledger_receipt_requests(jsonb);
+CREATE OR REPLACE FUNCTION ledger_receipt_requests(p_requests jsonb) RETURNS SETOF ledger_receipt LANGUAGE sql STABLE AS $$
   SELECT r.req, r.key,
     ledger_fingerprint('transfer_receipt', r.transfer::text, coalesce(r.rejected, 0)::text, r.reason, r.lot, r.note),
     r.transfer, coalesce(r.rejected, 0), r.reason, r.lot, r.date, r.note, t.to_site_code, t.commodity_code, t.quantity,
@@ -88,6 +85,7 @@ DECLARE
   v_days date[];
   v_kind text;
   v_receipts boolean;
+  v_receipt_rows ledger_receipt[];
 BEGIN
   -- One pass over the batch: the first element of a kind this function does not know (refused, not passed over: a
   -- batch is all or nothing), and whether any element is a transfer receipt.
@@ -120,6 +118,8 @@ BEGIN
   WHERE id IN (SELECT (e ->> 'transfer')::bigint FROM jsonb_array_elements(p_requests) e
     WHERE e ->> 'kind' = 'transfer_receipt')
   ORDER BY id FOR UPDATE;
+  -- Read once, after the lock: the checks, the transfers' new state and the ledger lines below all use these rows.
+  v_receipt_rows := ARRAY(SELECT p FROM ledger_receipt_requests(p_requests) p);
 
   SELECT x.* INTO v_refusal FROM (
     SELECT p.req, CASE
@@ -147,7 +147,7 @@ BEGIN
         ARRAY[CASE WHEN p.reason IS NOT NULL THEN 'reason' ELSE 'lot' END,
           'give a reason and lot only with a rejected quantity', NULL]
       END::text[] AS refusal
-    FROM ledger_receipt_requests(p_requests) p
+    FROM unnest(v_receipt_rows) p
   ) x WHERE x.refusal IS NOT NULL ORDER BY x.req LIMIT 1;
   IF FOUND THEN
     PERFORM ledger_refuse(v_refusal.refusal[1], v_refusal.refusal[2], v_refusal.refusal[3]);
@@ -156,7 +156,7 @@ BEGIN
   -- What the transfers will say once received (read now: once booked, every receipt's key is recorded).
   SELECT array_agg(p.transfer), array_agg(p.rejected), array_agg(p.reason), array_agg(coalesce(p.date, v_today))
   INTO v_transfers, v_rejected, v_reasons, v_days
-  FROM ledger_receipt_requests(p_requests) p WHERE NOT p.used;
+  FROM unnest(v_receipt_rows) p WHERE NOT p.used;
 
   SELECT array_agg(b) INTO v_booked FROM ledger_book(ARRAY(
     SELECT l FROM (
@@ -170,12 +170,12 @@ BEGIN
       -- A receipt whose key is recorded: ledger_book replays it (or refuses another entry's key).
       SELECT p.req, 1, ROW(p.req, 1, p.key, p.fingerprint, p.date, p.date, p.to_site, NULL, NULL, NULL, 'receipt', 0,
         'any', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::ledger_line
-      FROM ledger_receipt_requests(p_requests) p WHERE p.used
+      FROM unnest(v_receipt_rows) p WHERE p.used
       UNION ALL
       SELECT p.req, m.position, ROW(p.req, row_number() OVER (PARTITION BY p.req ORDER BY m.position), p.key,
         p.fingerprint, p.date, coalesce(p.date, v_today), p.to_site, p.commodity, m.lot_code, NULL, m.kind,
         m.quantity, 'any', m.reason, NULL, NULL, NULL, NULL, p.note, NULL, p.transfer, NULL, NULL)::ledger_line
-      FROM ledger_receipt_requests(p_requests) p
+      FROM unnest(v_receipt_rows) p
       CROSS JOIN LATERAL (
         SELECT e.lot_code, 'transfer_in' AS kind, -e.quantity AS quantity, NULL::text AS reason, e.key_part AS position
         FROM stock_events e WHERE e.transfer_id = p.transfer AND e.kind = 'transfer_out'

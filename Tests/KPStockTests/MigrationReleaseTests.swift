@@ -17,6 +17,7 @@ struct MigrationReleaseTests {
     "0004_event_domains": "3cf9e3c58d19d02a8a26c7df4b6d18588aa2f6ca81a4acf10f8b0e5f0d299f5b",
     "0005_event_references": "abb5b700f0ae69423514463e3e6a590684683c25a59bbf0bf4ba332a338dfc83",
     "0006_one_daily_rollup": "f31daebab1bed61c615bf09efbbe4f70c173d88566629c33de71ce390ef2db82",
+    "0007_ledger_receipt": "ba1b3447cfa745eb7d826df2fbff119b7aa55581d64dcd6c8447dd38e77ed5fc",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

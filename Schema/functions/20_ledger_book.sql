@@ -198,6 +198,7 @@ DECLARE
   v_bulk_lasts date[];
   v_bulk_asked bigint[];
   v_bulk_count integer;
+  v_multi integer[];
 BEGIN
   SELECT programme_day(ps.time_zone), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
 
@@ -362,24 +363,24 @@ BEGIN
   -- last day and has room on that first day for all of them, every take is one event from that lot whatever its
   -- day: room only grows with the day, and what earlier days of the batch take leaves the later days' room no
   -- smaller than what they ask. Those lines are booked here in one pass, all days together, in the order the day
-  -- by day account below would number them; the rest go day by day. Only for batches of one-line requests.
-  IF (SELECT bool_and(l.line = 1) FROM unnest(p_lines) l) THEN
-    SELECT coalesce(array_agg(g.site ORDER BY g.site, g.commodity), '{}'),
-      coalesce(array_agg(g.commodity ORDER BY g.site, g.commodity), '{}'),
-      coalesce(array_agg(g.first_day ORDER BY g.site, g.commodity), '{}'),
-      coalesce(array_agg(g.last_day ORDER BY g.site, g.commodity), '{}'),
-      coalesce(array_agg(g.asked ORDER BY g.site, g.commodity), '{}')
-    INTO v_bulk_sites, v_bulk_commodities, v_bulk_firsts, v_bulk_lasts, v_bulk_asked
-    FROM (
-      SELECT l.site, l.commodity, min(l.day) AS first_day, max(l.day) AS last_day, sum(-l.quantity)::bigint AS asked
-      FROM unnest(p_lines) l
-      WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
-        AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)
-      GROUP BY l.site, l.commodity
-      HAVING bool_and(l.quantity < 0 AND l.lot IS NULL AND l.lots = 'usable' AND l.kind IN ('dispense', 'adjustment')
-        AND l.transfer_id IS NULL AND l.count_id IS NULL AND l.reverses_event_id IS NULL)
-    ) g;
-  END IF;
+  -- by day account below would number them; the rest go day by day. A request of several lines (a transfer's
+  -- arrival, lot by lot) numbers its events across them, so a site and commodity where one books goes day by day.
+  v_multi := ARRAY(SELECT DISTINCT l.req FROM unnest(p_lines) l WHERE l.line > 1);
+  SELECT coalesce(array_agg(g.site ORDER BY g.site, g.commodity), '{}'),
+    coalesce(array_agg(g.commodity ORDER BY g.site, g.commodity), '{}'),
+    coalesce(array_agg(g.first_day ORDER BY g.site, g.commodity), '{}'),
+    coalesce(array_agg(g.last_day ORDER BY g.site, g.commodity), '{}'),
+    coalesce(array_agg(g.asked ORDER BY g.site, g.commodity), '{}')
+  INTO v_bulk_sites, v_bulk_commodities, v_bulk_firsts, v_bulk_lasts, v_bulk_asked
+  FROM (
+    SELECT l.site, l.commodity, min(l.day) AS first_day, max(l.day) AS last_day, sum(-l.quantity)::bigint AS asked
+    FROM unnest(p_lines) l
+    WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
+      AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)
+    GROUP BY l.site, l.commodity
+    HAVING bool_and(l.quantity < 0 AND l.lot IS NULL AND l.lots = 'usable' AND l.kind IN ('dispense', 'adjustment')
+      AND l.transfer_id IS NULL AND l.count_id IS NULL AND l.reverses_event_id IS NULL AND l.req <> ALL (v_multi))
+  ) g;
 
   IF cardinality(v_bulk_sites) > 0 THEN
     PERFORM 1 FROM stock_balances b

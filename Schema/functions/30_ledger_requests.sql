@@ -78,7 +78,6 @@ CREATE OR REPLACE FUNCTION ledger_post(p_requests jsonb) RETURNS SETOF ledger_bo
 DECLARE
   v_today date;
   v_refusal record;
-  v_booked ledger_booked[];
   v_transfers bigint[];
   v_rejected bigint[];
   v_reasons text[];
@@ -158,7 +157,9 @@ BEGIN
   INTO v_transfers, v_rejected, v_reasons, v_days
   FROM unnest(v_receipt_rows) p WHERE NOT p.used;
 
-  SELECT array_agg(b) INTO v_booked FROM ledger_book(ARRAY(
+  -- Returned as booked: RETURN QUERY adds the rows to the result and carries on, and a refusal raised inside
+  -- ledger_book ends the function before the transfers below are touched.
+  RETURN QUERY SELECT * FROM ledger_book(ARRAY(
     SELECT l FROM (
       SELECT r.req, 1 AS line, ledger_request_line(r.req, r.kind, r.key, r.site, r.commodity, r.lot, r.expiry, r.qty,
         r.date, r.population, r.channel, r.worker, r.client, r.reason, r.note, r.to, v_today) AS l
@@ -183,14 +184,13 @@ BEGIN
         SELECT p.reject_lot, 'adjustment', -p.rejected, p.reason, 32767 WHERE p.rejected > 0
       ) m
       WHERE NOT p.used
-    ) lines ORDER BY lines.req, lines.line)) b;
+    ) lines ORDER BY lines.req, lines.line));
 
   -- Only once the stock is booked: a refused receipt leaves its transfer in transit.
   UPDATE transfers t SET status = 'received', received_on = r.day, accepted = t.quantity - r.rejected,
     rejected = r.rejected, rejection_reason = CASE WHEN r.rejected > 0 THEN r.reason END
   FROM unnest(v_transfers, v_rejected, v_reasons, v_days) AS r (transfer, rejected, reason, day)
   WHERE t.id = r.transfer;
-  RETURN QUERY SELECT * FROM unnest(v_booked);
 END $$;
 
 CREATE OR REPLACE FUNCTION count_start(p_site text, p_commodity text, p_day date) RETURNS bigint LANGUAGE plpgsql AS $$

@@ -98,6 +98,11 @@ public final class Connection {
   private func runPrepared(_ key: PreparedKey, binds: [PostgresBind]) throws -> QueryResult {
     try throwIfCancelled()
     guard let name = try preparedStatement(for: key) else { return try run(sql: key.sql, binds: binds) }
+    return try runPrepared(key, named: name, binds: binds)
+  }
+
+  private func runPrepared(_ key: PreparedKey, named name: String, binds: [PostgresBind]) throws -> QueryResult {
+    try throwIfCancelled()
     statementsSent += 1
     let result = try withParameters(binds) { _, values, lengths, formats in
       PQexecPrepared(handle, name, Int32(binds.count), values, lengths, formats, 0)
@@ -121,7 +126,9 @@ public final class Connection {
   public func repeatedQuery(_ query: Query) throws -> QueryResult {
     let (sql, binds) = query.rendered
     let key = PreparedKey(sql: sql, types: binds.map(\.typeOID))
-    if preparedStatements[key] != nil || runsUnprepared.contains(key) { return try runPrepared(key, binds: binds) }
+    // One lookup for a statement already prepared, the case a long session repeats: its key is the statement's text.
+    if let name = preparedStatements[key] { return try runPrepared(key, named: name, binds: binds) }
+    if runsUnprepared.contains(key) { return try runPrepared(key, binds: binds) }
     if runsUnprepared.count < Self.preparedStatementLimit { runsUnprepared.insert(key) }
     return try run(sql: sql, binds: binds)
   }

@@ -81,9 +81,19 @@ public struct KPStockProcess: Sendable {
   }
 }
 
-/// A temporary file holding `contents`, removed by the caller with `removeItem`.
+/// The folder every temporary file of this test process goes in, removed when the process exits: a test that
+/// stops before its own cleanup, or has none, leaves nothing behind in /tmp.
+private let temporaryFilesRootPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+  "kpstock-files-\(getpid())"
+).path
+private let temporaryFilesRoot: URL = {
+  atexit { try? FileManager.default.removeItem(atPath: temporaryFilesRootPath) }
+  return URL(fileURLWithPath: temporaryFilesRootPath)
+}()
+
+/// A temporary file holding `contents`, in a folder of its own; the caller may remove that folder early.
 public func temporaryFile(named name: String, contents: String) throws -> String {
-  let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kpstock-files-\(UUID().uuidString)")
+  let folder = temporaryFilesRoot.appendingPathComponent(UUID().uuidString)
   try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
   let path = folder.appendingPathComponent(name).path
   try Data(contents.utf8).write(to: URL(fileURLWithPath: path))

@@ -1,8 +1,9 @@
 -- Guards of the ledger's tables: events are append-only, and balances and the daily rollup per lot
 -- change only while ledger_book books (it sets kpstock.booked for its own statements and resets it before
--- returning). The setting is a guard against accidents, not a permission: roles that may write directly are closed
--- off by REVOKE, and `ledger verify` recomputes the derived tables from events and checks every event against
--- ledger_book's rules.
+-- returning). The setting is a guard against accidents, not a permission: any session may set it, so it keeps out
+-- a mistaken UPDATE, not a determined one. Until daily roles lose their write privileges on these tables (the access
+-- issue), `ledger verify` is what shows a change made around the ledger: it recomputes the derived tables from
+-- events and checks every event against ledger_book's rules.
 
 CREATE OR REPLACE FUNCTION stock_events_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -100,11 +100,12 @@ BEGIN
   -- usable lot, writes the event and books it. Only a request that named no day is tried (its day is the caller's
   -- today), so a back-dated one costs nothing here. The event's unique key stands in for the key check: a key already
   -- used writes nothing, and the general path below replays or refuses it. Anything unusual (the lot runs short, the
-  -- site is closed, the population unknown, the day not today) writes nothing too and goes the general way, which
-  -- words it. It evaluates as few plpgsql expressions as will do: each is compiled again in every new transaction.
+  -- site is closed, the population unknown, the day not today, an expiry or a reason named) writes nothing too and
+  -- goes the general way, which words it. It evaluates as few plpgsql expressions as will do: each is compiled again in every new transaction.
   v_line := CASE WHEN cardinality(p_lines) = 1 AND NOT p_dry_run THEN p_lines[1] END;
   IF v_line.kind = 'dispense' AND v_line.asked_day IS NULL AND v_line.lot IS NULL AND v_line.quantity < 0
-    AND v_line.lots = 'usable' AND length(v_line.key) BETWEEN 1 AND 100 AND v_line.key !~ '[[:cntrl:]]'
+    AND v_line.lots = 'usable' AND v_line.expiry IS NULL AND v_line.reason IS NULL
+    AND length(v_line.key) BETWEEN 1 AND 100 AND v_line.key !~ '[[:cntrl:]]'
     AND ((v_line.channel = 'outreach' AND v_line.worker IS NOT NULL)
       OR (v_line.channel = 'clinic' AND v_line.worker IS NULL)) THEN
     v_booked_flag := set_config('kpstock.booked', 'on', true);

@@ -398,6 +398,34 @@ struct OneBookingPathTests {
     #expect(after == before)
   }
 
+  /// The fast path books only what the general path would book the same way: a dispense of today naming an expiry,
+  /// or a reason the ledger does not know, is refused whichever way it arrives (the fast path booked both).
+  @Test func anEverydayDispenseNamingAnExpiryOrAnUnknownReasonIsRefusedAsInABatch() throws {
+    let store = try bookingDatabase()
+    try Ledger.post(store, receipt(500, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))
+    for (field, expiry, reason, problem) in [
+      ("expiry", "'2027-06-30'", "NULL", "give an expiry only when adding stock of a new lot"),
+      ("reason", "NULL", "'no-such-reason'", "unknown reason no-such-reason"),
+    ] {
+      for batch in [false, true] {
+        let line =
+          "ledger_request_line(1, 'dispense', '\(field)-\(batch)', 'DICE-UKUNDA', 'MALE-CONDOM', NULL, \(expiry)::date, "
+          + "24, NULL, 'FSW', 'clinic', NULL, NULL, \(reason), NULL, NULL, '2026-03-11')"
+        let other =
+          "ledger_request_line(2, 'receipt', 'other-\(field)', 'DICE-KWALE', 'LUBRICANT', NULL, NULL, 5, NULL, NULL, "
+          + "NULL, NULL, NULL, NULL, NULL, NULL, '2026-03-11')"
+        let refusal = thrownDescription {
+          try store.query(
+            Query(unsafeSQL: "SELECT * FROM ledger_book(ARRAY[\(line)\(batch ? ", " + other : "")])"))
+        }
+        #expect(refusal?.contains(problem) == true, "\(field), batch \(batch): \(refusal ?? "booked")")
+      }
+    }
+    let dispensed: Int64 = try store.query("SELECT count(*) AS n FROM stock_events WHERE kind = 'dispense'")[0]
+      .decode("n")
+    #expect(dispensed == 0)
+  }
+
   @Test func aReceiptNamingAPopulationIsRefused() throws {
     let store = try bookingDatabase()
     let refusal = thrownDescription {

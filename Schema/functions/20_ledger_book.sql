@@ -260,7 +260,12 @@ BEGIN
       WHEN (ledger_when_where(l.req, l.day, v_today, v_window, l.site, s.code, s.opened_on, s.closed_on)).req
         IS NOT NULL THEN ledger_when_where(l.req, l.day, v_today, v_window, l.site, s.code, s.opened_on, s.closed_on)
       -- The transfer is looked up by its key, and only for its arrival: joined, it was read whole for every batch
-      -- (a generic plan is made for a batch of any size), and transfers grow with every dispatch.
+      -- (a generic plan is made for a batch of any size), and transfers grow with every dispatch. A scalar subquery,
+      -- not EXISTS, which the planner may turn into a hash of the whole table.
+      WHEN l.kind = 'transfer_in' AND (SELECT t.id FROM transfers t WHERE t.id = l.transfer_id
+          AND t.to_site_code = l.site AND t.commodity_code = l.commodity) IS NULL
+        THEN ledger_refusal(l.req, 'transfer', format('no transfer %s of %s to %s', l.transfer_id, l.commodity,
+          l.site), 'KP002')
       WHEN l.kind = 'transfer_in' AND l.day < (SELECT t.dispatched_on FROM transfers t WHERE t.id = l.transfer_id)
         THEN ledger_refusal(l.req, 'date', format('transfer %s was dispatched on %s', l.transfer_id,
           (SELECT t.dispatched_on FROM transfers t WHERE t.id = l.transfer_id)), 'KP002')

@@ -426,6 +426,32 @@ struct OneBookingPathTests {
     #expect(dispensed == 0)
   }
 
+  /// An arrival names the transfer it completes; ledger_book refuses one naming a transfer that does not exist or
+  /// goes elsewhere, whoever writes the line (it booked both, with the transfer left dangling).
+  @Test func anArrivalNamingNoSuchTransferIsRefused() throws {
+    let store = try bookingDatabase()
+    try Ledger.post(store, Receipt(site: "STORE-KWALE", commodity: "ALCOHOL-SWAB", quantity: 50), key: "grn-1")
+    try Ledger.post(
+      store, Dispatch(from: "STORE-KWALE", to: "DICE-UKUNDA", commodity: "ALCOHOL-SWAB", quantity: 10), key: "t-1")
+    let transfer: Int64 = try store.query("SELECT max(id) AS id FROM transfers")[0].decode("id")
+    for (site, id) in [("DICE-UKUNDA", transfer + 1), ("DICE-KWALE", transfer)] {
+      let refusal = thrownDescription {
+        try store.query(
+          Query(
+            unsafeSQL: """
+              SELECT * FROM ledger_book(ARRAY[ROW(1, 1, 'in-\(site)', '\\x00'::bytea, NULL, '2026-03-11', '\(site)',
+                'ALCOHOL-SWAB', '', NULL, 'transfer_in', 10, 'any', NULL, NULL, NULL, NULL, NULL, NULL, NULL, \(id), NULL,
+                NULL)::ledger_line])
+              """))
+      }
+      #expect(
+        refusal?.contains("no transfer \(id) of ALCOHOL-SWAB to \(site)") == true, "\(site): \(refusal ?? "booked")")
+    }
+    let arrivals: Int64 = try store.query("SELECT count(*) AS n FROM stock_events WHERE kind = 'transfer_in'")[0]
+      .decode("n")
+    #expect(arrivals == 0)
+  }
+
   @Test func aReceiptNamingAPopulationIsRefused() throws {
     let store = try bookingDatabase()
     let refusal = thrownDescription {

@@ -101,7 +101,8 @@ BEGIN
   -- today), so a back-dated one costs nothing here. The event's unique key stands in for the key check: a key already
   -- used writes nothing, and the general path below replays or refuses it. Anything unusual (the lot runs short, the
   -- site is closed, the population unknown, the day not today, an expiry or a reason named) writes nothing too and
-  -- goes the general way, which words it. It evaluates as few plpgsql expressions as will do: each is compiled again in every new transaction.
+  -- goes the general way, which words it. It evaluates as few plpgsql expressions as will do: each is compiled again
+  -- in every new transaction.
   v_line := CASE WHEN cardinality(p_lines) = 1 AND NOT p_dry_run THEN p_lines[1] END;
   IF v_line.kind = 'dispense' AND v_line.asked_day IS NULL AND v_line.lot IS NULL AND v_line.quantity < 0
     AND v_line.lots = 'usable' AND v_line.expiry IS NULL AND v_line.reason IS NULL
@@ -261,14 +262,16 @@ BEGIN
         IS NOT NULL THEN ledger_when_where(l.req, l.day, v_today, v_window, l.site, s.code, s.opened_on, s.closed_on)
       -- The transfer is looked up by its key, and only for its arrival: joined, it was read whole for every batch
       -- (a generic plan is made for a batch of any size), and transfers grow with every dispatch. A scalar subquery,
-      -- not EXISTS, which the planner may turn into a hash of the whole table.
-      WHEN l.kind = 'transfer_in' AND (SELECT t.id FROM transfers t WHERE t.id = l.transfer_id
-          AND t.to_site_code = l.site AND t.commodity_code = l.commodity) IS NULL
-        THEN ledger_refusal(l.req, 'transfer', format('no transfer %s of %s to %s', l.transfer_id, l.commodity,
-          l.site), 'KP002')
-      WHEN l.kind = 'transfer_in' AND l.day < (SELECT t.dispatched_on FROM transfers t WHERE t.id = l.transfer_id)
-        THEN ledger_refusal(l.req, 'date', format('transfer %s was dispatched on %s', l.transfer_id,
-          (SELECT t.dispatched_on FROM transfers t WHERE t.id = l.transfer_id)), 'KP002')
+      -- not EXISTS, which the planner may turn into a hash of the whole table. One lookup for an arrival that is in
+      -- order; a refused one is looked up again to word it.
+      WHEN l.kind = 'transfer_in' AND NOT coalesce(l.day >= (SELECT t.dispatched_on FROM transfers t
+          WHERE t.id = l.transfer_id AND t.to_site_code = l.site AND t.commodity_code = l.commodity), false)
+        THEN coalesce(
+          (SELECT ledger_refusal(l.req, 'date', format('transfer %s was dispatched on %s', t.id, t.dispatched_on),
+            'KP002') FROM transfers t
+            WHERE t.id = l.transfer_id AND t.to_site_code = l.site AND t.commodity_code = l.commodity),
+          ledger_refusal(l.req, 'transfer', format('no transfer %s of %s to %s', l.transfer_id, l.commodity, l.site),
+            'KP002'))
       WHEN l.kind = 'transfer_out' AND l.transfer_id IS NULL AND t.code IS NULL THEN ledger_refusal(l.req, 'to',
         format('unknown site %s', l.to_site), 'KP002')
       WHEN l.kind = 'transfer_out' AND l.transfer_id IS NULL AND l.to_site = l.site THEN ledger_refusal(l.req, 'to',

@@ -49,7 +49,8 @@ $$;
 -- already recorded at its destination, the lots it carries and, for a rejection, which lot and how much of it left.
 -- What only a receipt can get wrong is judged in ledger_post; dates and site dates in ledger_book.
 DROP FUNCTION IF EXISTS ledger_receipt_requests(jsonb);
-CREATE OR REPLACE FUNCTION ledger_receipt_requests(p_requests jsonb) RETURNS SETOF ledger_receipt LANGUAGE sql STABLE AS $$
+CREATE OR REPLACE FUNCTION ledger_receipt_requests(p_requests jsonb) RETURNS SETOF ledger_receipt
+LANGUAGE sql STABLE AS $$
   SELECT r.req, r.key,
     ledger_fingerprint('transfer_receipt', r.transfer::text, coalesce(r.rejected, 0)::text, r.reason, r.lot, r.note),
     r.transfer, coalesce(r.rejected, 0), r.reason, r.lot, r.date, r.note, t.to_site_code, t.commodity_code, t.quantity,

@@ -513,7 +513,7 @@ struct DispensingRaceTests {
     try Ledger.post(store, dispensing(90))
     let short = try contend(database, holding: store) { session in
       thrownDescription {
-        try session.query(
+        _ = try session.query(
           """
           SELECT * FROM ledger_post('[{"req": 1, "kind": "dispense", "key": "direct-1", "site": "DICE-UKUNDA",
             "commodity": "MALE-CONDOM", "qty": 20, "population": "FSW", "channel": "clinic"}]')

@@ -271,6 +271,20 @@ struct SimulationTests {
     let shares = Simulator.share([[0, 1, 2], [3], [4, 5], [6, 7, 8, 9]], among: 2)
     #expect(shares == [[3, 1], [0, 2]])
   }
+
+  /// Workers do not wait for each other at the end of a week; a week is reported once all of them have finished it.
+  @Test func eachWeekIsReportedOnceInOrderWhenEveryWorkerHasFinishedIt() throws {
+    let store = try freshStore()
+    let sunday = CalendarDate("2026-03-15")!
+    var reports: [SimulationProgress] = []
+    let report = try Simulator.run(
+      store.connection, profile: .national, days: 8, seed: 1, through: sunday, workers: 3,
+      progress: { reports.append($0) })
+    #expect(reports.map(\.week) == [1, 2])
+    #expect(reports.map(\.lastDay) == [CalendarDate("2026-03-14")!, sunday])
+    #expect(reports.last?.eventsWritten == report.eventsWritten)
+    #expect(reports.first.map { $0.eventsWritten > 0 && $0.eventsWritten <= report.eventsWritten } == true)
+  }
 }
 
 @Suite("Interrupting work split over connections")

@@ -2,8 +2,9 @@
 -- methadone dose or an order's dispatch — becomes ledger lines (Schema/0002_ledger.sql, type ledger_line) and is
 -- booked here, a batch at a time: claim keys, check, allocate first-expiry-first-out, write events, book balances and
 -- the daily rollup per lot. ledger_book books the everyday dispense itself and hands every other batch to
--- ledger_book_general, which no one else calls. Nothing else writes stock_events, stock_balances or stock_lot_daily
--- (the guards in 60_ledger_guards.sql refuse it), and `ledger verify` recomputes the last two from events.
+-- ledger_book_general, which no one else calls. Nothing else writes stock_events, stock_balances, stock_lot_daily or
+-- stock_cards (the guards in 60_ledger_guards.sql refuse it), and `ledger verify` recomputes balances and rollups from
+-- events.
 --
 -- Refusals use SQLSTATE class KP: KP001 not enough stock, KP002 a bad value, KP003 an idempotency key reused for
 -- other content, KP004 a back-dated take that would break history, KP005 a change the ledger never allows. COLUMN
@@ -96,8 +97,8 @@ DECLARE
   v_booked_flag text;
 BEGIN
   -- The everyday dispense (today, no lot named, first usable lot covers it) in one statement, which checks the day is
-  -- today, locks the commodity's balances at the site in lot order, as every writer locks them, picks the first
-  -- usable lot, writes the event and books it. Only a request that named no day is tried (its day is the caller's
+  -- today, locks the commodity's stock card at the site, as every writer does before it reads that stock, picks the
+  -- first usable lot, writes the event and books it. Only a request that named no day is tried (its day is the caller's
   -- today), so a back-dated one costs nothing here. The event's unique key stands in for the key check: a key already
   -- used writes nothing, and the general path below replays or refuses it. Anything unusual (the lot runs short, the
   -- site is closed, the population unknown, the day not today, an expiry or a reason named) writes nothing too and
@@ -110,16 +111,22 @@ BEGIN
     AND ((v_line.channel = 'outreach' AND v_line.worker IS NOT NULL)
       OR (v_line.channel = 'clinic' AND v_line.worker IS NULL)) THEN
     v_booked_flag := set_config('kpstock.booked', 'on', true);
-    RETURN QUERY WITH locked AS MATERIALIZED (
+    RETURN QUERY WITH card AS MATERIALIZED (
+      SELECT 1 FROM stock_cards c WHERE c.site_code = v_line.site AND c.commodity_code = v_line.commodity FOR UPDATE
+    ), locked AS MATERIALIZED (
+      -- The card is locked before any balance: the query reads it first. The lots with stock are locked too, so that
+      -- if the card was waited for, their balances are read as the writer before left them (this statement's
+      -- snapshot is older); a lot that had none then is passed over, as if this dispense had come first.
       SELECT b.lot_code, b.on_hand, l.expires_on
       FROM stock_balances b LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
-      WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity
+      WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity AND b.on_hand > 0
+        AND EXISTS (SELECT 1 FROM card)
         -- One subquery for all three, not one each: each costs more to start than to run.
         AND EXISTS (SELECT 1 FROM programme_settings ps, sites s, populations p
           WHERE programme_day(ps.time_zone) = v_line.day AND s.code = v_line.site
           AND coalesce(s.closed_on >= v_line.day, true) AND coalesce(s.opened_on <= v_line.day, true)
           AND p.code = v_line.population)
-      ORDER BY b.lot_code FOR UPDATE OF b
+      FOR UPDATE OF b
     ), first_usable AS (
       SELECT * FROM locked WHERE on_hand > 0 AND (expires_on IS NULL OR expires_on >= v_line.day)
       ORDER BY expires_on NULLS LAST, lot_code LIMIT 1
@@ -367,6 +374,22 @@ BEGIN
   END IF;
   PERFORM set_config('kpstock.booked', 'on', true);
 
+  -- Every writer locks the stock cards of the site-commodities it may change, in key order, before it reads their
+  -- stock, so concurrent batches queue instead of deadlocking, and each reads what the one before it left. All of the
+  -- batch's at once: locked wave by wave, a later day could need a card that sorts before one already held. A
+  -- site-commodity gets its card with its first addition; the insert holds it as the lock would.
+  INSERT INTO stock_cards (site_code, commodity_code)
+  SELECT DISTINCT l.site, l.commodity FROM unnest(p_lines) l
+  WHERE l.quantity >= 0 AND NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
+    AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)
+  ORDER BY 1, 2
+  ON CONFLICT DO NOTHING;
+  PERFORM 1 FROM stock_cards c
+  WHERE (c.site_code, c.commodity_code) IN (SELECT l.site, l.commodity FROM unnest(p_lines) l
+    WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
+      AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req))
+  ORDER BY c.site_code, c.commodity_code FOR UPDATE;
+
   -- Whole site-commodities at once. A register is mostly takes without a named lot; where every line of a site and
   -- commodity in the batch is one, and the first lot usable on the batch's first day there is usable through its
   -- last day and has room on that first day for all of them, every take is one event from that lot whatever its
@@ -392,10 +415,6 @@ BEGIN
   ) g;
 
   IF cardinality(v_bulk_sites) > 0 THEN
-    PERFORM 1 FROM stock_balances b
-    WHERE (b.site_code, b.commodity_code) IN (SELECT * FROM unnest(v_bulk_sites, v_bulk_commodities))
-    ORDER BY b.site_code, b.commodity_code, b.lot_code FOR UPDATE;
-
     SELECT coalesce(array_agg(g.site), '{}'), coalesce(array_agg(g.commodity), '{}'),
       coalesce(array_agg(f.lot_code), '{}'), coalesce(array_agg(f.expires_on), '{}')
     INTO v_bulk_sites, v_bulk_commodities, v_bulk_lots, v_bulk_expiries
@@ -486,11 +505,6 @@ BEGIN
   FOR v_i IN 1..cardinality(v_days) LOOP
     v_day := v_days[v_i];
     v_wave_lines := v_lines[v_firsts[v_i]:v_lasts[v_i]];
-    -- Every writer locks the balances it may change in key order before changing any, so concurrent batches queue
-    -- instead of deadlocking.
-    PERFORM 1 FROM stock_balances b
-    WHERE (b.site_code, b.commodity_code) IN (SELECT l.site, l.commodity FROM unnest(v_wave_lines) l)
-    ORDER BY b.site_code, b.commodity_code, b.lot_code FOR UPDATE;
 
     -- A dispatch opens its transfer; its id is drawn first so that its events can carry it.
     WITH opened AS (

@@ -267,8 +267,9 @@ BEGIN
     v_lot := '';
   END IF;
 
-  -- The balances are locked as ledger_book locks them, so the snapshot cannot move before the variance is booked.
-  PERFORM 1 FROM stock_balances WHERE site_code = p_site AND commodity_code = p_commodity ORDER BY lot_code FOR UPDATE;
+  -- The stock card is locked as ledger_book locks it, so the snapshot cannot move before the variance is booked. A
+  -- commodity the site never held has no card yet: ledger_book makes it with the count's event.
+  PERFORM 1 FROM stock_cards WHERE site_code = p_site AND commodity_code = p_commodity FOR UPDATE;
   IF p_count IS NOT NULL THEN
     SELECT * INTO v_line FROM stock_count_lines WHERE count_id = p_count AND commodity_code = p_commodity
       AND lot_code = v_lot FOR UPDATE;

@@ -71,6 +71,12 @@ CREATE OR REPLACE FUNCTION ledger_verify() RETURNS TABLE (
   FROM from_events e FULL JOIN stock_balances b USING (site_code, commodity_code, lot_code)
   WHERE coalesce(e.on_hand, 0) IS DISTINCT FROM coalesce(b.on_hand, 0) OR b.on_hand IS NULL
   UNION ALL
+  -- A site-commodity with stock and no card would be booked without the lock every writer takes.
+  SELECT 'stock card', b.site_code, b.commodity_code, NULL, NULL::date, 1, 0
+  FROM (SELECT DISTINCT site_code, commodity_code FROM stock_balances) b
+  WHERE NOT EXISTS (SELECT 1 FROM stock_cards c WHERE c.site_code = b.site_code
+    AND c.commodity_code = b.commodity_code)
+  UNION ALL
   -- One row per figure of a lot's day that differs: 'lot daily' for its net change, 'lot daily received' and so on.
   SELECT 'lot daily' || f.suffix, coalesce(e.site_code, d.site_code), coalesce(e.commodity_code, d.commodity_code),
     coalesce(e.lot_code, d.lot_code), coalesce(e.day, d.day), f.expected, f.recorded

@@ -1,4 +1,4 @@
--- Guards of the ledger's tables: events are append-only, and balances and the daily rollup per lot
+-- Guards of the ledger's tables: events are append-only, and balances, the daily rollup per lot and stock cards
 -- change only while ledger_book books (it sets kpstock.booked for its own statements and resets it before
 -- returning). The setting is a guard against accidents, not a permission: any session may set it, so it keeps out
 -- a mistaken UPDATE, not a determined one. Until daily roles lose their write privileges on these tables (the access
@@ -32,4 +32,8 @@ CREATE OR REPLACE TRIGGER stock_balances_no_truncate BEFORE TRUNCATE ON stock_ba
 CREATE OR REPLACE TRIGGER stock_lot_daily_derived BEFORE INSERT OR UPDATE OR DELETE ON stock_lot_daily
   FOR EACH STATEMENT EXECUTE FUNCTION stock_derived_refuse_direct_change();
 CREATE OR REPLACE TRIGGER stock_lot_daily_no_truncate BEFORE TRUNCATE ON stock_lot_daily
+  FOR EACH STATEMENT EXECUTE FUNCTION stock_derived_refuse_direct_change();
+CREATE OR REPLACE TRIGGER stock_cards_derived BEFORE INSERT OR UPDATE OR DELETE ON stock_cards
+  FOR EACH STATEMENT EXECUTE FUNCTION stock_derived_refuse_direct_change();
+CREATE OR REPLACE TRIGGER stock_cards_no_truncate BEFORE TRUNCATE ON stock_cards
   FOR EACH STATEMENT EXECUTE FUNCTION stock_derived_refuse_direct_change();

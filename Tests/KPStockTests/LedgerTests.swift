@@ -505,6 +505,54 @@ struct DispensingRaceTests {
     #expect(try StockQueries.verify(store).isEmpty)
   }
 
+  /// Writers lock the site's stock card for the commodity, not its balances: a site keeps a balance for every lot it
+  /// ever held, and locking them all grew with its history. A lock on a used-up lot's balance (here another
+  /// session's; in the old way, every writer's) keeps neither the everyday dispense nor a batch waiting.
+  @Test func noWriterWaitsOnTheBalanceOfALotThatIsUsedUp() throws {
+    let (database, store) = try ledgerDatabase()
+    try receive(store, 30, lot: "OLD", expiry: "2026-09-30", date: day(-5))
+    try receive(store, 100, lot: "NEW", expiry: "2027-12-31", date: day(-3))
+    try Ledger.post(store, dispensing(30, date: day(-2)))
+    #expect(try onHand(store, "DICE-UKUNDA", "MALE-CONDOM", lot: "OLD") == 0)
+    let holder = try openAsKPStock(database)
+    try holder.execute("BEGIN")
+    _ = try holder.query(
+      """
+      SELECT on_hand FROM stock_balances
+      WHERE site_code = 'DICE-UKUNDA' AND commodity_code = 'MALE-CONDOM' AND lot_code = 'OLD' FOR UPDATE
+      """)
+    try store.execute("SET lock_timeout = '3s'")
+    let everyday = try Ledger.post(store, dispensing(5))
+    let batch = try Ledger.post(
+      store,
+      batch: [
+        Ledger.KeyedRequest(dispensing(3, date: day(-1)), key: "batch-1"),
+        Ledger.KeyedRequest(dispensing(4), key: "batch-2"),
+      ])
+    try holder.execute("ROLLBACK")
+    #expect(everyday.events.map(\.lotCode) == ["NEW"])
+    #expect(batch.flatMap(\.events).map(\.quantity) == [-3, -4])
+    #expect(try onHand(store, "DICE-UKUNDA", "MALE-CONDOM") == 88)
+    #expect(try StockQueries.verify(store).isEmpty)
+  }
+
+  /// A site-commodity gets its card with its first stock; stock without one would be booked without the lock, and
+  /// `ledger verify` says so.
+  @Test func theFirstStockOfACommodityAtASiteMakesItsCardAndVerifyReportsStockWithoutOne() throws {
+    let (_, store) = try ledgerDatabase()
+    let cards =
+      "SELECT count(*) AS n FROM stock_cards WHERE site_code = 'DICE-UKUNDA' AND commodity_code = 'MALE-CONDOM'"
+    #expect(try store.query(Query(unsafeSQL: cards))[0].decode("n") == Int64(0))
+    try receive(store, 10)
+    try receive(store, 10, lot: "L2")
+    #expect(try store.query(Query(unsafeSQL: cards))[0].decode("n") == Int64(1))
+    try store.execute("BEGIN")
+    try store.execute("SET LOCAL kpstock.booked = 'on'")
+    try store.execute("DELETE FROM stock_cards WHERE site_code = 'DICE-UKUNDA'")
+    try store.execute("COMMIT")
+    #expect(try StockQueries.verify(store).map(\.check) == ["stock card"])
+  }
+
   @Test func aDispenseThatWaitsUntilTheStockIsGoneIsRefusedWithWhatIsLeft() throws {
     let (database, store) = try ledgerDatabase()
     try receive(store, 100, lot: "ONLY", expiry: "2027-12-31")

@@ -52,8 +52,8 @@ private func ledgerContents(_ store: Store) throws -> [String] {
   return events + balances + daily + lotDaily
 }
 
-/// Writes one ALCOHOL-SWAB event at DICE-UKUNDA on 2026-03-10 around ledger_book, and books its balance and rollups
-/// by hand so that the sums agree: what is left for verify to find is the event itself.
+/// Writes one ALCOHOL-SWAB event at DICE-UKUNDA on 2026-03-10 around ledger_book, and books its balance, rollups
+/// and stock card by hand so that the sums agree: what is left for verify to find is the event itself.
 private func bookByHand(_ store: Store, quantity: Int64, columns: String, values: String) throws {
   try store.execute("BEGIN")
   try store.execute("SELECT set_config('kpstock.booked', 'on', true)")
@@ -65,6 +65,7 @@ private func bookByHand(_ store: Store, quantity: Int64, columns: String, values
         VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', \(quantity), '2026-03-10', '2026-03-11', 'raw', '\\x00', \(values))
         """))
   try store.execute("INSERT INTO stock_balances VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB', '', \(quantity))")
+  try store.execute("INSERT INTO stock_cards VALUES ('DICE-UKUNDA', 'ALCOHOL-SWAB') ON CONFLICT DO NOTHING")
   try store.execute(
     Query(
       unsafeSQL: """

@@ -376,11 +376,12 @@ BEGIN
 
   -- Every writer locks the stock cards of the site-commodities it may change, in key order, before it reads their
   -- stock, so concurrent batches queue instead of deadlocking, and each reads what the one before it left. All of the
-  -- batch's at once: locked wave by wave, a later day could need a card that sorts before one already held. A
-  -- site-commodity gets its card with its first addition; the insert holds it as the lock would.
+  -- batch's at once: locked wave by wave, a later day could need a card that sorts before one already held. Cards are
+  -- made first, for every line (its site and commodity are known by now): a card another writer has just made is not
+  -- yet seen by the lock below, which would pass over it, but the insert waits for that writer to finish.
   INSERT INTO stock_cards (site_code, commodity_code)
   SELECT DISTINCT l.site, l.commodity FROM unnest(p_lines) l
-  WHERE l.quantity >= 0 AND NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
+  WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
     AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)
   ORDER BY 1, 2
   ON CONFLICT DO NOTHING;

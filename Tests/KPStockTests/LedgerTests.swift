@@ -536,7 +536,26 @@ struct DispensingRaceTests {
     #expect(try StockQueries.verify(store).isEmpty)
   }
 
-  /// A site-commodity gets its card with its first stock; stock without one would be booked without the lock, and
+  /// The first stock of a commodity at a site makes its card; a batch taking from it while that is not yet committed
+  /// waits for it, as for any other writer of that stock, and then books against it.
+  @Test func aBatchWaitsForTheFirstStockAnotherSessionIsRecording() throws {
+    let (database, store) = try ledgerDatabase()
+    try store.execute("BEGIN")
+    try receive(store, 50)
+    let postings = try contend(database, holding: store) { session in
+      try Ledger.post(
+        session,
+        batch: [
+          Ledger.KeyedRequest(dispensing(5), key: "first-stock-1"),
+          Ledger.KeyedRequest(dispensing(6), key: "first-stock-2"),
+        ])
+    }
+    #expect(postings.flatMap(\.events).map(\.quantity) == [-5, -6])
+    #expect(try onHand(store, "DICE-UKUNDA", "MALE-CONDOM") == 39)
+    #expect(try StockQueries.verify(store).isEmpty)
+  }
+
+  /// A site-commodity gets its card with its first entry; stock without one would be booked without the lock, and
   /// `ledger verify` says so.
   @Test func theFirstStockOfACommodityAtASiteMakesItsCardAndVerifyReportsStockWithoutOne() throws {
     let (_, store) = try ledgerDatabase()

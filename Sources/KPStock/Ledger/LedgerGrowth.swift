@@ -33,7 +33,7 @@ final class LedgerGrowth: @unchecked Sendable {
       return true
     }
     if due {
-      try connection.execute("ANALYZE stock_events, stock_balances, stock_lot_daily, lots, transfers")
+      try connection.execute("ANALYZE stock_events, stock_balances, stock_lot_daily, stock_cards, lots, transfers")
     }
   }
 }

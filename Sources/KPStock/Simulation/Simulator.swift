@@ -38,8 +38,7 @@ public struct SimulationProgress: Sendable {
 /// Each day is posted "on its day": the session's `kpstock.today` is set to it, so the back-dating window
 /// never applies. Keys are `sim/<profile>/<seed>/<day>/<site>/<n>`. A day of one supply chain (the whole
 /// Kwale network; one county of the national one) is posted in a few batches (`Ledger.post(_:batch:)`), and a
-/// week of it is one transaction: every posting holds a transaction-level advisory lock until commit, and a
-/// national week's hundred thousand of them would overflow PostgreSQL's lock table. A simulation is anchored at
+/// week of it is one transaction, so an interrupted run keeps every chain-week it finished. A simulation is anchored at
 /// its first day: a second run of the same profile and seed reads the first run's stock back from the ledger
 /// and carries on from the day after its last, so running it again the same day adds nothing and a week later
 /// adds that week, and the history stays what one long run would have written.
@@ -138,7 +137,9 @@ public enum Simulator {
     let tracker = WeekTracker(
       workers: workerCount, firstWeek: firstWeek, weeks: weeks, firstDay: firstDay, lastDay: lastDay,
       progress: progress)
-    DispatchQueue.concurrentPerform(iterations: workerCount) { index in
+    // A thread each, not concurrentPerform, which runs no more iterations at once than there are processors: a
+    // worker beyond them would start only when another had finished its whole run.
+    Self.onThreads(workerCount) { index in
       let worker = simulationWorkers[index]
       var starts = nextDays
       for week in firstWeek..<max(firstWeek, weeks) {
@@ -170,8 +171,21 @@ public enum Simulator {
       continuedFrom: earlier.firstDay.flatMap { $0 == lastDay.adding(days: 1 - days) ? nil : $0 })
   }
 
+  /// Runs `body` for 0..<count, each on a thread of its own, and returns when all have.
+  private static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let group = DispatchGroup()
+    for index in 0..<count {
+      group.enter()
+      Thread {
+        body(index)
+        group.leave()
+      }.start()
+    }
+    group.wait()
+  }
+
   /// Which chains each worker simulates: the largest first, each to the worker with the fewest sites so far, so the
-  /// workers finish a week together.
+  /// workers have about as much to do.
   static func share(_ chains: [[Int]], among workers: Int) -> [[Int]] {
     var chainsOfWorker = Array(repeating: [Int](), count: workers)
     var sitesOfWorker = Array(repeating: 0, count: workers)
@@ -283,7 +297,7 @@ private final class WeekTracker: @unchecked Sendable {
 }
 
 /// One worker of a simulation: a connection and its copy of the run. Only one thread uses a worker at a time (the
-/// week's `concurrentPerform` gives each its own index), which is what makes the unchecked `Sendable` sound.
+/// worker has a thread of its own for the run), which is what makes the unchecked `Sendable` sound.
 private final class SimulationWorker: @unchecked Sendable {
   var run: SimulationRun
   var connection: Connection?

@@ -77,6 +77,28 @@ CREATE OR REPLACE FUNCTION ledger_when_where(
   END
 $$;
 
+-- Makes (for the known codes among them) and locks the stock cards of these site-commodities, in key order: the
+-- lock every writer takes before it reads or changes that stock (Schema/0008_stock_cards.sql), so concurrent writers
+-- queue instead of deadlocking, and each reads what the one before it left. A writer locks all it needs in one call:
+-- locked a part at a time, a later part could need a card that sorts before one already held. Cards are made before
+-- the lock: a card another writer has just made is not yet seen by the lock, which would pass over it, but the
+-- insert waits for that writer to finish. The everyday dispense locks its one card inside its own statement.
+CREATE OR REPLACE FUNCTION stock_cards_lock(p_sites text[], p_commodities text[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_booked text := current_setting('kpstock.booked', true);
+BEGIN
+  PERFORM set_config('kpstock.booked', 'on', true);
+  INSERT INTO stock_cards (site_code, commodity_code)
+  SELECT DISTINCT s.code, m.code FROM unnest(p_sites, p_commodities) k (site, commodity)
+  JOIN sites s ON s.code = k.site JOIN commodities m ON m.code = k.commodity
+  ORDER BY 1, 2
+  ON CONFLICT DO NOTHING;
+  PERFORM set_config('kpstock.booked', coalesce(v_booked, ''), true);
+  PERFORM 1 FROM stock_cards c
+  WHERE (c.site_code, c.commodity_code) IN (SELECT * FROM unnest(p_sites, p_commodities))
+  ORDER BY c.site_code, c.commodity_code FOR UPDATE;
+END $$;
+
 -- Books a batch of lines, in day order and, within a day, additions before takes (so what arrives on a day can
 -- leave on it). A take on a past day is allocated from the lots on hand at the end of that day that no later day
 -- needs: a lot that arrived later cannot be taken, and no later closing balance goes negative.
@@ -374,22 +396,11 @@ BEGIN
   END IF;
   PERFORM set_config('kpstock.booked', 'on', true);
 
-  -- Every writer locks the stock cards of the site-commodities it may change, in key order, before it reads their
-  -- stock, so concurrent batches queue instead of deadlocking, and each reads what the one before it left. All of the
-  -- batch's at once: locked wave by wave, a later day could need a card that sorts before one already held. Cards are
-  -- made first, for every line (its site and commodity are known by now): a card another writer has just made is not
-  -- yet seen by the lock below, which would pass over it, but the insert waits for that writer to finish.
-  INSERT INTO stock_cards (site_code, commodity_code)
-  SELECT DISTINCT l.site, l.commodity FROM unnest(p_lines) l
-  WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
-    AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)
-  ORDER BY 1, 2
-  ON CONFLICT DO NOTHING;
-  PERFORM 1 FROM stock_cards c
-  WHERE (c.site_code, c.commodity_code) IN (SELECT l.site, l.commodity FROM unnest(p_lines) l
+  -- The cards of every site-commodity the batch may change, all at once (stock_cards_lock).
+  PERFORM stock_cards_lock(array_agg(l.site), array_agg(l.commodity))
+  FROM (SELECT DISTINCT l.site, l.commodity FROM unnest(p_lines) l
     WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
-      AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req))
-  ORDER BY c.site_code, c.commodity_code FOR UPDATE;
+      AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)) l;
 
   -- Whole site-commodities at once. A register is mostly takes without a named lot; where every line of a site and
   -- commodity in the batch is one, and the first lot usable on the batch's first day there is usable through its

@@ -267,14 +267,8 @@ BEGIN
     v_lot := '';
   END IF;
 
-  -- The stock card is made (for known codes: ledger_book words unknown ones) and locked as ledger_book does, so the
-  -- snapshot cannot move before the variance is booked.
-  PERFORM set_config('kpstock.booked', 'on', true);
-  INSERT INTO stock_cards (site_code, commodity_code)
-  SELECT s.code, m.code FROM sites s, commodities m WHERE s.code = p_site AND m.code = p_commodity
-  ON CONFLICT DO NOTHING;
-  PERFORM set_config('kpstock.booked', '', true);
-  PERFORM 1 FROM stock_cards WHERE site_code = p_site AND commodity_code = p_commodity FOR UPDATE;
+  -- The stock card is locked as every writer locks it, so the snapshot cannot move before the variance is booked.
+  PERFORM stock_cards_lock(ARRAY[p_site], ARRAY[p_commodity]);
   IF p_count IS NOT NULL THEN
     SELECT * INTO v_line FROM stock_count_lines WHERE count_id = p_count AND commodity_code = p_commodity
       AND lot_code = v_lot FOR UPDATE;

@@ -113,19 +113,10 @@ BEGIN
       c.note_problem) > 0
     AND p.problem IS NOT NULL;
 
-  -- The register's stock cards, made where missing and locked in key order before any span is booked. Each span's
-  -- ledger_book locks its own, and spans doing so one after another could need a card that sorts before one already
-  -- held: an import and a batch at the same sites could then wait on each other in a cycle.
-  PERFORM set_config('kpstock.booked', 'on', true);
-  INSERT INTO stock_cards (site_code, commodity_code)
-  SELECT DISTINCT s.code, m.code FROM ledger_import_rows i
-  JOIN sites s ON s.code = (i.booking).site JOIN commodities m ON m.code = (i.booking).commodity
-  ORDER BY 1, 2
-  ON CONFLICT DO NOTHING;
-  PERFORM set_config('kpstock.booked', '', true);
-  PERFORM 1 FROM stock_cards c
-  WHERE (c.site_code, c.commodity_code) IN (SELECT (i.booking).site, (i.booking).commodity FROM ledger_import_rows i)
-  ORDER BY c.site_code, c.commodity_code FOR UPDATE;
+  -- The register's stock cards, locked before any span is booked (stock_cards_lock): each span's ledger_book locks
+  -- its own, and spans doing so one after another could need a card that sorts before one already held.
+  PERFORM stock_cards_lock(array_agg(k.site), array_agg(k.commodity))
+  FROM (SELECT DISTINCT (i.booking).site, (i.booking).commodity FROM ledger_import_rows i) k;
 END $$;
 
 -- The typed rows of days p_first_day..p_last_day, each with its idempotency key (its `key` cell, or its day,

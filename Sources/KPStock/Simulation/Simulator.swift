@@ -131,9 +131,8 @@ public enum Simulator {
         run: run, connection: index == 0 ? connection : try openSibling?() ?? siblingConnection(of: connection))
     }
     let chainsOfWorker = Self.share(network.chains, among: workerCount)
-    // Each worker walks its own chains week by week, without waiting for the others at the end of a week: a week
-    // ended by every worker together left a processor idle while the last finished (about a twentieth of a
-    // national run on two processors). A failure stops the others at their next chain-week.
+    // Each worker walks its own chains week by week without waiting for the others at the end of a week: nothing
+    // it does needs their week. A failure stops the others at their next chain-week.
     let tracker = WeekTracker(
       workers: workerCount, firstWeek: firstWeek, weeks: weeks, firstDay: firstDay, lastDay: lastDay,
       progress: progress)

@@ -150,7 +150,7 @@ BEGIN
           AND p.code = v_line.population)
       FOR UPDATE OF b
     ), first_usable AS (
-      SELECT * FROM locked WHERE on_hand > 0 AND (expires_on IS NULL OR expires_on >= v_line.day)
+      SELECT * FROM locked WHERE expires_on IS NULL OR expires_on >= v_line.day
       ORDER BY expires_on NULLS LAST, lot_code LIMIT 1
     ), added AS (
       INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on, note,

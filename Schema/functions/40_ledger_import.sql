@@ -4,6 +4,17 @@
 -- beyond a cell's type is ledger_book's. A row's idempotency key is its `key` cell or made from its content
 -- (ledger_import_span), so importing the same file twice, or two overlapping files, posts nothing twice.
 
+-- Adds to a staged file's temporary table (Sources/KPStock/Import/StagingTable.swift) the text columns it lacks, so that
+-- one query reads every kind of file: a column the file did not have is NULL in every row.
+CREATE OR REPLACE FUNCTION staging_columns(p_table text, p_columns text[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_column text;
+BEGIN
+  FOREACH v_column IN ARRAY p_columns LOOP
+    EXECUTE format('ALTER TABLE pg_temp.%I ADD COLUMN IF NOT EXISTS %I text', p_table, v_column);
+  END LOOP;
+END $$;
+
 -- A date in YYYY-MM-DD, or NULL when the text is not one (never an error, so a bad cell is reported, not fatal).
 -- STABLE, as the text-to-date cast is, so that it is inlined into the query that reads a register.
 CREATE OR REPLACE FUNCTION ledger_parse_date(p_text text) RETURNS date LANGUAGE sql STABLE AS $$
@@ -28,17 +39,13 @@ $$;
 CREATE OR REPLACE FUNCTION ledger_import_prepare(p_kind text) RETURNS void LANGUAGE plpgsql
 SET work_mem = '128MB' SET jit = off AS $$
 DECLARE
-  v_column text;
   v_today date := programme_today();
 BEGIN
   IF p_kind NOT IN ('dispensing', 'receipts', 'adjustments', 'counts') THEN
     RAISE EXCEPTION 'unknown import kind %', p_kind;
   END IF;
-  FOREACH v_column IN ARRAY ARRAY['site', 'commodity', 'lot', 'expiry', 'qty', 'date', 'population', 'channel',
-    'worker', 'client', 'reason', 'note', 'key']
-  LOOP
-    EXECUTE format('ALTER TABLE ledger_staging ADD COLUMN IF NOT EXISTS %I text', v_column);
-  END LOOP;
+  PERFORM staging_columns('ledger_staging', ARRAY['site', 'commodity', 'lot', 'expiry', 'qty', 'date', 'population',
+    'channel', 'worker', 'client', 'reason', 'note', 'key']);
   DROP TABLE IF EXISTS pg_temp.ledger_import_rows, pg_temp.ledger_import_errors;
   CREATE TEMP TABLE ledger_import_errors (line bigint NOT NULL, field text NOT NULL, problem text NOT NULL);
 

@@ -15,7 +15,8 @@ struct SchemaLayoutTests {
     var files: [(String, String)] = []
     while let url = enumerator?.nextObject() as? URL {
       guard url.pathExtension == "sql" else { continue }
-      files.append((url.path.replacingOccurrences(of: schema.path + "/", with: ""), try String(contentsOf: url)))
+      files.append(
+        (url.path.replacingOccurrences(of: schema.path + "/", with: ""), try String(contentsOf: url, encoding: .utf8)))
     }
     return files.sorted { $0.0 < $1.0 }
   }

@@ -53,7 +53,7 @@ public struct ImportRefused: Error, Sendable, Equatable, CustomStringConvertible
   }
 
   public var description: String {
-    "\(report.fileName): \(report.rejected.count) of \(report.rows) rows have problems; nothing was imported"
+    "\(report.fileName): \(Set(report.rejected.map(\.line)).count) of \(report.rows) rows have problems; nothing was imported"
   }
 }
 
@@ -105,7 +105,7 @@ public enum LedgerImport {
     _ connection: Connection, kind: LedgerImportKind, path: String, dryRun: Bool = false, skipInvalid: Bool = false,
     rejectedFile: String? = nil, progress: ((String) -> Void)? = nil
   ) throws -> LedgerImportReport {
-    if let rejectedFile { try refuseOverwriting(register: path, with: rejectedFile) }
+    if let rejectedFile { try FileIdentity.refuseOverwriting(input: path, with: rejectedFile) }
     try connection.execute("BEGIN")
     do {
       let report = try importInTransaction(
@@ -201,8 +201,7 @@ public enum LedgerImport {
     _ connection: Connection, _ rejected: [RejectedRow], kind: LedgerImportKind, to path: String
   ) throws {
     let columns = kind.requiredColumns + kind.optionalColumns
-    let problems = Dictionary(grouping: rejected, by: \.line)
-    let lines = PostgresArray(problems.keys.sorted())
+    let lines = PostgresArray(Set(rejected.map(\.line)).sorted())
     let rows = try connection.query("SELECT * FROM ledger_staging WHERE line = ANY(\(lines)) ORDER BY line")
     // Each row keeps the key it was imported under, so once fixed it is told apart from an identical row of its
     // day that was posted. A row without a readable date has none: it is keyed by its content when imported again.
@@ -216,31 +215,17 @@ public enum LedgerImport {
     ).reduce(into: [Int: String]()) { keys, row in
       keys[Int(try row.decode("line") as Int64)] = try row.decode("row_key")
     }
-    var text = CSVWriter.record(columns + LedgerImportKind.rejectionColumns, defusingFormulas: false)
-    for row in rows {
+    let cells = try rows.map { row in
       let line = Int(try row.decode("line") as Int64)
-      let cells = try columns.map { column in
-        let cell = try row.decode(column) as String? ?? ""
-        return column == "key" && cell.isEmpty ? keys[line] ?? "" : cell
-      }
-      let problem = (problems[line] ?? []).map { ($0.field.map { "\($0): " } ?? "") + $0.problem }
-      text += CSVWriter.record(cells + [String(line), problem.joined(separator: "; ")], defusingFormulas: true)
+      return (
+        line: line,
+        cells: try columns.map { column in
+          let cell = try row.decode(column) as String? ?? ""
+          return column == "key" && cell.isEmpty ? keys[line] ?? "" : cell
+        }
+      )
     }
-    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
-      throw KPStockError(.operational, "\(path): cannot write the rejected rows")
-    }
-  }
-
-  /// `--rejected register.csv` (or a link to it) would replace the register with its own bad rows.
-  private static func refuseOverwriting(register path: String, with rejectedFile: String) throws(FieldError) {
-    var register = stat()
-    var rejected = stat()
-    guard stat(path, &register) == 0, stat(rejectedFile, &rejected) == 0,
-      register.st_dev == rejected.st_dev, register.st_ino == rejected.st_ino
-    else { return }
-    throw FieldError(
-      field: "rejected",
-      problem: "\(rejectedFile) is the file being imported; the rejected rows would overwrite it (name another file)")
+    try RejectedFile.write(columns: columns, rows: cells, rejected: rejected, to: path)
   }
 
   private static func percent(_ part: Int, of whole: Int) -> String {

@@ -15,7 +15,7 @@ struct ImportCommand: ParsableCommand {
       """,
     subcommands: [
       Sites.self, Commodities.self, Norms.self, SupplyLines.self, Dispensing.self, Receipts.self, Adjustments.self,
-      Counts.self,
+      Counts.self, Outreach.self, PeerNeed.self, SizeEstimates.self,
     ])
 
   struct FileOptions: ParsableArguments {
@@ -86,6 +86,44 @@ struct ImportCommand: ParsableCommand {
         progress: showProgress ? { Console.notice("import \(kind.rawValue): \($0)") } : nil)
       Console.output(report.summary)
     }
+  }
+
+  /// Outreach files: checked like registers, saved as reports (a correction replaces a row and keeps the old one).
+  struct OutreachOptions: ParsableArguments {
+    @OptionGroup var register: RegisterOptions
+
+    func run(_ kind: OutreachImportKind) throws {
+      let options = register
+      let store = try options.database.open()
+      let report = try OutreachImport.run(
+        store, kind: kind, path: options.file, dryRun: options.dryRun, skipInvalid: options.skipInvalid,
+        rejectedFile: options.rejected ?? options.file + ".rejected.csv")
+      Console.output(report.summary)
+    }
+  }
+
+  struct Outreach: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Import people reached: site,week,population,reached[,new,worker,hotspot,key].",
+      discussion: "week is an ISO week, 2026-W47. Example: kpstock import outreach kwale-w47.csv --dry-run")
+    @OptionGroup var options: OutreachOptions
+    func run() throws { try options.run(.reach) }
+  }
+
+  struct PeerNeed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "peer-need",
+      abstract: "Import need reported by peers: site,week,population,commodity,qty[,key].")
+    @OptionGroup var options: OutreachOptions
+    func run() throws { try options.run(.peerNeed) }
+  }
+
+  struct SizeEstimates: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "size-estimates",
+      abstract: "Import size estimates: area,population,year,size,source (area: a site or county code).")
+    @OptionGroup var options: OutreachOptions
+    func run() throws { try options.run(.sizeEstimates) }
   }
 
   struct Dispensing: ParsableCommand {

@@ -169,3 +169,28 @@ extension StockCounts {
       })
   }
 }
+
+extension Outreach {
+  static func listing(_ reports: [ReachReport]) -> Listing {
+    Listing(
+      columns: ["site", "week", "population", "worker", "hotspot", "reached", "new", "corrections"],
+      rows: reports.map { report in
+        [
+          .text(report.siteCode), .text(report.week), .text(report.populationCode), Cell(report.workerCode),
+          Cell(report.hotspot), .integer(report.reached), .integer(report.newEnrolments),
+          .integer(report.corrections),
+        ]
+      })
+  }
+
+  static func listing(_ estimates: [SizeEstimate]) -> Listing {
+    Listing(
+      columns: ["area", "area_kind", "population", "year", "size", "source"],
+      rows: estimates.map { estimate in
+        [
+          .text(estimate.area), .text(estimate.areaKind), .text(estimate.populationCode), .integer(estimate.year),
+          .integer(estimate.size), .text(estimate.source),
+        ]
+      })
+  }
+}

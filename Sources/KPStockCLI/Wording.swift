@@ -89,6 +89,19 @@ extension LedgerImportReport {
   }
 }
 
+extension OutreachImportReport {
+  var summary: String {
+    var text = dryRun ? "dry run, nothing written: \(fileName) would save " : "\(fileName): saved "
+    text += "\(added + replaced) of \(rows) rows (\(added) new, \(replaced) corrected"
+    text += replaced > 0 ? ", the old figures kept" : ""
+    text += "); \(unchanged) unchanged"
+    if !rejected.isEmpty {
+      text += "; \(Set(rejected.map(\.line)).count) rejected" + (rejectedFile.map { ", written to \($0)" } ?? "")
+    }
+    return text + "\n"
+  }
+}
+
 extension Seeds.Result {
   /// "10 sites, 24 supply lines", naming only what was added.
   var summary: String {

@@ -19,6 +19,7 @@ struct MigrationReleaseTests {
     "0006_one_daily_rollup": "f31daebab1bed61c615bf09efbbe4f70c173d88566629c33de71ce390ef2db82",
     "0007_ledger_receipt": "ba1b3447cfa745eb7d826df2fbff119b7aa55581d64dcd6c8447dd38e77ed5fc",
     "0008_stock_cards": "5b777fe83812c6bae33be9ff8d3a94fda794d7a1dfc9e27007bdec0113795836",
+    "0009_outreach": "b3992ed51f0496a47307f0e03503cb4319407c2653611553f92655e14e68fa0d",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

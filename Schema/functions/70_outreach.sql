@@ -1,0 +1,220 @@
+-- Outreach reports, peer-reported need and size estimates (Schema/0009_outreach.sql): reading weeks, checking rows and
+-- saving them. A file is streamed by COPY into the temporary table outreach_staging (line number + one text column per
+-- CSV column); outreach_import_check types every cell and lists what is wrong, and outreach_import_apply saves the rows
+-- without a problem. `kpstock outreach record` and `kpstock size-estimate set` stage one row and go the same way, so
+-- every rule below has one home. Messages never name a command or a flag: callers word those.
+
+-- The Monday of an ISO week written 2026-W47 or 2026W47 (w in either case), or NULL when the text is not one (never
+-- an error, so a bad cell is reported, not fatal). Week 53 exists only in years that have one.
+CREATE OR REPLACE FUNCTION iso_week_start(p_text text) RETURNS date LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN x.m IS NOT NULL AND x.m[1]::integer >= 1 AND x.m[2]::integer BETWEEN 1 AND 53
+      AND extract(isoyear FROM to_date(x.m[1] || '-' || x.m[2], 'IYYY-IW')) = x.m[1]::integer
+    THEN to_date(x.m[1] || '-' || x.m[2], 'IYYY-IW') END
+  FROM (SELECT regexp_match(btrim(p_text), '^([0-9]{4})-?[Ww]([0-9]{2})$') AS m) x
+$$;
+
+-- How a week is written everywhere kpstock shows one: 2026-W47.
+CREATE OR REPLACE FUNCTION iso_week_label(p_week date) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT to_char(p_week, 'IYYY-"W"IW')
+$$;
+
+-- People reached and newly enrolled per site, week and population: the rows of every peer educator and hotspot summed.
+-- What the forecast reads as a week's reach.
+CREATE OR REPLACE VIEW outreach_weekly AS
+SELECT site_code, week, population_code, sum(reached)::bigint AS reached, sum(new_enrolments)::bigint AS new_enrolments,
+  count(*)::integer AS reports
+FROM outreach_reach
+GROUP BY site_code, week, population_code;
+
+-- What is wrong with a site and week that outreach is reported for, or NULL: the site must be a DICE or a satellite
+-- that was open in that week, and the week must have begun by p_today.
+CREATE OR REPLACE FUNCTION outreach_week_problem(p_site text, p_week date, p_today date,
+  OUT field text, OUT problem text) LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN s.code IS NULL THEN 'site' WHEN p_week IS NULL THEN NULL
+      WHEN s.kind NOT IN ('dice', 'satellite') THEN 'site' ELSE 'week' END,
+    CASE WHEN s.code IS NULL THEN format('unknown site %s', p_site)
+      WHEN p_week IS NULL THEN NULL
+      WHEN s.kind NOT IN ('dice', 'satellite')
+        THEN format('%s is a %s: outreach is reported by DICEs and satellites', s.code, replace(s.kind, '_', ' '))
+      WHEN p_week > p_today - (extract(isodow FROM p_today)::integer - 1)
+        THEN format('week %s has not begun', iso_week_label(p_week))
+      WHEN p_week + 6 < s.opened_on THEN format('site %s opened on %s, after week %s', s.code, s.opened_on,
+        iso_week_label(p_week))
+      WHEN p_week > s.closed_on THEN format('site %s closed on %s, before week %s', s.code, s.closed_on,
+        iso_week_label(p_week))
+    END
+  FROM (SELECT 1) one LEFT JOIN sites s ON s.code = p_site
+$$;
+
+-- Types outreach_staging into outreach_import_rows and lists every problem in outreach_import_errors (line, field,
+-- problem). p_kind: reach (site, week, population, reached, new, worker, hotspot, key), peer_need (site, week,
+-- population, commodity, qty, key) or size_estimates (area, population, year, size, source). Codes are compared as
+-- typed, trimmed and in upper case; hotspots in lower case.
+CREATE OR REPLACE FUNCTION outreach_import_check(p_kind text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_today date := programme_today();
+BEGIN
+  IF p_kind NOT IN ('reach', 'peer_need', 'size_estimates') THEN
+    RAISE EXCEPTION 'unknown outreach import kind %', p_kind;
+  END IF;
+  PERFORM staging_columns('outreach_staging', ARRAY['site', 'week', 'population', 'reached', 'new', 'worker',
+    'hotspot', 'commodity', 'qty', 'area', 'year', 'size', 'source', 'key']);
+  DROP TABLE IF EXISTS pg_temp.outreach_import_rows, pg_temp.outreach_import_errors;
+  CREATE TEMP TABLE outreach_import_errors (line bigint NOT NULL, field text NOT NULL, problem text NOT NULL);
+
+  CREATE TEMP TABLE outreach_import_rows AS
+  SELECT s.line, upper(btrim(s.site) COLLATE "C") AS site, btrim(s.week) AS week_text, iso_week_start(s.week) AS week,
+    upper(btrim(s.population) COLLATE "C") AS population, btrim(s.reached) AS reached_text,
+    CASE WHEN btrim(s.reached) ~ '^[0-9]{1,9}$' THEN btrim(s.reached)::integer END AS reached,
+    btrim(s.new) AS new_text,
+    CASE WHEN s.new IS NULL THEN 0 WHEN btrim(s.new) ~ '^[0-9]{1,9}$' THEN btrim(s.new)::integer END AS new_enrolments,
+    coalesce(upper(btrim(s.worker) COLLATE "C"), '') AS worker, coalesce(lower(btrim(s.hotspot) COLLATE "C"), '')
+      AS hotspot,
+    upper(btrim(s.commodity) COLLATE "C") AS commodity, btrim(s.qty) AS qty_text,
+    CASE WHEN btrim(s.qty) ~ '^[0-9]{1,15}$' THEN btrim(s.qty)::bigint END AS quantity,
+    upper(btrim(s.area) COLLATE "C") AS area, btrim(s.year) AS year_text,
+    CASE WHEN btrim(s.year) ~ '^[0-9]{4}$' THEN btrim(s.year)::integer END AS year,
+    btrim(s.size) AS size_text, CASE WHEN btrim(s.size) ~ '^[0-9]{1,9}$' THEN btrim(s.size)::integer END AS size,
+    btrim(s.source) AS source, btrim(s.key) AS key
+  FROM outreach_staging s;
+
+  INSERT INTO outreach_import_errors (line, field, problem)
+  SELECT r.line, p.field, p.problem
+  FROM outreach_import_rows r
+  LEFT JOIN populations pop ON pop.code = r.population
+  LEFT JOIN commodities m ON m.code = r.commodity
+  LEFT JOIN sites asite ON asite.code = r.area
+  LEFT JOIN counties acounty ON acounty.code = r.area
+  CROSS JOIN LATERAL outreach_week_problem(r.site, r.week, v_today) w
+  CROSS JOIN LATERAL (VALUES
+    ('site', CASE WHEN p_kind = 'size_estimates' THEN NULL WHEN r.site IS NULL THEN 'is required'
+      WHEN w.field = 'site' THEN w.problem END),
+    ('week', CASE WHEN p_kind = 'size_estimates' THEN NULL WHEN r.week_text IS NULL THEN 'is required'
+      WHEN r.week IS NULL THEN format('''%s'' is not an ISO week (2026-W47)', r.week_text)
+      WHEN w.field = 'week' THEN w.problem END),
+    ('population', CASE WHEN r.population IS NULL THEN 'is required'
+      WHEN pop.code IS NULL THEN format('unknown population %s', r.population) END),
+    ('reached', CASE WHEN p_kind <> 'reach' THEN NULL WHEN r.reached_text IS NULL THEN 'is required'
+      WHEN r.reached IS NULL THEN format('''%s'' must be a whole number of people, zero or more', r.reached_text) END),
+    ('new', CASE WHEN p_kind = 'reach' AND r.new_enrolments IS NULL
+      THEN format('''%s'' must be a whole number of people, zero or more', r.new_text) END),
+    ('worker', CASE WHEN p_kind = 'reach' AND r.worker <> '' AND r.worker !~ '^[A-Z0-9][A-Z0-9-]{1,31}$'
+      THEN format('''%s'' is not a valid code (2–32 letters, digits or dashes)', r.worker) END),
+    ('hotspot', CASE WHEN p_kind = 'reach' AND r.hotspot NOT IN ('', 'street', 'bar', 'brothel', 'home',
+        'injecting_den', 'beach', 'virtual', 'other')
+      THEN format('''%s'' is not a hotspot type (street, bar, brothel, home, injecting_den, beach, virtual, other)',
+        r.hotspot) END),
+    ('commodity', CASE WHEN p_kind <> 'peer_need' THEN NULL WHEN r.commodity IS NULL THEN 'is required'
+      WHEN m.code IS NULL THEN format('unknown commodity %s', r.commodity) END),
+    ('qty', CASE WHEN p_kind <> 'peer_need' THEN NULL WHEN r.qty_text IS NULL THEN 'is required'
+      WHEN r.quantity IS NULL THEN format('''%s'' must be a whole number of base units, zero or more', r.qty_text)
+      END),
+    ('area', CASE WHEN p_kind <> 'size_estimates' THEN NULL WHEN r.area IS NULL THEN 'is required'
+      WHEN asite.code IS NOT NULL AND acounty.code IS NOT NULL
+        THEN format('%s is both a site and a county code', r.area)
+      WHEN asite.code IS NULL AND acounty.code IS NULL THEN format('unknown site or county %s', r.area) END),
+    ('year', CASE WHEN p_kind <> 'size_estimates' THEN NULL WHEN r.year_text IS NULL THEN 'is required'
+      WHEN r.year IS NULL OR r.year NOT BETWEEN 1990 AND 2200
+        THEN format('''%s'' is not a year (1990–2200)', r.year_text) END),
+    ('size', CASE WHEN p_kind <> 'size_estimates' THEN NULL WHEN r.size_text IS NULL THEN 'is required'
+      WHEN r.size IS NULL THEN format('''%s'' must be a whole number of people, zero or more', r.size_text) END),
+    ('source', CASE WHEN p_kind <> 'size_estimates' THEN NULL WHEN r.source IS NULL THEN 'is required'
+      WHEN length(r.source) > 200 THEN 'is longer than 200 characters' END),
+    ('key', CASE WHEN length(r.key) > 100 OR r.key ~ '[[:cntrl:]]'
+      THEN 'must be 1–100 characters without control characters' END)
+  ) p (field, problem)
+  WHERE p.problem IS NOT NULL;
+
+  -- A row that gives what an earlier row of the file gave is refused, naming the earlier one: which of the two is
+  -- right is for the person to say.
+  INSERT INTO outreach_import_errors (line, field, problem)
+  SELECT d.line, CASE p_kind WHEN 'size_estimates' THEN 'area' ELSE 'site' END,
+    format('repeats line %s (%s)', d.first_line, CASE p_kind
+      WHEN 'reach' THEN 'the same site, week, population, worker and hotspot'
+      WHEN 'peer_need' THEN 'the same site, week, population and commodity'
+      ELSE 'the same area, population and year' END)
+  FROM (
+    SELECT r.line, min(r.line) OVER (PARTITION BY r.site, r.week, r.population, r.worker, r.hotspot, r.commodity,
+      r.area, r.year) AS first_line
+    FROM outreach_import_rows r
+    WHERE NOT EXISTS (SELECT 1 FROM outreach_import_errors e WHERE e.line = r.line)
+  ) d
+  WHERE d.line <> d.first_line;
+END $$;
+
+-- Saves the checked rows that have no problem: a new row is added, a row that changes what was recorded replaces it
+-- (the old version goes to the _replaced table with who replaced it and when), and a row equal to what is recorded
+-- changes nothing, so importing a file twice saves it once. Returns how many rows were added, replaced and unchanged.
+CREATE OR REPLACE FUNCTION outreach_import_apply(p_kind text, OUT added bigint, OUT replaced bigint,
+  OUT unchanged bigint) LANGUAGE plpgsql AS $$
+DECLARE
+  v_rows bigint;
+BEGIN
+  -- Imports and records take turns, so a correction always replaces what the one before it saved.
+  PERFORM pg_advisory_xact_lock(hashtext('kpstock.outreach'));
+  -- Only rows without a problem are saved (all of them, unless the caller chose to skip the others).
+  DELETE FROM outreach_import_rows r WHERE EXISTS (SELECT 1 FROM outreach_import_errors e WHERE e.line = r.line);
+  SELECT count(*) INTO v_rows FROM outreach_import_rows;
+
+  IF p_kind = 'reach' THEN
+    WITH old AS (
+      INSERT INTO outreach_reach_replaced (site_code, week, population_code, worker_code, hotspot, reached,
+        new_enrolments, source_key, recorded_at, recorded_by)
+      SELECT o.site_code, o.week, o.population_code, o.worker_code, o.hotspot, o.reached, o.new_enrolments,
+        o.source_key, o.recorded_at, o.recorded_by
+      FROM outreach_reach o JOIN outreach_import_rows g ON g.site = o.site_code AND g.week = o.week
+        AND g.population = o.population_code AND g.worker = o.worker_code AND g.hotspot = o.hotspot
+      WHERE (o.reached, o.new_enrolments) IS DISTINCT FROM (g.reached, g.new_enrolments)
+    ), saved AS (
+      INSERT INTO outreach_reach AS o (site_code, week, population_code, worker_code, hotspot, reached,
+        new_enrolments, source_key)
+      SELECT g.site, g.week, g.population, g.worker, g.hotspot, g.reached, g.new_enrolments, g.key FROM outreach_import_rows g
+      ON CONFLICT (site_code, week, population_code, worker_code, hotspot) DO UPDATE SET
+        reached = excluded.reached, new_enrolments = excluded.new_enrolments, source_key = excluded.source_key,
+        recorded_at = now(), recorded_by = session_user
+      WHERE (o.reached, o.new_enrolments) IS DISTINCT FROM (excluded.reached, excluded.new_enrolments)
+      RETURNING xmax = 0 AS inserted
+    )
+    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) INTO added, replaced FROM saved;
+  ELSIF p_kind = 'peer_need' THEN
+    WITH old AS (
+      INSERT INTO peer_need_replaced (site_code, week, population_code, commodity_code, quantity, source_key,
+        recorded_at, recorded_by)
+      SELECT o.site_code, o.week, o.population_code, o.commodity_code, o.quantity, o.source_key, o.recorded_at,
+        o.recorded_by
+      FROM peer_need o JOIN outreach_import_rows g ON g.site = o.site_code AND g.week = o.week AND g.population = o.population_code
+        AND g.commodity = o.commodity_code
+      WHERE o.quantity <> g.quantity
+    ), saved AS (
+      INSERT INTO peer_need AS o (site_code, week, population_code, commodity_code, quantity, source_key)
+      SELECT g.site, g.week, g.population, g.commodity, g.quantity, g.key FROM outreach_import_rows g
+      ON CONFLICT (site_code, week, population_code, commodity_code) DO UPDATE SET
+        quantity = excluded.quantity, source_key = excluded.source_key, recorded_at = now(),
+        recorded_by = session_user
+      WHERE o.quantity <> excluded.quantity
+      RETURNING xmax = 0 AS inserted
+    )
+    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) INTO added, replaced FROM saved;
+  ELSE
+    WITH good AS (
+      SELECT r.*, s.code AS site_code, c.code AS county_code FROM outreach_import_rows r
+      LEFT JOIN sites s ON s.code = r.area LEFT JOIN counties c ON c.code = r.area
+    ), old AS (
+      INSERT INTO size_estimates_replaced (site_code, county_code, population_code, year, size, source, recorded_at,
+        recorded_by)
+      SELECT o.site_code, o.county_code, o.population_code, o.year, o.size, o.source, o.recorded_at, o.recorded_by
+      FROM size_estimates o JOIN good g ON g.site_code IS NOT DISTINCT FROM o.site_code
+        AND g.county_code IS NOT DISTINCT FROM o.county_code AND g.population = o.population_code AND g.year = o.year
+      WHERE (o.size, o.source) IS DISTINCT FROM (g.size, g.source)
+    ), saved AS (
+      INSERT INTO size_estimates AS o (site_code, county_code, population_code, year, size, source)
+      SELECT g.site_code, g.county_code, g.population, g.year, g.size, g.source FROM good g
+      ON CONFLICT ON CONSTRAINT size_estimates_key DO UPDATE SET size = excluded.size, source = excluded.source,
+        recorded_at = now(), recorded_by = session_user
+      WHERE (o.size, o.source) IS DISTINCT FROM (excluded.size, excluded.source)
+      RETURNING xmax = 0 AS inserted
+    )
+    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) INTO added, replaced FROM saved;
+  END IF;
+  unchanged := v_rows - added - replaced;
+END $$;

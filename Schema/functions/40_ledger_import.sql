@@ -10,8 +10,13 @@ CREATE OR REPLACE FUNCTION staging_columns(p_table text, p_columns text[]) RETUR
 DECLARE
   v_column text;
 BEGIN
-  FOREACH v_column IN ARRAY p_columns LOOP
-    EXECUTE format('ALTER TABLE pg_temp.%I ADD COLUMN IF NOT EXISTS %I text', p_table, v_column);
+  -- Only the missing ones: an ALTER TABLE costs a lock and a catalog change even when it changes nothing.
+  FOR v_column IN
+    SELECT c FROM unnest(p_columns) c
+    WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = format('pg_temp.%I', p_table)::regclass
+      AND a.attname = c AND NOT a.attisdropped)
+  LOOP
+    EXECUTE format('ALTER TABLE pg_temp.%I ADD COLUMN %I text', p_table, v_column);
   END LOOP;
 END $$;
 

@@ -7,10 +7,14 @@
 -- The Monday of an ISO week written 2026-W47 or 2026W47 (w in either case), or NULL when the text is not one (never
 -- an error, so a bad cell is reported, not fatal). Week 53 exists only in years that have one.
 CREATE OR REPLACE FUNCTION iso_week_start(p_text text) RETURNS date LANGUAGE sql STABLE AS $$
-  SELECT CASE WHEN x.m IS NOT NULL AND x.m[1]::integer >= 1 AND x.m[2]::integer BETWEEN 1 AND 53
-      AND extract(isoyear FROM to_date(x.m[1] || '-' || x.m[2], 'IYYY-IW')) = x.m[1]::integer
-    THEN to_date(x.m[1] || '-' || x.m[2], 'IYYY-IW') END
-  FROM (SELECT regexp_match(btrim(p_text), '^([0-9]{4})-?[Ww]([0-9]{2})$') AS m) x
+  -- Week 1 is the week of 4 January; its Monday is found by arithmetic (to_date costs several times as much).
+  SELECT CASE WHEN y.monday IS NOT NULL AND extract(isoyear FROM y.monday) = y.year THEN y.monday END
+  FROM (
+    SELECT x.m[1]::integer AS year, CASE WHEN x.m[1]::integer >= 1 AND x.m[2]::integer BETWEEN 1 AND 53 THEN
+        make_date(x.m[1]::integer, 1, 4) - (extract(isodow FROM make_date(x.m[1]::integer, 1, 4))::integer - 1)
+          + (x.m[2]::integer - 1) * 7 END AS monday
+    FROM (SELECT regexp_match(btrim(p_text), '^([0-9]{4})-?[Ww]([0-9]{2})$') AS m) x
+  ) y
 $$;
 
 -- How a week is written everywhere kpstock shows one: 2026-W47.
@@ -26,25 +30,7 @@ SELECT site_code, week, population_code, sum(reached)::bigint AS reached, sum(ne
 FROM outreach_reach
 GROUP BY site_code, week, population_code;
 
--- What is wrong with a site and week that outreach is reported for, or NULL: the site must be a DICE or a satellite
--- that was open in that week, and the week must have begun by p_today.
-CREATE OR REPLACE FUNCTION outreach_week_problem(p_site text, p_week date, p_today date,
-  OUT field text, OUT problem text) LANGUAGE sql STABLE AS $$
-  SELECT CASE WHEN s.code IS NULL THEN 'site' WHEN p_week IS NULL THEN NULL
-      WHEN s.kind NOT IN ('dice', 'satellite') THEN 'site' ELSE 'week' END,
-    CASE WHEN s.code IS NULL THEN format('unknown site %s', p_site)
-      WHEN p_week IS NULL THEN NULL
-      WHEN s.kind NOT IN ('dice', 'satellite')
-        THEN format('%s is a %s: outreach is reported by DICEs and satellites', s.code, replace(s.kind, '_', ' '))
-      WHEN p_week > p_today - (extract(isodow FROM p_today)::integer - 1)
-        THEN format('week %s has not begun', iso_week_label(p_week))
-      WHEN p_week + 6 < s.opened_on THEN format('site %s opened on %s, after week %s', s.code, s.opened_on,
-        iso_week_label(p_week))
-      WHEN p_week > s.closed_on THEN format('site %s closed on %s, before week %s', s.code, s.closed_on,
-        iso_week_label(p_week))
-    END
-  FROM (SELECT 1) one LEFT JOIN sites s ON s.code = p_site
-$$;
+DROP FUNCTION IF EXISTS outreach_week_problem(text, date, date);
 
 -- Types outreach_staging into outreach_import_rows and lists every problem in outreach_import_errors (line, field,
 -- problem). p_kind: reach (site, week, population, reached, new, worker, hotspot, key), peer_need (site, week,
@@ -53,6 +39,8 @@ $$;
 CREATE OR REPLACE FUNCTION outreach_import_check(p_kind text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   v_today date := programme_today();
+  -- The Monday of the week today is in: a later week has not begun.
+  v_this_week date := v_today - (extract(isodow FROM v_today)::integer - 1);
 BEGIN
   IF p_kind NOT IN ('reach', 'peer_need', 'size_estimates') THEN
     RAISE EXCEPTION 'unknown outreach import kind %', p_kind;
@@ -62,8 +50,12 @@ BEGIN
   DROP TABLE IF EXISTS pg_temp.outreach_import_rows, pg_temp.outreach_import_errors;
   CREATE TEMP TABLE outreach_import_errors (line bigint NOT NULL, field text NOT NULL, problem text NOT NULL);
 
+  -- Weeks are read once per distinct text, not once per row.
   CREATE TEMP TABLE outreach_import_rows AS
-  SELECT s.line, upper(btrim(s.site) COLLATE "C") AS site, btrim(s.week) AS week_text, iso_week_start(s.week) AS week,
+  WITH weeks AS (
+    SELECT w.text, iso_week_start(w.text) AS week FROM (SELECT DISTINCT s.week AS text FROM outreach_staging s) w
+  )
+  SELECT s.line, upper(btrim(s.site) COLLATE "C") AS site, btrim(s.week) AS week_text, wk.week,
     upper(btrim(s.population) COLLATE "C") AS population, btrim(s.reached) AS reached_text,
     CASE WHEN btrim(s.reached) ~ '^[0-9]{1,9}$' THEN btrim(s.reached)::integer END AS reached,
     btrim(s.new) AS new_text,
@@ -76,7 +68,7 @@ BEGIN
     CASE WHEN btrim(s.year) ~ '^[0-9]{4}$' THEN btrim(s.year)::integer END AS year,
     btrim(s.size) AS size_text, CASE WHEN btrim(s.size) ~ '^[0-9]{1,9}$' THEN btrim(s.size)::integer END AS size,
     btrim(s.source) AS source, btrim(s.key) AS key
-  FROM outreach_staging s;
+  FROM outreach_staging s LEFT JOIN weeks wk ON wk.text = s.week;
 
   INSERT INTO outreach_import_errors (line, field, problem)
   SELECT r.line, p.field, p.problem
@@ -85,13 +77,22 @@ BEGIN
   LEFT JOIN commodities m ON m.code = r.commodity
   LEFT JOIN sites asite ON asite.code = r.area
   LEFT JOIN counties acounty ON acounty.code = r.area
-  CROSS JOIN LATERAL outreach_week_problem(r.site, r.week, v_today) w
+  LEFT JOIN sites st ON st.code = r.site
   CROSS JOIN LATERAL (VALUES
+    -- Outreach is reported by DICEs and satellites, for weeks that have begun and in which the site was open.
     ('site', CASE WHEN p_kind = 'size_estimates' THEN NULL WHEN r.site IS NULL THEN 'is required'
-      WHEN w.field = 'site' THEN w.problem END),
+      WHEN st.code IS NULL THEN format('unknown site %s', r.site)
+      WHEN st.kind NOT IN ('dice', 'satellite')
+        THEN format('%s is a %s: outreach is reported by DICEs and satellites', st.code, replace(st.kind, '_', ' '))
+      END),
     ('week', CASE WHEN p_kind = 'size_estimates' THEN NULL WHEN r.week_text IS NULL THEN 'is required'
       WHEN r.week IS NULL THEN format('''%s'' is not an ISO week (2026-W47)', r.week_text)
-      WHEN w.field = 'week' THEN w.problem END),
+      WHEN st.code IS NULL OR st.kind NOT IN ('dice', 'satellite') THEN NULL
+      WHEN r.week > v_this_week THEN format('week %s has not begun', iso_week_label(r.week))
+      WHEN r.week + 6 < st.opened_on
+        THEN format('site %s opened on %s, after week %s', st.code, st.opened_on, iso_week_label(r.week))
+      WHEN r.week > st.closed_on
+        THEN format('site %s closed on %s, before week %s', st.code, st.closed_on, iso_week_label(r.week)) END),
     ('population', CASE WHEN r.population IS NULL THEN 'is required'
       WHEN pop.code IS NULL THEN format('unknown population %s', r.population) END),
     ('reached', CASE WHEN p_kind <> 'reach' THEN NULL WHEN r.reached_text IS NULL THEN 'is required'
@@ -150,10 +151,12 @@ CREATE OR REPLACE FUNCTION outreach_import_apply(p_kind text, OUT added bigint, 
 DECLARE
   v_rows bigint;
 BEGIN
-  -- Imports and records take turns, so a correction always replaces what the one before it saved.
-  PERFORM pg_advisory_xact_lock(hashtext('kpstock.outreach'));
   -- Only rows without a problem are saved (all of them, unless the caller chose to skip the others).
   DELETE FROM outreach_import_rows r WHERE EXISTS (SELECT 1 FROM outreach_import_errors e WHERE e.line = r.line);
+  -- Writers of the same site (or area) take turns, so a correction always keeps what the one before it saved, even a
+  -- row both were adding; writers of other sites do not wait. Locked in order, so two writers cannot deadlock.
+  PERFORM pg_advisory_xact_lock(hashtext('kpstock.outreach'), hashtext(a.area))
+  FROM (SELECT DISTINCT coalesce(r.site, r.area) AS area FROM outreach_import_rows r ORDER BY 1) a;
   SELECT count(*) INTO v_rows FROM outreach_import_rows;
 
   IF p_kind = 'reach' THEN

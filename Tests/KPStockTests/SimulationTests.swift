@@ -164,6 +164,66 @@ struct SimulationTests {
       try count(store, "SELECT count(*) FROM stock_events WHERE channel = 'clinic' AND client_uic IS NULL") > 0)
   }
 
+  /// Each DICE and satellite reports people reached per population every week (a few reports are never filed), and
+  /// what it dispenses follows what it reports: condoms given in a week against the week's reach × norm.
+  @Test func outreachReportsDriveDispensingAndAFewWeeksGoUnreported() throws {
+    let (store, _) = try eightWeekHistory()
+    #expect(
+      try count(
+        store,
+        "SELECT count(*) FROM outreach_reach r JOIN sites s ON s.code = r.site_code WHERE s.kind NOT IN ('dice', 'satellite')"
+      ) == 0)
+    let filed: Double = try store.query(
+      """
+      SELECT count(*)::float8 / (SELECT count(*) FROM (SELECT DISTINCT site_code, population_code FROM outreach_reach) p)
+        / (SELECT count(DISTINCT week) FROM outreach_reach) AS share
+      FROM outreach_reach
+      """)[0].decode("share")
+    #expect(filed > 0.85 && filed < 0.995, "share of site-population-weeks reported: \(filed)")
+    #expect(try count(store, "SELECT count(*) FROM peer_need") > 0)
+    let row = try store.query(
+      """
+      WITH norm AS (
+        SELECT DISTINCT ON (population_code) population_code, quantity_per_week FROM norms
+        WHERE commodity_code = 'MALE-CONDOM' ORDER BY population_code, effective_from DESC
+      ), expected AS (
+        SELECT r.site_code, r.week, sum(r.reached * n.quantity_per_week) AS units
+        FROM outreach_reach r JOIN norm n USING (population_code) GROUP BY 1, 2
+      ), given AS (
+        SELECT site_code, date_trunc('week', occurred_on)::date AS week, -sum(quantity) AS units FROM stock_events
+        WHERE kind = 'dispense' AND commodity_code = 'MALE-CONDOM' GROUP BY 1, 2
+      ), weekly AS (
+        SELECT e.site_code, e.units::float8 AS expected, g.units::float8 AS given,
+          avg(e.units::float8) OVER (PARTITION BY e.site_code) AS site_expected,
+          avg(g.units::float8) OVER (PARTITION BY e.site_code) AS site_given
+        FROM expected e JOIN given g USING (site_code, week)
+        WHERE (SELECT count(*) FROM outreach_reach r WHERE r.site_code = e.site_code AND r.week = e.week)
+          = (SELECT count(DISTINCT r.population_code) FROM outreach_reach r WHERE r.site_code = e.site_code)
+      )
+      SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY given / expected) AS ratio,
+        corr(given / site_given, expected / site_expected) AS correlation
+      FROM weekly
+      """)[0]
+    let ratio: Double = try row.decode("ratio")
+    let correlation: Double = try row.decode("correlation")
+    #expect(ratio > 0.8 && ratio < 1.25, "median of condoms given ÷ reach × norm: \(ratio)")
+    // Week against week within each site (the sites' sizes would make any two of their figures agree): a week a site
+    // reaches more people, it gives out more.
+    #expect(correlation > 0.25, "correlation, within sites, of condoms given with reach × norm: \(correlation)")
+  }
+
+  /// A week is written as kpstock reads it back: the year of its Thursday, two-digit week numbers.
+  @Test func theSimulatorNamesWeeksAsTheDatabaseReadsThem() throws {
+    let store = try freshStore()
+    for monday in ["2024-12-30", "2026-01-05", "2026-11-16", "2026-12-28", "2027-01-04"] {
+      let day = try #require(CalendarDate(monday))
+      let label = SimulationRun.isoWeek(day)
+      let read: CalendarDate? = try store.query("SELECT iso_week_start(\(label)) AS monday")[0].decode("monday")
+      #expect(read == day, "\(monday) written \(label)")
+    }
+    #expect(SimulationRun.isoWeek(CalendarDate("2024-12-30")!) == "2025-W01")
+  }
+
   @Test func methadoneIsDosedClientByClientAtTheClinicThePrisonAndTheHospital() throws {
     let (store, _) = try eightWeekHistory()
     // A dose spanning two lots is one request with two events: add them up per key.

@@ -99,19 +99,47 @@ public enum OutreachImport {
         return FieldError(field: first?.field ?? "input", problem: first?.problem ?? "was refused")
       }
     ) { connection in
-      let columns = kind.requiredColumns + kind.optionalColumns
-      let definitions = Query.joined(columns.map { "\(identifier: $0) text" }, separator: ", ")
-      try connection.execute("CREATE TEMP TABLE outreach_staging (line bigint NOT NULL, \(definitions))")
-      // Blank is absent, as a file's blank cell is.
-      let values = Query.joined(
-        columns.map { column in
-          let value = (fields[column] ?? nil).flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
-          return "\(value)"
-        }, separator: ", ")
-      let names = Query.joined(columns.map { "\(identifier: $0)" }, separator: ", ")
-      try connection.execute("INSERT INTO outreach_staging (line, \(names)) VALUES (1, \(values))")
+      try stage(connection, kind: kind, rows: [fields.mapValues { $0 ?? "" }])
       return try checkAndApply(connection, kind: kind, fileName: "input", rows: 1)
     }
+  }
+
+  /// Saves rows given column by column, inside the caller's transaction, through the same checks and save as a
+  /// file's rows: the simulator's weekly reports. A refused row is thrown as a `FieldError` (the simulator writes
+  /// only rows the rules allow, so that is a bug), and leaves the caller's transaction to be rolled back.
+  static func save(_ connection: Connection, kind: OutreachImportKind, rows: [[String: String]]) throws
+    -> OutreachImportReport
+  {
+    try stage(connection, kind: kind, rows: rows)
+    let report = try checkAndApply(connection, kind: kind, fileName: "simulation", rows: rows.count)
+    try connection.execute(
+      "DROP TABLE pg_temp.outreach_staging, pg_temp.outreach_import_rows, pg_temp.outreach_import_errors")
+    if let first = report.rejected.first {
+      throw FieldError(field: first.field ?? "input", problem: "line \(first.line): \(first.problem)")
+    }
+    return report
+  }
+
+  /// Stages rows as a file's rows are staged, numbered from 1: one text column per column of `kind`, and a blank or
+  /// missing value absent (NULL), as a file's blank cell is.
+  private static func stage(_ connection: Connection, kind: OutreachImportKind, rows: [[String: String]]) throws {
+    let columns = kind.requiredColumns + kind.optionalColumns
+    // Every kind's columns, so that outreach_import_check has none to add.
+    let everyColumn = OutreachImportKind.allCases.flatMap { $0.requiredColumns + $0.optionalColumns }
+      .reduce(into: [String]()) { all, column in if !all.contains(column) { all.append(column) } }
+    let definitions = Query.joined(everyColumn.map { "\(identifier: $0) text" }, separator: ", ")
+    try connection.execute("CREATE TEMP TABLE outreach_staging (line bigint NOT NULL, \(definitions))")
+    guard !rows.isEmpty else { return }
+    let names = Query.joined(columns.map { "\(identifier: $0)" }, separator: ", ")
+    let arrays = Query.joined(
+      columns.map { column in "\(PostgresArray(rows.map { $0[column] ?? "" }))::text[]" }, separator: ", ")
+    let unnested = Query.joined(columns.map { "nullif(btrim(u.\(identifier: $0)), '')" }, separator: ", ")
+    try connection.execute(
+      """
+      INSERT INTO outreach_staging (line, \(names))
+      SELECT u.line, \(unnested) FROM unnest(\(PostgresArray(Array(1...rows.count)))::bigint[], \(arrays))
+        AS u (line, \(names))
+      """)
   }
 
   /// Runs `body` in a transaction that is rolled back for a dry run and when rows were refused without

@@ -1,3 +1,4 @@
+import Foundation
 import Postgres
 
 /// One simulation's state as it walks from day to day, and what each day does. It is a value: a week is
@@ -44,6 +45,10 @@ struct SimulationRun {
   static let rejectionChance = 0.04
   static let lossChance = 0.01
   static let attendanceOfPeerEducators = 0.9
+  /// Chance that a site's report of a population's week is never filed (the people were still reached and served).
+  static let missingReportChance = 0.04
+  /// Chance that a site's peers report their need for a population's week from their calendars.
+  static let peerNeedChance = 0.05
 
   init(
     network: SimulationNetwork, activities: [SiteActivity], profile: SimulationProfile, seed: UInt64,
@@ -91,6 +96,7 @@ struct SimulationRun {
       try recordLoss(at: site, connection)
     }
     try flush(connection)
+    if weekday == 7 { try reportOutreach(at: sites, connection) }
   }
 
   /// The day a shipment arrives: the same day on the first day, else up to two days after dispatch. It is drawn
@@ -302,12 +308,14 @@ struct SimulationRun {
         try give(dose, methadone, at: site, population: "PWID", channel: .clinic, client: client.uic, connection)
       }
     }
+    let monday = day.adding(days: 1 - weekday)
     for group in activity.groups {
       let rates = rates(for: group.population, at: site)
       guard !rates.isEmpty else { continue }
+      let reached = Double(weeklyReach(group, at: site, week: monday))
       if (1...5).contains(weekday) && !group.peerEducators.isEmpty {
         let perEducator =
-          Double(group.reachedPerWeek) * group.outreachShare / Double(group.peerEducators.count) / 5
+          reached * group.outreachShare / Double(group.peerEducators.count) / 5
           / Self.attendanceOfPeerEducators
         for educator in group.peerEducators where random.chance(Self.attendanceOfPeerEducators) {
           let contacts = random.around(perEducator, spread: 0.5)
@@ -319,8 +327,7 @@ struct SimulationRun {
         }
       }
       if activity.clinicOpen[weekday] && group.outreachShare < 1 {
-        let expected =
-          Double(group.reachedPerWeek) * (1 - group.outreachShare) / Double(max(1, activity.clinicDaysPerWeek))
+        let expected = reached * (1 - group.outreachShare) / Double(max(1, activity.clinicDaysPerWeek))
         let visits = random.count(random.around(expected, spread: 0.4))
         let registered = min(visits, 2, random.count(Double(visits) * 0.15))
         for _ in 0..<registered {
@@ -353,6 +360,68 @@ struct SimulationRun {
         site: network.sites[site].code, commodity: network.commodities[commodity].code, quantity: quantity,
         date: day, population: population, channel: channel, worker: worker, client: client),
       at: site, changes: stock.taking(quantity, site, commodity, on: day), connection)
+  }
+
+  // MARK: - Outreach
+
+  /// People a group reaches in the week that starts on `monday`: its usual reach, drifting over the history (a
+  /// trend of its own of up to ±0.4 % a week), with a yearly season and week-to-week noise. Drawn from the group's
+  /// and the week's own streams, so any week can be told without walking the weeks before it.
+  func weeklyReach(_ group: SiteActivity.Group, at site: Int, week monday: CalendarDate) -> Int {
+    let code = stableHash(network.sites[site].code)
+    var shape = SplitMix64(
+      stream: [stableHash(profile.rawValue), seed, stableHash("reach shape"), code, stableHash(group.population)])
+    let slope = shape.uniform(-0.004...0.004)
+    let season = shape.uniform(0...0.15)
+    let phase = shape.uniform(0...(2 * Double.pi))
+    let weeks = Double((monday.daysSinceEpoch - firstDay.daysSinceEpoch).quotientAndRemainder(dividingBy: 7).quotient)
+    var noise = stream("reach", monday, [code, stableHash(group.population)])
+    let factor =
+      max(0.2, 1 + slope * weeks) * (1 + season * sin(2 * Double.pi * weeks / 52 + phase)) * noise.uniform(0.75...1.25)
+    return max(0, Int((Double(group.reachedPerWeek) * factor).rounded()))
+  }
+
+  /// On Sunday each DICE and satellite reports its week: people reached and newly enrolled per population (now and
+  /// then a report is never filed), and now and then what its peers say they need. Saved through the outreach
+  /// imports' checks, as a file of the same rows would be.
+  private func reportOutreach(at sites: [Int], _ connection: Connection) throws {
+    let monday = day.adding(days: -6)
+    let week = Self.isoWeek(monday)
+    var reach: [[String: String]] = []
+    var need: [[String: String]] = []
+    for site in sites
+    where ["dice", "satellite"].contains(network.sites[site].kind) && network.isOpen(site, on: day) {
+      let code = network.sites[site].code
+      for group in activities[site].groups {
+        var random = stream("outreach report", monday, [stableHash(code), stableHash(group.population)])
+        let reached = weeklyReach(group, at: site, week: monday)
+        if !random.chance(Self.missingReportChance) {
+          let enrolled = Int((Double(reached) * random.uniform(0.02...0.08)).rounded())
+          reach.append(
+            ["site": code, "week": week, "population": group.population, "reached": "\(reached)", "new": "\(enrolled)"])
+        }
+        guard random.chance(Self.peerNeedChance) else { continue }
+        for rate in rates(for: group.population, at: site) {
+          let quantity = Int((Double(reached) * rate.perWeek * random.uniform(0.8...1.25)).rounded())
+          need.append(
+            [
+              "site": code, "week": week, "population": group.population,
+              "commodity": network.commodities[rate.commodity].code, "qty": "\(quantity)",
+            ])
+        }
+      }
+    }
+    if !reach.isEmpty { try OutreachImport.save(connection, kind: .reach, rows: reach) }
+    if !need.isEmpty { try OutreachImport.save(connection, kind: .peerNeed, rows: need) }
+  }
+
+  /// The ISO week of a Monday, as kpstock writes it: 2026-W47. The week belongs to the year of its Thursday.
+  static func isoWeek(_ monday: CalendarDate) -> String {
+    let thursday = monday.adding(days: 3)
+    let year = Int(thursday.description.prefix(4)) ?? 0
+    let firstOfYear = CalendarDate(year: year, month: 1, day: 1) ?? thursday
+    let number = (thursday.daysSinceEpoch - firstOfYear.daysSinceEpoch) / 7 + 1
+    return "\(year)-W\(number < 10 ? "0" : "")\(number)"
   }
 
   /// Now and then a little stock is lost or found damaged.

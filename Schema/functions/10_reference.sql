@@ -78,9 +78,20 @@ BEGIN
     RAISE EXCEPTION 'site % has stock movements before %', NEW.code, NEW.opened_on
       USING ERRCODE = 'check_violation', CONSTRAINT = 'sites_opened_after_movements';
   END IF;
+  -- Outreach reports (Schema/0009_outreach.sql) are bound the same way: a week in which the site was open, at a DICE
+  -- or a satellite.
+  IF (NEW.opened_on, NEW.closed_on, NEW.kind) IS DISTINCT FROM (OLD.opened_on, OLD.closed_on, OLD.kind) AND EXISTS (
+      SELECT 1 FROM outreach_reach r WHERE r.site_code = NEW.code
+        AND (r.week + 6 < NEW.opened_on OR r.week > NEW.closed_on OR NEW.kind NOT IN ('dice', 'satellite'))
+      UNION ALL
+      SELECT 1 FROM peer_need r WHERE r.site_code = NEW.code
+        AND (r.week + 6 < NEW.opened_on OR r.week > NEW.closed_on OR NEW.kind NOT IN ('dice', 'satellite'))) THEN
+    RAISE EXCEPTION 'site % has outreach reports that its new dates or kind would leave outside it', NEW.code
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'sites_outreach_outside';
+  END IF;
   RETURN NEW;
 END $$;
-CREATE OR REPLACE TRIGGER sites_check_dates BEFORE UPDATE OF opened_on, closed_on ON sites
+CREATE OR REPLACE TRIGGER sites_check_dates BEFORE UPDATE OF opened_on, closed_on, kind ON sites
   FOR EACH ROW EXECUTE FUNCTION sites_check_dates();
 
 -- Once events refer to a commodity, what its quantities mean is fixed.

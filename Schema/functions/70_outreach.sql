@@ -154,9 +154,10 @@ BEGIN
   -- Only rows without a problem are saved (all of them, unless the caller chose to skip the others).
   DELETE FROM outreach_import_rows r WHERE EXISTS (SELECT 1 FROM outreach_import_errors e WHERE e.line = r.line);
   -- Writers of the same site (or area) take turns, so a correction always keeps what the one before it saved, even a
-  -- row both were adding; writers of other sites do not wait. Locked in order, so two writers cannot deadlock.
-  PERFORM pg_advisory_xact_lock(hashtext('kpstock.outreach'), hashtext(a.area))
-  FROM (SELECT DISTINCT coalesce(r.site, r.area) AS area FROM outreach_import_rows r ORDER BY 1) a;
+  -- row both were adding; writers of other sites do not wait. Locked in the order of the lock keys themselves, so
+  -- two calls cannot take the same two locks in opposite orders.
+  PERFORM pg_advisory_xact_lock(hashtext('kpstock.outreach'), a.key)
+  FROM (SELECT DISTINCT hashtext(coalesce(r.site, r.area)) AS key FROM outreach_import_rows r ORDER BY 1) a;
   SELECT count(*) INTO v_rows FROM outreach_import_rows;
 
   IF p_kind = 'reach' THEN

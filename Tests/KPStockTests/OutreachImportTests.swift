@@ -141,6 +141,52 @@ struct OutreachImportTests {
     #expect(try reach(store).isEmpty)
   }
 
+  /// The week that is running counts as begun, and a site reports every week it was open on at least one day of.
+  @Test func theCurrentWeekAndTheWeeksASiteOpensAndClosesInAreAccepted() throws {
+    let store = try outreachDatabase()
+    try store.execute("UPDATE sites SET opened_on = '2026-11-04', closed_on = '2026-11-25' WHERE code = 'SAT-KINANGO'")
+    let accepted = try importing(
+      """
+      site,week,population,reached
+      DICE-UKUNDA,2026-W49,FSW,1
+      SAT-KINANGO,2026-W45,FSW,1
+      SAT-KINANGO,2026-W48,FSW,1
+
+      """
+    ).run(store)
+    #expect(accepted.added == 3)
+    #expect {
+      try importing(
+        """
+        site,week,population,reached
+        SAT-KINANGO,2026-W44,FSW,1
+        SAT-KINANGO,2026-W49,FSW,1
+
+        """
+      ).run(store)
+    } throws: { error in
+      refusedRows(error) == [
+        "reach.csv:2: week: site SAT-KINANGO opened on 2026-11-04, after week 2026-W44",
+        "reach.csv:3: week: site SAT-KINANGO closed on 2026-11-25, before week 2026-W49",
+      ]
+    }
+  }
+
+  /// A site's dates and kind cannot change so as to leave its outreach reports outside it.
+  @Test func aSitesDatesAndKindCannotLeaveItsReportsOutside() throws {
+    let store = try outreachDatabase()
+    _ = try importing("site,week,population,reached\nSAT-KINANGO,2026-W45,FSW,1\n").run(store)
+    for change in [
+      "opened_on = '2026-11-10'", "closed_on = '2026-11-01'", "kind = 'prison'",
+    ] {
+      let refused = #expect(throws: PostgresError.self) {
+        try store.execute(Query(unsafeSQL: "UPDATE sites SET \(change) WHERE code = 'SAT-KINANGO'"))
+      }
+      #expect(refused?.constraint == "sites_outreach_outside", "\(change)")
+    }
+    try store.execute("UPDATE sites SET opened_on = '2026-11-08', kind = 'dice' WHERE code = 'SAT-KINANGO'")
+  }
+
   @Test func skipInvalidSavesTheGoodRowsAndTheRejectedFileImportsAgainOnceFixed() throws {
     let store = try outreachDatabase()
     let file = try importing(
@@ -189,7 +235,7 @@ struct OutreachImportTests {
     ).run(store)
     #expect(corrected.replaced == 1)
     let quantities: [Int64] = try store.query(
-      "SELECT quantity FROM peer_need UNION ALL SELECT quantity FROM peer_need_replaced"
+      "SELECT quantity FROM peer_need UNION ALL (SELECT quantity FROM peer_need_replaced ORDER BY replaced_at)"
     ).map { try $0.decode("quantity") }
     #expect(quantities == [2200, 2100])
     #expect {

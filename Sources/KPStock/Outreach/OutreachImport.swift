@@ -105,8 +105,8 @@ public enum OutreachImport {
   }
 
   /// Saves rows given column by column, inside the caller's transaction, through the same checks and save as a
-  /// file's rows: the simulator's weekly reports. A refused row is thrown as a `FieldError` (the simulator writes
-  /// only rows the rules allow, so that is a bug), and leaves the caller's transaction to be rolled back.
+  /// file's rows: the simulator's weekly reports. A refused row is an operational error (the simulator writes only
+  /// rows the rules allow, so it is a bug, not bad input), and leaves the caller's transaction to be rolled back.
   static func save(_ connection: Connection, kind: OutreachImportKind, rows: [[String: String]]) throws
     -> OutreachImportReport
   {
@@ -115,7 +115,11 @@ public enum OutreachImport {
     try connection.execute(
       "DROP TABLE pg_temp.outreach_staging, pg_temp.outreach_import_rows, pg_temp.outreach_import_errors")
     if let first = report.rejected.first {
-      throw FieldError(field: first.field ?? "input", problem: "line \(first.line): \(first.problem)")
+      let row = rows[first.line - 1]
+      throw KPStockError(
+        .operational,
+        "\(kind.rawValue) row for \(row["site"] ?? row["area"] ?? "?") week \(row["week"] ?? "?") refused: "
+          + (first.field.map { "\($0): " } ?? "") + first.problem)
     }
     return report
   }

@@ -1,0 +1,97 @@
+import Foundation
+import KPStock
+import KPStockTestSupport
+import Postgres
+import Testing
+
+/// The forecast's arithmetic, checked against the worked example of ../shared/domain.md (DICE-UKUNDA, MALE-CONDOM,
+/// week 2026-W49) and by hand on short series. Results are exact numerics, compared as text without trailing zeros.
+@Suite("Forecast arithmetic")
+struct ForecastArithmeticTests {
+  private let connection: Connection
+
+  init() throws {
+    connection = try TestDatabase.fresh().connect()
+  }
+
+  /// The value of an SQL expression as exact text (`trim_scale`), or nil for NULL.
+  private func value(_ expression: String) throws -> String? {
+    try connection.query(Query(unsafeSQL: "SELECT trim_scale((\(expression))::numeric)::text AS v"))[0].decode("v")
+  }
+
+  private func holds(_ condition: String) throws -> Bool {
+    try connection.query(Query(unsafeSQL: "SELECT coalesce((\(condition)), false) AS ok"))[0].decode("ok")
+  }
+
+  private func holt(_ series: [Int?]) -> String {
+    "ARRAY[" + series.map { $0.map(String.init) ?? "NULL" }.joined(separator: ", ") + "]::numeric[], 0.5, 0.2"
+  }
+
+  /// Weeks 37 … 48 of the worked example.
+  private let femaleSexWorkers: [Int?] = [180, 195, 190, nil, 210, 205, 220, 230, 225, 240, 236, 250]
+  private let menWhoHaveSexWithMen: [Int?] = [nil, nil, nil, nil, nil, nil, nil, 60, 64, 58, 70, 72]
+
+  @Test func theWorkedExampleProjectsReachAndNeedExactly() throws {
+    let steps = try connection.query(
+      Query(
+        unsafeSQL:
+          "SELECT step, trim_scale(level)::text AS level, trim_scale(trend)::text AS trend FROM forecast_holt_steps(\(holt(femaleSexWorkers)))"
+      )
+    ).map { row in
+      "W\(36 + Int(try row.decode("step") as Int32)) \(try row.decode("level") as String) \(try row.decode("trend") as String)"
+    }
+    #expect(
+      Array(steps.prefix(5)) == ["W37 180 0", "W38 187.5 1.5", "W39 189.5 1.6", "W40 191.1 1.6", "W41 201.35 3.33"])
+    #expect(steps.last == "W48 247.20465224 5.844142432")
+    #expect(try value("forecast_holt_projection(\(holt(femaleSexWorkers)))") == "253.048794672")
+    #expect(try value("forecast_holt_projection(\(holt(menWhoHaveSexWithMen)))") == "70.5536")
+    #expect(
+      try value(
+        "ceil((forecast_holt_projection(\(holt(femaleSexWorkers))) * 9 + forecast_holt_projection(\(holt(menWhoHaveSexWithMen))) * 3) * 1.10)"
+      ) == "2739")
+  }
+
+  @Test func holtByHandOnShortSeries() throws {
+    #expect(try value("forecast_holt_projection(\(holt([100])))") == "100")
+    // level 105, trend 1; projection 106.
+    #expect(try value("forecast_holt_projection(\(holt([100, 110])))") == "106")
+    // 100, then a gap (level 100, trend 0), then 120: level 110, trend 2.
+    #expect(try value("forecast_holt_projection(\(holt([100, nil, 120])))") == "112")
+    // 100 then 0: level 50, trend −10; projection 40.
+    #expect(try value("forecast_holt_projection(\(holt([100, 0])))") == "40")
+    // Falling fast (α = β = 1: level 0, trend −100): level + trend below zero is clamped to zero.
+    #expect(try value("forecast_holt_projection(ARRAY[100, 0]::numeric[], 1, 1)") == "0")
+    #expect(try value("forecast_holt_projection(\(holt([nil, nil])))") == nil)
+    #expect(try value("forecast_holt_projection(ARRAY[]::numeric[], 0.5, 0.2)") == nil)
+  }
+
+  @Test func consumptionIsAdjustedForStockedOutDaysAndAWeekOutEveryDayIsUnknown() throws {
+    #expect(try value("forecast_adjusted_consumption(2010, 0)") == "2010")
+    #expect(try value("forecast_adjusted_consumption(1650, 2)") == "2310")
+    #expect(try value("forecast_adjusted_consumption(2105, 1)") == "2456")
+    #expect(try value("forecast_adjusted_consumption(0, 7)") == nil)
+    // The worked example's eight weeks, W45 stocked out every day.
+    let adjusted =
+      "ARRAY[forecast_adjusted_consumption(2010, 0), forecast_adjusted_consumption(1980, 0), "
+      + "forecast_adjusted_consumption(1650, 2), forecast_adjusted_consumption(2240, 0), "
+      + "forecast_adjusted_consumption(0, 7), forecast_adjusted_consumption(2105, 1), "
+      + "forecast_adjusted_consumption(2300, 0), forecast_adjusted_consumption(2380, 0)]"
+    #expect(try value("forecast_consumption_need(\(adjusted))") == "2240")
+    #expect(try value("forecast_consumption_need(ARRAY[NULL, NULL]::numeric[])") == nil)
+    #expect(try value("forecast_consumption_need(ARRAY[0, 0]::numeric[])") == "0")
+  }
+
+  @Test func theBackTestErrorOfEachMethodIsTheWorkedExamples() throws {
+    let actual = "ARRAY[2010, 1980, 2310, 2240, NULL, 2456, 2300, 2380]::numeric[]"
+    let outreach = "ARRAY[1908, 2027, 2062, 2165, 2475, 2510, 2597, 2638]::numeric[]"
+    let consumption = "ARRAY[NULL, 2010, 1995, 2100, 2135, 2135, 2200, 2216]::numeric[]"
+    let naive = "ARRAY[NULL, 2010, 1980, 2310, 2240, 2240, 2456, 2300]::numeric[]"
+    #expect(try value("round(forecast_wape(\(outreach), \(actual)), 4)") == "0.069")
+    #expect(try holds("forecast_wape(\(outreach), \(actual)) = 1081::numeric / 15676"))
+    #expect(try holds("forecast_wape(\(consumption), \(actual)) = 1070::numeric / 13666"))
+    #expect(try holds("forecast_wape(\(naive), \(actual)) = 882::numeric / 13666"))
+    #expect(try value("round(forecast_wape(\(consumption), \(actual)), 4)") == "0.0783")
+    #expect(try value("round(forecast_wape(\(naive), \(actual)), 4)") == "0.0645")
+    #expect(try value("forecast_wape(ARRAY[5]::numeric[], ARRAY[0]::numeric[])") == nil)
+  }
+}

@@ -35,6 +35,7 @@ struct DemoCommand: ParsableCommand {
       Next: kpstock site list --county 002 --format csv
             kpstock supply-line list --supplier STORE-KWALE
             kpstock norm list --commodity MALE-CONDOM
+            kpstock outreach list --site DICE-UKUNDA --format csv
 
       """)
   }

@@ -35,7 +35,10 @@ struct DemoCommandTests {
     #expect(outcome.outputLines[1].hasPrefix("kpstock demo: simulated 84 days of Kwale stock, "))
     #expect(outcome.stdout.contains("\n== Stock on hand at DICE-UKUNDA, by lot\nSITE "))
     #expect(outcome.stdout.contains("\n== Stock card: NS-SET at DICE-UKUNDA, "))
-    #expect(outcome.stdout.hasSuffix("kpstock norm list --commodity MALE-CONDOM\n"))
+    #expect(outcome.stdout.hasSuffix("kpstock outreach list --site DICE-UKUNDA --format csv\n"))
+    // The outreach each week's dispensing followed: every week but the one still running, for every population.
+    let reach = try process.run(["outreach", "list", "--site", "DICE-UKUNDA", "--format", "csv"])
+    #expect(reach.outputLines.count > 50)
 
     let sites = try process.run(["site", "list", "--county", "002", "--format", "csv"])
     #expect(sites.outputLines.count == 11)

@@ -165,9 +165,11 @@ final class Tally: @unchecked Sendable {
   var failure: (any Error)? { lock.withLock { error } }
 }
 
-/// Each client posts single dispenses at its own site for `seconds`; returns commits per second and this process's
-/// CPU per commit (all threads), which shows what sixteen threads cost beside one.
-func ledgerThroughput(conninfo: String, sites: [String], seconds: Double) throws -> (rate: Double, cpuPerPost: Double) {
+/// Posts for `seconds` on one thread per site, each thread with a client of its own that `open` makes and that
+/// returns one post; returns commits per second and this process's CPU per commit (all threads).
+func postingOnThreads(
+  sites: [String], seconds: Double, open: @escaping @Sendable (String) throws -> () throws -> Void
+) throws -> (rate: Double, cpuPerPost: Double) {
   let group = DispatchGroup()
   let tally = Tally()
   let processorBefore = processorSeconds()
@@ -178,10 +180,10 @@ func ledgerThroughput(conninfo: String, sites: [String], seconds: Double) throws
     Thread {
       defer { group.leave() }
       do {
-        let store = try Store.open(conninfo: conninfo)
+        let post = try open(site)
         var count = 0
         while DispatchTime.now().uptimeNanoseconds < end {
-          try Ledger.post(store, dispensing(site))
+          try post()
           count += 1
         }
         tally.add(count)
@@ -198,38 +200,27 @@ func ledgerThroughput(conninfo: String, sites: [String], seconds: Double) throws
   )
 }
 
+/// Each client posts single dispenses at its own site for `seconds`; returns commits per second and this process's
+/// CPU per commit (all threads), which shows what sixteen threads cost beside one.
+func ledgerThroughput(conninfo: String, sites: [String], seconds: Double) throws -> (rate: Double, cpuPerPost: Double) {
+  try postingOnThreads(sites: sites, seconds: seconds) { site in
+    let store = try Store.open(conninfo: conninfo)
+    return { try Ledger.post(store, dispensing(site)) }
+  }
+}
+
 /// The floor of a client shaped as kpstock is (a thread and a blocking libpq connection per client, one round trip a
 /// dispense): each thread sends a dispense's writes as one plain, prepared statement, its own transaction, with
-/// kpstock.booked set once for its session (the guards read it when a statement starts). pgbench
-/// runs its clients two threads to eight connections each, which wakes a thread once for several replies; this
-/// measures what one wake-up a reply costs a client that does nothing else.
+/// kpstock.booked set once for its session (the guards read it when a statement starts). pgbench runs its clients
+/// two threads to eight connections each, which wakes a thread once for several replies; this measures what one
+/// wake-up a reply costs a client that does nothing else.
 func writesThroughput(conninfo: String, sites: [String], seconds: Double) throws -> Double {
-  let group = DispatchGroup()
-  let tally = Tally()
-  let start = DispatchTime.now().uptimeNanoseconds
-  let end = start + UInt64(seconds * 1e9)
-  for site in sites {
-    group.enter()
-    Thread {
-      defer { group.leave() }
-      do {
-        let connection = try Connection(connectingTo: conninfo)
-        try connection.execute("SELECT set_config('kpstock.booked', 'on', false)")
-        let writes = Query(unsafeSQL: dispenseWritesSQL(site: "'\(site)'"))
-        var count = 0
-        while DispatchTime.now().uptimeNanoseconds < end {
-          _ = try connection.repeatedQuery(writes)
-          count += 1
-        }
-        tally.add(count)
-      } catch {
-        tally.fail(error)
-      }
-    }.start()
-  }
-  group.wait()
-  if let failure = tally.failure { throw failure }
-  return Double(tally.total) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+  try postingOnThreads(sites: sites, seconds: seconds) { site in
+    let connection = try Connection(connectingTo: conninfo)
+    try connection.execute("SELECT set_config('kpstock.booked', 'on', false)")
+    let writes = Query(unsafeSQL: dispenseWritesSQL(site: "'\(site)'"))
+    return { _ = try connection.repeatedQuery(writes) }
+  }.rate
 }
 
 /// What the floor's table carries: nothing, the idempotency key's unique index alone, or everything stock_events has

@@ -107,6 +107,7 @@ public enum OutreachImport {
   /// Saves rows given column by column, inside the caller's transaction, through the same checks and save as a
   /// file's rows: the simulator's weekly reports. A refused row is an operational error (the simulator writes only
   /// rows the rules allow, so it is a bug, not bad input), and leaves the caller's transaction to be rolled back.
+  @discardableResult
   static func save(_ connection: Connection, kind: OutreachImportKind, rows: [[String: String]]) throws
     -> OutreachImportReport
   {

@@ -64,3 +64,17 @@ LANGUAGE sql IMMUTABLE AS $$
   FROM unnest(p_forecasts, p_actuals) AS pair (f, a)
   WHERE f IS NOT NULL AND a IS NOT NULL
 $$;
+
+-- The norm a site uses for a commodity and population on a day: its own norm in force, else its county's, else the
+-- national one, with where it comes from (scope 'site', 'county' or 'national'). No row when none is in force.
+CREATE OR REPLACE FUNCTION norm_in_force(p_commodity text, p_population text, p_site text, p_day date)
+RETURNS TABLE (quantity_per_week numeric, source text, scope text, effective_from date) LANGUAGE sql STABLE AS $$
+  SELECT n.quantity_per_week, n.source,
+    CASE WHEN n.site_code IS NOT NULL THEN 'site' WHEN n.county_code IS NOT NULL THEN 'county' ELSE 'national' END,
+    n.effective_from
+  FROM norms n JOIN sites s ON s.code = p_site
+  WHERE n.commodity_code = p_commodity AND n.population_code = p_population AND n.effective_from <= p_day
+    AND (n.site_code = s.code OR n.county_code = s.county_code OR (n.site_code IS NULL AND n.county_code IS NULL))
+  ORDER BY n.site_code IS NOT NULL DESC, n.county_code IS NOT NULL DESC, n.effective_from DESC
+  LIMIT 1
+$$;

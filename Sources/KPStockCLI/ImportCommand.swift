@@ -50,7 +50,7 @@ struct ImportCommand: ParsableCommand {
 
   struct Norms: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Import norms: commodity,population,per_person_per_week,effective_from,source.")
+      abstract: "Import norms: commodity,population,per_person_per_week,effective_from,source[,county,site].")
     @OptionGroup var options: FileOptions
     func run() throws { try options.run(.norms) }
   }

@@ -34,14 +34,14 @@ extension SiteCatalog {
 extension NormCatalog {
   /// With `history`, also who recorded each norm and when, so a changed figure can be traced.
   static func listing(_ norms: [Norm], history: Bool = false) -> Listing {
-    var columns = ["commodity", "population", "per_person_per_week", "effective_from", "source"]
+    var columns = ["commodity", "population", "county", "site", "per_person_per_week", "effective_from", "source"]
     if history { columns += ["recorded_by", "recorded_at"] }
     return Listing(
       columns: columns,
       rows: norms.map { norm in
         var row: [Cell] = [
-          .text(norm.commodityCode), .text(norm.populationCode), .decimal(norm.quantityPerWeek),
-          Cell(norm.effectiveFrom), .text(norm.source),
+          .text(norm.commodityCode), .text(norm.populationCode), Cell(norm.countyCode), Cell(norm.siteCode),
+          .decimal(norm.quantityPerWeek), Cell(norm.effectiveFrom), .text(norm.source),
         ]
         if history { row += [Cell(norm.recordedBy), Cell(norm.recordedAt.map(Listing.timestamp))] }
         return row

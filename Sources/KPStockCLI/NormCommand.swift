@@ -62,10 +62,15 @@ struct NormCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Base units per person per week (decimals allowed).") var qty: String
     @Option(help: "Effective date, YYYY-MM-DD (default today).") var from: String?
     @Option(help: "Where the figure comes from.") var source: String
+    @Option(help: "A county's own norm, which its sites use instead of the national one (code or name).")
+    var county: String?
+    @Option(help: "A site's own norm, which it uses instead of its county's or the national one.") var site: String?
 
     func run() throws {
       let store = try database.open()
       var values = InputValues()
+      values["county"] = county
+      values["site"] = site
       values["commodity"] = commodity
       values["population"] = population
       values["per_person_per_week"] = qty
@@ -73,8 +78,9 @@ struct NormCommand: ParsableCommand {
       values["source"] = source
       let (norm, outcome) = try NormCommand.flags.check { try NormCatalog.set(store, values) }
       let verb = outcome == .inserted ? "set" : outcome == .updated ? "replaced" : "unchanged:"
+      let scope = norm.siteCode.map { " at \($0)" } ?? norm.countyCode.map { " in county \($0)" } ?? ""
       Console.output(
-        "\(verb) norm \(norm.commodityCode) for \(norm.populationCode): "
+        "\(verb) norm \(norm.commodityCode) for \(norm.populationCode)\(scope): "
           + "\(norm.quantityPerWeek) per person per week from \(norm.effectiveFrom)\n")
     }
   }

@@ -4,7 +4,9 @@ import Testing
 
 @Suite("kpstock norm")
 struct NormCommandTests {
-  static let columns = ["commodity", "population", "per_person_per_week", "effective_from", "source"]
+  static let columns = [
+    "commodity", "population", "county", "site", "per_person_per_week", "effective_from", "source",
+  ]
 
   @Test func listingGivesTheNormsInForcePerPopulation() throws {
     let cli = try CLI()
@@ -12,7 +14,7 @@ struct NormCommandTests {
     expectSuccess(outcome)
     #expect(outcome.outputLines.first == Self.columns.joined(separator: ","))
     #expect(outcome.outputLines.count == 8)
-    #expect(outcome.outputLines.contains("MALE-CONDOM,MSM,3,2020-01-01,default"))
+    #expect(outcome.outputLines.contains("MALE-CONDOM,MSM,,,3,2020-01-01,default"))
     let lubricant = try cli.jsonArray("norm", "list", "--commodity", "LUBRICANT", "--population", "fsw")
     #expect(lubricant.count == 1)
     #expect(lubricant.first?["per_person_per_week"] as? Double == 0.5)
@@ -113,5 +115,28 @@ struct NormCommandTests {
         "norm", "set", "--commodity", "MALE-CONDOM", "--population", "FSW", "--qty", "4", "--source", " "),
       "--source: must not be empty")
     #expect(try cli.integer("SELECT count(*) FROM norms") == 13)
+  }
+
+  @Test func aCountyOrASiteGetsANormOfItsOwnBesideTheNationalOne() throws {
+    let cli = try CLI(demo: true)
+    let county = try cli.run(
+      "norm", "set", "--commodity", "MALE-CONDOM", "--population", "FSW", "--qty", "4", "--from", "2026-01-01",
+      "--source", "rural median, Kwale survey", "--county", "kwale")
+    expectSuccess(county)
+    #expect(county.stdout == "set norm MALE-CONDOM for FSW in county 002: 4 per person per week from 2026-01-01\n")
+    let path = try temporaryFile(
+      named: "norms.csv",
+      contents: "commodity,population,per_person_per_week,effective_from,source,site\n"
+        + "MALE-CONDOM,FSW,12,2026-05-01,Ukunda beach survey,DICE-UKUNDA\n")
+    expectSuccess(try cli.run("import", "norms", path))
+    let rows = try cli.jsonArray("norm", "list", "--commodity", "MALE-CONDOM", "--population", "FSW")
+    #expect(rows.map { $0["per_person_per_week"] as? Double } == [9, 4, 12])
+    #expect(rows.map { $0["county"] as? String } == [nil, "002", nil])
+    #expect(rows.map { $0["site"] as? String } == [nil, nil, "DICE-UKUNDA"])
+    let both = try cli.run(
+      "norm", "set", "--commodity", "MALE-CONDOM", "--population", "FSW", "--qty", "1", "--source", "x", "--county",
+      "002", "--site", "DICE-KWALE")
+    #expect(both.status == 2)
+    #expect(both.stderr.contains("--site: a norm is for a county or for a site, not both"))
   }
 }

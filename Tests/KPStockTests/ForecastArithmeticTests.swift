@@ -94,4 +94,54 @@ struct ForecastArithmeticTests {
     #expect(try value("round(forecast_wape(\(naive), \(actual)), 4)") == "0.0645")
     #expect(try value("forecast_wape(ARRAY[5]::numeric[], ARRAY[0]::numeric[])") == nil)
   }
+
+  /// A site's own norm wins over its county's, which wins over the national one, each while in force.
+  @Test func aSitesNormWinsOverItsCountysWhichWinsOverTheNationalOne() throws {
+    let store = try openAsKPStock(try TestDatabase.fresh())
+    try Seeds.loadKwaleDemo(store)
+    func inForce(_ site: String, _ day: String) throws -> String {
+      let row = try store.query(
+        """
+        SELECT trim_scale(quantity_per_week)::text AS q, scope FROM norm_in_force('MALE-CONDOM', 'FSW', \(site),
+          \(CalendarDate(day)!))
+        """)[0]
+      return "\(try row.decode("q") as String) \(try row.decode("scope") as String)"
+    }
+    #expect(try inForce("DICE-UKUNDA", "2026-06-01") == "9 national")
+    _ = try NormCatalog.set(
+      store,
+      InputValues([
+        "commodity": "MALE-CONDOM", "population": "FSW", "per_person_per_week": "4", "effective_from": "2026-01-01",
+        "source": "rural median, Kwale survey", "county": "Kwale",
+      ]))
+    _ = try NormCatalog.set(
+      store,
+      InputValues([
+        "commodity": "MALE-CONDOM", "population": "FSW", "per_person_per_week": "12", "effective_from": "2026-05-01",
+        "source": "Ukunda beach survey", "site": "dice-ukunda",
+      ]))
+    #expect(try inForce("DICE-UKUNDA", "2026-06-01") == "12 site")
+    #expect(try inForce("DICE-UKUNDA", "2026-04-30") == "4 county")
+    #expect(try inForce("DICE-KWALE", "2026-06-01") == "4 county")
+    #expect(try inForce("DICE-KWALE", "2025-12-31") == "9 national")
+    #expect(
+      thrownDescription {
+        _ = try NormCatalog.set(
+          store,
+          InputValues([
+            "commodity": "MALE-CONDOM", "population": "FSW", "per_person_per_week": "1", "source": "x", "county": "002",
+            "site": "DICE-KWALE",
+          ]))
+      } == "site: a norm is for a county or for a site, not both")
+    // The simulator draws every site's demand from the national norms.
+    #expect(
+      try NormCatalog.list(store, on: CalendarDate("2026-06-01")!, commodity: "MALE-CONDOM", population: "FSW")
+        .map { "\($0.quantityPerWeek) \($0.countyCode ?? "-") \($0.siteCode ?? "-")" } == [
+          "9 - -", "4 002 -", "12 - DICE-UKUNDA",
+        ])
+    #expect(
+      try NormCatalog.list(
+        store, on: CalendarDate("2026-06-01")!, commodity: "MALE-CONDOM", population: "FSW", nationalOnly: true
+      ).map(\.quantityPerWeek) == [9])
+  }
 }

@@ -120,9 +120,12 @@ public enum ReferenceImport {
   private static func norms(_ connection: Connection, _ reference: ReferenceData) throws -> Loader<Norm> {
     let today = try ProgrammeCalendar.today(connection)
     return Loader(
-      required: NormInput.requiredColumns, optional: [], ignored: ["recorded_by", "recorded_at"],
-      keyName: "commodity, population and effective_from", typedKey: nil,
-      key: { "\($0.commodityCode)/\($0.populationCode)/\($0.effectiveFrom)" }, current: [:],
+      required: NormInput.requiredColumns, optional: NormInput.optionalColumns,
+      ignored: ["recorded_by", "recorded_at"], keyName: "commodity, population, county, site and effective_from",
+      typedKey: nil,
+      key: {
+        "\($0.commodityCode)/\($0.populationCode)/\($0.countyCode ?? "")/\($0.siteCode ?? "")/\($0.effectiveFrom)"
+      }, current: [:],
       parse: { values, _ throws(FieldError) in try NormInput.norm(values, reference: reference, today: today) },
       save: { try NormCatalog.save($0, $1, existing: $2) })
   }

@@ -292,7 +292,9 @@ struct DemandRates {
 
   static func load(_ connection: Connection, network: SimulationNetwork, on day: CalendarDate) throws -> DemandRates {
     var rates: [String: [Int: Double]] = [:]
-    for norm in try NormCatalog.list(connection, on: day) {
+    // National norms: the simulator draws every site's demand from them; counties' and sites' own norms are for the
+    // forecast.
+    for norm in try NormCatalog.list(connection, on: day, nationalOnly: true) {
       guard let commodity = network.commodityIndex[norm.commodityCode] else { continue }
       rates[norm.populationCode, default: [:]][commodity] = NSDecimalNumber(decimal: norm.quantityPerWeek).doubleValue
     }

@@ -78,3 +78,63 @@ RETURNS TABLE (quantity_per_week numeric, source text, scope text, effective_fro
   ORDER BY n.site_code IS NOT NULL DESC, n.county_code IS NOT NULL DESC, n.effective_from DESC
   LIMIT 1
 $$;
+
+-- What the consumption-based forecast reads, per site, commodity and ISO week from p_first_week to p_last_week (both
+-- Mondays): units dispensed (both channels, net of undone dispenses; not transfers or adjustments) and the days that
+-- closed with no usable stock, that is none of an unexpired lot (a lot is usable through its expiry day). Read from the
+-- per-lot daily rollup from p_first_week on and the current balances, never from events: each lot holds its closing
+-- balance from one movement day to the next, so the days with usable stock are a union of date ranges. A site and
+-- commodity that never held stock has no rows. Days before a site opened count as days without stock.
+CREATE OR REPLACE FUNCTION forecast_weekly_consumption(p_first_week date, p_last_week date, p_site text DEFAULT NULL)
+RETURNS TABLE (site_code text, commodity_code text, week date, dispensed bigint, stocked_out_days integer)
+LANGUAGE sql STABLE AS $$
+  WITH recent AS MATERIALIZED (
+    -- Every lot's rollup rows from the first week to today, read once, beside its balance today.
+    SELECT d.site_code, d.commodity_code, d.lot_code, d.day, d.net_change, d.dispensed, b.on_hand
+    FROM stock_balances b
+    JOIN stock_lot_daily d ON d.site_code = b.site_code AND d.commodity_code = b.commodity_code
+      AND d.lot_code = b.lot_code AND d.day >= p_first_week
+    WHERE p_site IS NULL OR b.site_code = p_site
+  ), moves AS (
+    -- Each lot's movement days, with its balance at the close of each (today's balance less what later days
+    -- changed) and the day the next movement comes.
+    SELECT r.site_code, r.commodity_code, r.lot_code, r.day, r.on_hand - coalesce(sum(r.net_change) OVER later, 0)
+        AS closing,
+      lead(r.day) OVER (PARTITION BY r.site_code, r.commodity_code, r.lot_code ORDER BY r.day) AS next_day
+    FROM recent r
+    WINDOW later AS (PARTITION BY r.site_code, r.commodity_code, r.lot_code ORDER BY r.day DESC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+  ), opening AS (
+    -- Each lot's balance at the close of the day before the first week, held until its first movement from then on.
+    SELECT b.site_code, b.commodity_code, b.lot_code, b.on_hand - coalesce(r.changed, 0) AS closing,
+      r.first_day AS next_day
+    FROM stock_balances b
+    LEFT JOIN (
+      SELECT r.site_code, r.commodity_code, r.lot_code, sum(r.net_change) AS changed, min(r.day) AS first_day
+      FROM recent r GROUP BY 1, 2, 3
+    ) r ON r.site_code = b.site_code AND r.commodity_code = b.commodity_code AND r.lot_code = b.lot_code
+    WHERE p_site IS NULL OR b.site_code = p_site
+  ), held AS (
+    SELECT o.site_code, o.commodity_code, o.lot_code, daterange(p_first_week, o.next_day) AS days, o.closing
+    FROM opening o
+    UNION ALL
+    SELECT m.site_code, m.commodity_code, m.lot_code, daterange(m.day, m.next_day), m.closing FROM moves m
+  ), usable AS (
+    SELECT h.site_code, h.commodity_code,
+      range_agg(h.days * daterange(NULL, l.expires_on, '[]')) FILTER (WHERE h.closing > 0) AS days
+    FROM held h LEFT JOIN lots l ON l.commodity_code = h.commodity_code AND l.lot_code = h.lot_code
+    GROUP BY h.site_code, h.commodity_code
+  ), given AS (
+    SELECT r.site_code, r.commodity_code, r.day - (extract(isodow FROM r.day)::integer - 1) AS week,
+      sum(r.dispensed)::bigint AS dispensed
+    FROM recent r WHERE r.day <= p_last_week + 6
+    GROUP BY 1, 2, 3
+  )
+  SELECT u.site_code, u.commodity_code, w.week, coalesce(g.dispensed, 0),
+    7 - coalesce((SELECT sum(upper(r) - lower(r))::integer
+      FROM unnest(u.days * datemultirange(daterange(w.week, w.week + 7))) r), 0)
+  FROM usable u
+  CROSS JOIN LATERAL (SELECT p_first_week + 7 * i AS week FROM generate_series(0, (p_last_week - p_first_week) / 7) i) w
+  LEFT JOIN given g ON g.site_code = u.site_code AND g.commodity_code = u.commodity_code AND g.week = w.week
+  ORDER BY 1, 2, 3
+$$;

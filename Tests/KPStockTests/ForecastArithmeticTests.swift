@@ -144,4 +144,49 @@ struct ForecastArithmeticTests {
         store, on: CalendarDate("2026-06-01")!, commodity: "MALE-CONDOM", population: "FSW", nationalOnly: true
       ).map(\.quantityPerWeek) == [9])
   }
+
+  /// A week's consumption and the days it closed with no usable stock, read from the rollups: a lot used up on a
+  /// Thursday leaves four days out; a lot that expires on a Wednesday leaves the rest of the week out though it is
+  /// still on the shelf; a site that had no stock yet is out all week.
+  @Test func aWeeksConsumptionAndItsDaysWithoutUsableStock() throws {
+    let store = try openAsKPStock(try TestDatabase.fresh())
+    try Seeds.loadKwaleDemo(store)
+    try store.execute("SET kpstock.today = '2026-03-11'")
+    func receive(_ site: String, _ quantity: Int64, lot: String, expiry: String, on day: String) throws {
+      try Ledger.post(
+        store,
+        Receipt(
+          site: site, commodity: "MALE-CONDOM", lot: lot, expiry: CalendarDate(expiry), quantity: quantity,
+          date: CalendarDate(day)))
+    }
+    func give(_ quantity: Int64, on day: String) throws {
+      try Ledger.post(
+        store,
+        Dispensing(
+          site: "DICE-UKUNDA", commodity: "MALE-CONDOM", quantity: quantity, date: CalendarDate(day), population: "FSW",
+          channel: .clinic))
+    }
+    try receive("DICE-UKUNDA", 100, lot: "A", expiry: "2026-03-04", on: "2026-02-23")
+    try give(30, on: "2026-02-24")
+    try give(70, on: "2026-02-26")
+    try receive("DICE-UKUNDA", 50, lot: "B", expiry: "2027-01-31", on: "2026-03-03")
+    try give(10, on: "2026-03-05")
+    try receive("DICE-KWALE", 20, lot: "C", expiry: "2026-03-04", on: "2026-03-02")
+    let weeks = try store.query(
+      """
+      SELECT site_code, week, dispensed, stocked_out_days
+      FROM forecast_weekly_consumption('2026-02-23', '2026-03-02') WHERE commodity_code = 'MALE-CONDOM'
+        AND site_code IN ('DICE-UKUNDA', 'DICE-KWALE')
+      """
+    ).map { row in
+      "\(try row.decode("site_code") as String) \(try row.decode("week") as CalendarDate) "
+        + "\(try row.decode("dispensed") as Int64) \(try row.decode("stocked_out_days") as Int32)"
+    }
+    #expect(
+      weeks == [
+        "DICE-KWALE 2026-02-23 0 7", "DICE-KWALE 2026-03-02 0 4", "DICE-UKUNDA 2026-02-23 100 4",
+        "DICE-UKUNDA 2026-03-02 10 1",
+      ])
+    #expect(try value("forecast_adjusted_consumption(100, 4)") == "234")
+  }
 }

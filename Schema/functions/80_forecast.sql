@@ -88,13 +88,16 @@ $$;
 CREATE OR REPLACE FUNCTION forecast_weekly_consumption(p_first_week date, p_last_week date, p_site text DEFAULT NULL)
 RETURNS TABLE (site_code text, commodity_code text, week date, dispensed bigint, stocked_out_days integer)
 LANGUAGE sql STABLE AS $$
-  WITH recent AS MATERIALIZED (
-    -- Every lot's rollup rows from the first week to today, read once, beside its balance today.
-    SELECT d.site_code, d.commodity_code, d.lot_code, d.day, d.net_change, d.dispensed, b.on_hand
-    FROM stock_balances b
-    JOIN stock_lot_daily d ON d.site_code = b.site_code AND d.commodity_code = b.commodity_code
-      AND d.lot_code = b.lot_code AND d.day >= p_first_week
-    WHERE p_site IS NULL OR b.site_code = p_site
+  WITH window_rows AS MATERIALIZED (
+    -- The rollup rows from the first week to today, read once, by day: a probe of the rollup per balance would visit
+    -- every lot a site ever held, nearly all of them used up long ago.
+    SELECT d.site_code, d.commodity_code, d.lot_code, d.day, d.net_change, d.dispensed
+    FROM stock_lot_daily d WHERE d.day >= p_first_week AND (p_site IS NULL OR d.site_code = p_site)
+  ), recent AS (
+    -- Each beside its lot's balance today.
+    SELECT r.*, b.on_hand FROM window_rows r
+    JOIN stock_balances b ON b.site_code = r.site_code AND b.commodity_code = r.commodity_code
+      AND b.lot_code = r.lot_code
   ), moves AS (
     -- Each lot's movement days, with its balance at the close of each (today's balance less what later days
     -- changed) and the day the next movement comes.

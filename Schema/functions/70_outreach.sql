@@ -17,6 +17,12 @@ CREATE OR REPLACE FUNCTION iso_week_start(p_text text) RETURNS date LANGUAGE sql
   ) y
 $$;
 
+-- What is wrong with a week as typed, or NULL when it reads as one: the one wording of an unreadable week, for files and
+-- command lines alike.
+CREATE OR REPLACE FUNCTION iso_week_problem(p_text text) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN iso_week_start(p_text) IS NULL THEN format('''%s'' is not an ISO week (2026-W47)', btrim(p_text)) END
+$$;
+
 -- How a week is written everywhere kpstock shows one: 2026-W47.
 CREATE OR REPLACE FUNCTION iso_week_label(p_week date) RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT to_char(p_week, 'IYYY-"W"IW')
@@ -86,7 +92,7 @@ BEGIN
         THEN format('%s is a %s: outreach is reported by DICEs and satellites', st.code, replace(st.kind, '_', ' '))
       END),
     ('week', CASE WHEN p_kind = 'size_estimates' THEN NULL WHEN r.week_text IS NULL THEN 'is required'
-      WHEN r.week IS NULL THEN format('''%s'' is not an ISO week (2026-W47)', r.week_text)
+      WHEN r.week IS NULL THEN iso_week_problem(r.week_text)
       WHEN st.code IS NULL OR st.kind NOT IN ('dice', 'satellite') THEN NULL
       WHEN r.week > v_this_week THEN format('week %s has not begun', iso_week_label(r.week))
       WHEN r.week + 6 < st.opened_on

@@ -214,18 +214,6 @@ struct SimulationTests {
     #expect(correlation > 0.25, "correlation, within sites, of condoms given with reach × norm: \(correlation)")
   }
 
-  /// A week is written as kpstock reads it back: the year of its Thursday, two-digit week numbers.
-  @Test func theSimulatorNamesWeeksAsTheDatabaseReadsThem() throws {
-    let store = try freshStore()
-    for monday in ["2024-12-30", "2026-01-05", "2026-11-16", "2026-12-28", "2027-01-04"] {
-      let day = try #require(CalendarDate(monday))
-      let label = SimulationRun.isoWeek(day)
-      let read: CalendarDate? = try store.query("SELECT iso_week_start(\(label)) AS monday")[0].decode("monday")
-      #expect(read == day, "\(monday) written \(label)")
-    }
-    #expect(SimulationRun.isoWeek(CalendarDate("2024-12-30")!) == "2025-W01")
-  }
-
   @Test func methadoneIsDosedClientByClientAtTheClinicThePrisonAndTheHospital() throws {
     let (store, _) = try eightWeekHistory()
     // A dose spanning two lots is one request with two events: add them up per key.

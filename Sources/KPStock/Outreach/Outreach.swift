@@ -85,13 +85,11 @@ public enum Outreach {
     }
   }
 
-  /// An ISO week as typed, read by the database's one reading of weeks (iso_week_start).
+  /// An ISO week as typed, read and, when unreadable, worded by the database (iso_week_start, iso_week_problem).
   private static func week(_ connection: Connection, _ text: String?, field: String) throws -> CalendarDate? {
     guard let text else { return nil }
-    guard let week: CalendarDate = try connection.query("SELECT iso_week_start(\(text)) AS week")[0].decode("week")
-    else {
-      throw FieldError(field: field, problem: "'\(text)' is not an ISO week (2026-W47)")
-    }
-    return week
+    let row = try connection.query("SELECT iso_week_start(\(text)) AS week, iso_week_problem(\(text)) AS problem")[0]
+    if let problem: String = try row.decode("problem") { throw FieldError(field: field, problem: problem) }
+    return try row.decode("week")
   }
 }

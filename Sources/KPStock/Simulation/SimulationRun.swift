@@ -386,7 +386,8 @@ struct SimulationRun {
   /// imports' checks, as a file of the same rows would be.
   private func reportOutreach(at sites: [Int], _ connection: Connection) throws {
     let monday = day.adding(days: -6)
-    let week = Self.isoWeek(monday)
+    // Written as kpstock writes weeks everywhere (iso_week_label).
+    let week: String = try connection.query("SELECT iso_week_label(\(monday)) AS week")[0].decode("week")
     var reach: [[String: String]] = []
     var need: [[String: String]] = []
     for site in sites
@@ -413,15 +414,6 @@ struct SimulationRun {
     }
     if !reach.isEmpty { try OutreachImport.save(connection, kind: .reach, rows: reach) }
     if !need.isEmpty { try OutreachImport.save(connection, kind: .peerNeed, rows: need) }
-  }
-
-  /// The ISO week of a Monday, as kpstock writes it: 2026-W47. The week belongs to the year of its Thursday.
-  static func isoWeek(_ monday: CalendarDate) -> String {
-    let thursday = monday.adding(days: 3)
-    let year = Int(thursday.description.prefix(4)) ?? 0
-    let firstOfYear = CalendarDate(year: year, month: 1, day: 1) ?? thursday
-    let number = (thursday.daysSinceEpoch - firstOfYear.daysSinceEpoch) / 7 + 1
-    return "\(year)-W\(number < 10 ? "0" : "")\(number)"
   }
 
   /// Now and then a little stock is lost or found damaged.

@@ -4,50 +4,79 @@
 -- from outreach_weekly, peer_need and the ledger's daily history and hands them to these; `forecast explain` shows
 -- their steps.
 
--- Holt's linear smoothing of a weekly series, oldest week first, NULL for a week without a report: at the first
+-- Holt's linear smoothing of weeks p_from … p_to of a weekly series (NULL for a week without a report): at the first
 -- reported week level = the value and trend = 0; at each later reported week level′ = α·y + (1−α)(level + trend) and
 -- trend′ = β(level′ − level) + (1−β)·trend; a week without a report only advances (level′ = level + trend, trend
--- kept). One row per week from the first reported one on, with the level and trend after it.
-CREATE OR REPLACE FUNCTION forecast_holt_steps(p_series numeric[], p_alpha numeric, p_beta numeric)
-RETURNS TABLE (step integer, observed numeric, level numeric, trend numeric) LANGUAGE plpgsql IMMUTABLE AS $$
+-- kept). Returns {level, trend} after week p_to, NULL when no week was reported. The one home of the recurrence:
+-- the steps that `explain` shows and every projection call it.
+CREATE OR REPLACE FUNCTION forecast_holt_state(p_series numeric[], p_from integer, p_to integer, p_alpha numeric,
+  p_beta numeric) RETURNS numeric[] LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
   v_level numeric;
   v_trend numeric;
   v_next numeric;
+  v_observed numeric;
 BEGIN
-  FOR v_step IN 1..coalesce(cardinality(p_series), 0) LOOP
-    step := v_step;
-    observed := p_series[v_step];
+  FOR v_week IN p_from..p_to LOOP
+    v_observed := p_series[v_week];
     IF v_level IS NULL THEN
-      CONTINUE WHEN observed IS NULL;
-      v_level := observed;
-      v_trend := 0;
-    ELSIF observed IS NULL THEN
+      IF v_observed IS NOT NULL THEN
+        v_level := v_observed;
+        v_trend := 0;
+      END IF;
+    ELSIF v_observed IS NULL THEN
       v_level := v_level + v_trend;
     ELSE
-      v_next := p_alpha * observed + (1 - p_alpha) * (v_level + v_trend);
+      v_next := p_alpha * v_observed + (1 - p_alpha) * (v_level + v_trend);
       v_trend := p_beta * (v_next - v_level) + (1 - p_beta) * v_trend;
       v_level := v_next;
     END IF;
-    level := v_level;
-    trend := v_trend;
-    RETURN NEXT;
   END LOOP;
+  RETURN CASE WHEN v_level IS NOT NULL THEN ARRAY[v_level, v_trend] END;
 END $$;
 
--- The series projected one week past its end: level + trend after its last week, never below zero; NULL when no week
--- of the series was reported (unknown, not zero).
-CREATE OR REPLACE FUNCTION forecast_holt_projection(p_series numeric[], p_alpha numeric, p_beta numeric)
-RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
-  SELECT greatest(0, s.level + s.trend) FROM forecast_holt_steps(p_series, p_alpha, p_beta) s
-  ORDER BY s.step DESC LIMIT 1
+-- The smoothing week by week, oldest first: one row per week from the first reported one on, with the level and
+-- trend after it.
+CREATE OR REPLACE FUNCTION forecast_holt_steps(p_series numeric[], p_alpha numeric, p_beta numeric)
+RETURNS TABLE (step integer, observed numeric, level numeric, trend numeric) LANGUAGE sql IMMUTABLE AS $$
+  SELECT w.step, p_series[w.step], s.state[1], s.state[2]
+  FROM generate_series(1, coalesce(cardinality(p_series), 0)) w (step)
+  CROSS JOIN LATERAL (SELECT forecast_holt_state(p_series, 1, w.step, p_alpha, p_beta) AS state) s
+  WHERE s.state IS NOT NULL
+  ORDER BY w.step
 $$;
 
--- A week's consumption adjusted for the days that closed with no usable stock: N = ⌈C × 7 / (7 − X)⌉. A week
--- stocked out every day carries no information: NULL, not zero use.
-CREATE OR REPLACE FUNCTION forecast_adjusted_consumption(p_dispensed numeric, p_stocked_out_days integer)
+-- Holt's projection one week past each window of p_window weeks: for origin k (0-based) the weeks k+1 … k+p_window,
+-- so a series of p_window + n weeks gives n + 1 projections. A projection is level + trend after the window's last
+-- week, never below zero; NULL where the window has no report (unknown, not zero). The forecast run projects every
+-- origin of its back-test and the target week in one call per series.
+CREATE OR REPLACE FUNCTION forecast_holt_origins(p_series numeric[], p_window integer, p_alpha numeric,
+  p_beta numeric) RETURNS numeric[] LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  v_projections numeric[] := '{}';
+  v_state numeric[];
+BEGIN
+  FOR v_origin IN 0..coalesce(cardinality(p_series), 0) - p_window LOOP
+    v_state := forecast_holt_state(p_series, v_origin + 1, v_origin + p_window, p_alpha, p_beta);
+    v_projections := v_projections || CASE WHEN v_state IS NOT NULL THEN greatest(0, v_state[1] + v_state[2]) END;
+  END LOOP;
+  RETURN v_projections;
+END $$;
+
+-- The whole series projected one week past its end.
+CREATE OR REPLACE FUNCTION forecast_holt_projection(p_series numeric[], p_alpha numeric, p_beta numeric)
 RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN p_stocked_out_days BETWEEN 0 AND 6 THEN ceil(p_dispensed * 7 / (7 - p_stocked_out_days)) END
+  SELECT (forecast_holt_origins(p_series, coalesce(cardinality(p_series), 0), p_alpha, p_beta))[1]
+$$;
+
+-- A week's consumption adjusted for the days that closed with no usable stock (X) and the days that have not closed
+-- yet (U: today and after, in the week that is running): N = ⌈C × 7 / (7 − X − U)⌉. A week with no day that closed
+-- with stock carries no information: NULL, not zero use.
+DROP FUNCTION IF EXISTS forecast_adjusted_consumption(numeric, integer);
+CREATE OR REPLACE FUNCTION forecast_adjusted_consumption(p_dispensed numeric, p_stocked_out_days integer,
+  p_unclosed_days integer DEFAULT 0) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN p_stocked_out_days + p_unclosed_days BETWEEN 0 AND 6
+    THEN ceil(p_dispensed * 7 / (7 - p_stocked_out_days - p_unclosed_days)) END
 $$;
 
 -- The consumption-based need from the adjusted weeks (NULL for a week without information): ⌈mean of the informative
@@ -84,60 +113,69 @@ $$;
 -- closed with no usable stock, that is none of an unexpired lot (a lot is usable through its expiry day). Read from the
 -- per-lot daily rollup from p_first_week on and the current balances, never from events: each lot holds its closing
 -- balance from one movement day to the next, so the days with usable stock are a union of date ranges. A site and
--- commodity that never held stock has no rows. Days before a site opened count as days without stock.
-CREATE OR REPLACE FUNCTION forecast_weekly_consumption(p_first_week date, p_last_week date, p_site text DEFAULT NULL)
-RETURNS TABLE (site_code text, commodity_code text, week date, dispensed bigint, stocked_out_days integer)
-LANGUAGE sql STABLE AS $$
+-- commodity that never held stock has no rows. Days before a site opened count as days without stock. In the week
+-- that is running, the days not closed yet (today and after) are neither: they are counted apart, as unclosed_days,
+-- and what was dispensed today waits for the day to close.
+-- p_sites limits the sites read (NULL: all).
+DROP FUNCTION IF EXISTS forecast_weekly_consumption(date, date, text);
+DROP FUNCTION IF EXISTS forecast_weekly_consumption(date, date, text[]);
+CREATE OR REPLACE FUNCTION forecast_weekly_consumption(p_first_week date, p_last_week date, p_sites text[] DEFAULT NULL)
+RETURNS TABLE (site_code text, commodity_code text, week date, dispensed bigint, stocked_out_days integer,
+  unclosed_days integer)
+LANGUAGE sql STABLE
+-- The window's rollup rows are sorted once per lot; in the default 4 MB a national quarter spills to disk.
+SET work_mem = '64MB' AS $$
   WITH window_rows AS MATERIALIZED (
-    -- The rollup rows from the first week to today, read once, by day: a probe of the rollup per balance would visit
-    -- every lot a site ever held, nearly all of them used up long ago.
-    SELECT d.site_code, d.commodity_code, d.lot_code, d.day, d.net_change, d.dispensed
-    FROM stock_lot_daily d WHERE d.day >= p_first_week AND (p_site IS NULL OR d.site_code = p_site)
-  ), recent AS (
-    -- Each beside its lot's balance today.
-    SELECT r.*, b.on_hand FROM window_rows r
-    JOIN stock_balances b ON b.site_code = r.site_code AND b.commodity_code = r.commodity_code
-      AND b.lot_code = r.lot_code
-  ), moves AS (
-    -- Each lot's movement days, with its balance at the close of each (today's balance less what later days
-    -- changed) and the day the next movement comes.
-    SELECT r.site_code, r.commodity_code, r.lot_code, r.day, r.on_hand - coalesce(sum(r.net_change) OVER later, 0)
-        AS closing,
-      lead(r.day) OVER (PARTITION BY r.site_code, r.commodity_code, r.lot_code ORDER BY r.day) AS next_day
-    FROM recent r
-    WINDOW later AS (PARTITION BY r.site_code, r.commodity_code, r.lot_code ORDER BY r.day DESC
-      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    -- The rollup rows from the first week to today, read once, by day (a probe of the rollup per balance would visit
+    -- every lot a site ever held, nearly all of them used up long ago), each with what its lot changed from the
+    -- window's start through that day, and the lot's next movement day.
+    SELECT d.site_code, d.commodity_code, d.lot_code, d.day, d.dispensed, d.net_change,
+      sum(d.net_change) OVER through_day AS changed_through_day, lead(d.day) OVER through_day AS next_day
+    FROM stock_lot_daily d WHERE d.day >= p_first_week AND (p_sites IS NULL OR d.site_code = ANY (p_sites))
+    WINDOW through_day AS (PARTITION BY d.site_code, d.commodity_code, d.lot_code ORDER BY d.day)
   ), opening AS (
-    -- Each lot's balance at the close of the day before the first week, held until its first movement from then on.
+    -- Each lot's balance at the close of the day before the first week (today's less what the window changed), held
+    -- until its first movement from then on, and the days the lot is usable (through its expiry day).
     SELECT b.site_code, b.commodity_code, b.lot_code, b.on_hand - coalesce(r.changed, 0) AS closing,
-      r.first_day AS next_day
+      r.first_day, daterange(NULL, l.expires_on, '[]') AS usable
     FROM stock_balances b
     LEFT JOIN (
       SELECT r.site_code, r.commodity_code, r.lot_code, sum(r.net_change) AS changed, min(r.day) AS first_day
-      FROM recent r GROUP BY 1, 2, 3
+      FROM window_rows r GROUP BY 1, 2, 3
     ) r ON r.site_code = b.site_code AND r.commodity_code = b.commodity_code AND r.lot_code = b.lot_code
-    WHERE p_site IS NULL OR b.site_code = p_site
+    LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
+    WHERE p_sites IS NULL OR b.site_code = ANY (p_sites)
   ), held AS (
-    SELECT o.site_code, o.commodity_code, o.lot_code, daterange(p_first_week, o.next_day) AS days, o.closing
-    FROM opening o
+    -- The days each lot held stock: from the window's start to its first movement, and from each movement day to
+    -- the next, at the balance it closed with.
+    SELECT o.site_code, o.commodity_code, daterange(p_first_week, o.first_day) * o.usable AS days
+    FROM opening o WHERE o.closing > 0
     UNION ALL
-    SELECT m.site_code, m.commodity_code, m.lot_code, daterange(m.day, m.next_day), m.closing FROM moves m
+    SELECT r.site_code, r.commodity_code, daterange(r.day, r.next_day) * o.usable
+    FROM window_rows r JOIN opening o ON o.site_code = r.site_code AND o.commodity_code = r.commodity_code
+      AND o.lot_code = r.lot_code
+    WHERE o.closing + r.changed_through_day > 0
   ), usable AS (
-    SELECT h.site_code, h.commodity_code,
-      range_agg(h.days * daterange(NULL, l.expires_on, '[]')) FILTER (WHERE h.closing > 0) AS days
-    FROM held h LEFT JOIN lots l ON l.commodity_code = h.commodity_code AND l.lot_code = h.lot_code
-    GROUP BY h.site_code, h.commodity_code
+    SELECT c.site_code, c.commodity_code, range_agg(h.days) AS days
+    FROM stock_cards c
+    LEFT JOIN held h ON h.site_code = c.site_code AND h.commodity_code = c.commodity_code
+    WHERE p_sites IS NULL OR c.site_code = ANY (p_sites)
+    GROUP BY c.site_code, c.commodity_code
   ), given AS (
     SELECT r.site_code, r.commodity_code, r.day - (extract(isodow FROM r.day)::integer - 1) AS week,
       sum(r.dispensed)::bigint AS dispensed
-    FROM recent r WHERE r.day <= p_last_week + 6
+    FROM window_rows r WHERE r.day <= p_last_week + 6 AND r.day < programme_today()
     GROUP BY 1, 2, 3
   )
   SELECT u.site_code, u.commodity_code, w.week, coalesce(g.dispensed, 0),
-    7 - coalesce((SELECT sum(upper(r) - lower(r))::integer
-      FROM unnest(u.days * datemultirange(daterange(w.week, w.week + 7))) r), 0)
+    w.closed - coalesce((SELECT sum(upper(r) - lower(r))::integer
+      FROM unnest(u.days * datemultirange(daterange(w.week, w.week + w.closed))) r), 0),
+    7 - w.closed
   FROM usable u
-  CROSS JOIN LATERAL (SELECT p_first_week + 7 * i AS week FROM generate_series(0, (p_last_week - p_first_week) / 7) i) w
+  CROSS JOIN LATERAL (
+    SELECT p_first_week + 7 * i AS week, greatest(0, least(7, programme_today() - (p_first_week + 7 * i))) AS closed
+    FROM generate_series(0, (p_last_week - p_first_week) / 7) i
+  ) w
   LEFT JOIN given g ON g.site_code = u.site_code AND g.commodity_code = u.commodity_code AND g.week = w.week
   ORDER BY 1, 2, 3
 $$;

@@ -56,6 +56,8 @@ extension ProgrammeSettings {
       ("wastage_percent", .decimal(wastagePercent)),
       ("forecast_tolerance_percent", .decimal(forecastTolerancePercent)),
       ("backdating_window_days", .integer(backdatingWindowDays)),
+      ("forecast_alpha", .decimal(forecastAlpha)),
+      ("forecast_beta", .decimal(forecastBeta)),
     ])
   }
 }

@@ -4,7 +4,7 @@ import KPStock
 struct SettingsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "settings",
-    abstract: "Programme-wide settings: time zone, wastage, forecast tolerance, back-dating window.",
+    abstract: "Programme-wide settings: time zone, wastage, forecast tolerance and smoothing, back-dating window.",
     subcommands: [Show.self, SetCommand.self])
 
   struct Show: ParsableCommand {
@@ -37,6 +37,14 @@ struct SettingsCommand: ParsableCommand {
       name: .customLong("backdating-window-days"), parsing: .unconditional,
       help: "How many days in the past a paper register entry may be dated.")
     var backdatingWindowDays: String?
+    @Option(
+      name: .customLong("forecast-alpha"), parsing: .unconditional,
+      help: "Holt's smoothing of the level of people reached, above 0 and at most 1 (default 0.5).")
+    var forecastAlpha: String?
+    @Option(
+      name: .customLong("forecast-beta"), parsing: .unconditional,
+      help: "Holt's smoothing of the trend of people reached, 0-1 (default 0.2).")
+    var forecastBeta: String?
 
     func run() throws {
       var values = InputValues()
@@ -44,6 +52,8 @@ struct SettingsCommand: ParsableCommand {
       values["wastage_percent"] = wastagePercent
       values["forecast_tolerance_percent"] = forecastTolerancePercent
       values["backdating_window_days"] = backdatingWindowDays
+      values["forecast_alpha"] = forecastAlpha
+      values["forecast_beta"] = forecastBeta
       guard !values.values.isEmpty else {
         throw KPStockError.badInput("nothing to change: give at least one of --time-zone, --wastage-percent, ...")
       }

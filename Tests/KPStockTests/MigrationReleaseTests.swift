@@ -21,6 +21,7 @@ struct MigrationReleaseTests {
     "0008_stock_cards": "5b777fe83812c6bae33be9ff8d3a94fda794d7a1dfc9e27007bdec0113795836",
     "0009_outreach": "b3992ed51f0496a47307f0e03503cb4319407c2653611553f92655e14e68fa0d",
     "0010_norm_scopes": "691444561f77985fe85ad47785d054686e9c0ce4635a730b797ba7d14c5440ee",
+    "0011_forecast": "a33229e023edefb368b9b9e4c3bff76c2dfdfbed6fba262b8ef1e72fdc138920",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

@@ -7,6 +7,9 @@ public struct ProgrammeSettings: Sendable, Equatable {
   public var wastagePercent: Decimal
   public var forecastTolerancePercent: Decimal
   public var backdatingWindowDays: Int
+  /// Holt's smoothing constants for the outreach-based forecast: α for the level, β for the trend.
+  public var forecastAlpha: Decimal
+  public var forecastBeta: Decimal
 
   public static func load(_ store: Store) throws -> ProgrammeSettings {
     try store.run { try load($0) }
@@ -17,7 +20,8 @@ public struct ProgrammeSettings: Sendable, Equatable {
     return ProgrammeSettings(
       timeZone: try row.decode("time_zone"), wastagePercent: try row.decode("wastage_percent"),
       forecastTolerancePercent: try row.decode("forecast_tolerance_percent"),
-      backdatingWindowDays: try row.decode("backdating_window_days"))
+      backdatingWindowDays: try row.decode("backdating_window_days"), forecastAlpha: try row.decode("forecast_alpha"),
+      forecastBeta: try row.decode("forecast_beta"))
   }
 }
 
@@ -34,7 +38,8 @@ public enum ProgrammeCalendar {
 
 public enum ProgrammeSettingsInput {
   public static let columns = [
-    "time_zone", "wastage_percent", "forecast_tolerance_percent", "backdating_window_days",
+    "time_zone", "wastage_percent", "forecast_tolerance_percent", "backdating_window_days", "forecast_alpha",
+    "forecast_beta",
   ]
 
   /// Applies the given changes to `current`; a time zone is checked against PostgreSQL's list on save.
@@ -59,6 +64,16 @@ public enum ProgrammeSettingsInput {
     ) { text throws(FieldError) in
       try FieldParsing.integer(text, field: "backdating_window_days", range: 0...3660)
     }
+    settings.forecastAlpha = try input.required("forecast_alpha", current: current.forecastAlpha) {
+      text throws(FieldError) in
+      let alpha = try FieldParsing.decimal(text, field: "forecast_alpha", range: 0...1, maxFractionDigits: 3)
+      guard alpha > 0 else { throw FieldError(field: "forecast_alpha", problem: "must be above 0 (at most 1)") }
+      return alpha
+    }
+    settings.forecastBeta = try input.required("forecast_beta", current: current.forecastBeta) {
+      text throws(FieldError) in
+      try FieldParsing.decimal(text, field: "forecast_beta", range: 0...1, maxFractionDigits: 3)
+    }
     return settings
   }
 }
@@ -82,7 +97,8 @@ extension ProgrammeSettings {
     try connection.execute(
       """
       UPDATE programme_settings SET time_zone = \(timeZone), wastage_percent = \(wastagePercent),
-        forecast_tolerance_percent = \(forecastTolerancePercent), backdating_window_days = \(backdatingWindowDays)
+        forecast_tolerance_percent = \(forecastTolerancePercent), backdating_window_days = \(backdatingWindowDays),
+        forecast_alpha = \(forecastAlpha), forecast_beta = \(forecastBeta)
       """)
   }
 }

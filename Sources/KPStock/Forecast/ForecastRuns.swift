@@ -1,0 +1,133 @@
+import Foundation
+import Postgres
+
+/// A stored forecast run: the target week, its scope, and who made it when, with a count of its lines.
+public struct ForecastRun: Sendable, Equatable {
+  public var id: Int64
+  /// The target week, written 2026-W49, and its Monday.
+  public var week: String
+  public var weekStart: CalendarDate
+  /// The scope: a county, a site, or neither (national).
+  public var countyCode: String?
+  public var siteCode: String?
+  public var madeOn: CalendarDate
+  public var madeAt: Date
+  public var madeBy: String
+  public var lines: Int
+  /// Lines whose own need no method could give.
+  public var unknownLines: Int
+  /// Lines with at least one flag.
+  public var flaggedLines: Int
+
+  public var scope: String {
+    if let siteCode { return "site \(siteCode)" }
+    if let countyCode { return "county \(countyCode)" }
+    return "national"
+  }
+}
+
+/// The weekly forecast (../shared/domain.md, "Forecast of weekly need"), computed and stored by `forecast_run` in
+/// Schema/functions/81_forecast_run.sql; this type checks what the user typed, words what SQL refused, and reads runs
+/// back.
+public enum Forecast {
+  /// Computes and stores a run for `week` (an ISO week as typed, 2026-W49; default the week after today) over a county,
+  /// a site or, with neither, the whole programme.
+  public static func run(_ store: Store, week: String? = nil, county: String? = nil, site: String? = nil) throws
+    -> ForecastRun
+  {
+    try store.run { connection in
+      try connection.transaction { connection in
+        let county = county.map { $0.trimmingCharacters(in: .whitespaces) }
+        let site = site.map { $0.trimmingCharacters(in: .whitespaces).uppercased() }
+        if county != nil, site != nil {
+          throw FieldError(field: "county", problem: "give a county or a site, not both")
+        }
+        let target = try targetWeek(connection, week)
+        if let county, try connection.query("SELECT FROM counties WHERE code = \(county)").isEmpty {
+          throw FieldError(field: "county", problem: "no county \(county)")
+        }
+        if let site {
+          let rows = try connection.query(
+            """
+            SELECT (opened_on IS NULL OR opened_on <= \(target) + 6) AND (closed_on IS NULL OR closed_on >= \(target))
+              AS open
+            FROM sites WHERE code = \(site)
+            """)
+          guard let row = rows.first else { throw FieldError(field: "site", problem: "no site \(site)") }
+          guard try row.decode("open") as Bool else {
+            throw FieldError(
+              field: "site", problem: "\(site) is not open in \(try weekLabel(connection, target)): nothing to forecast"
+            )
+          }
+        }
+        let id: Int64 = try connection.query(
+          "SELECT forecast_run(\(target), \(county)::char(3), \(site)) AS id")[0].decode("id")
+        return try runs(connection, id: id)[0]
+      }
+    }
+  }
+
+  /// Stored runs, newest first; `week` (as typed) keeps one week's.
+  public static func runs(_ store: Store, week: String? = nil) throws -> [ForecastRun] {
+    try store.run { connection in
+      let start = try week.map { try weekStart(connection, $0, field: "week") }
+      return try runs(connection, week: start)
+    }
+  }
+
+  static func runs(_ connection: Connection, id: Int64? = nil, week: CalendarDate? = nil) throws -> [ForecastRun] {
+    try connection.query(
+      """
+      SELECT r.id, iso_week_label(r.week) AS label, r.week, r.county_code::text AS county_code, r.site_code, r.made_on,
+        r.made_at, r.made_by, count(l.*)::integer AS lines,
+        (count(*) FILTER (WHERE l.own_need IS NULL))::integer AS unknown_lines,
+        (count(*) FILTER (WHERE cardinality(l.flags) > 0))::integer AS flagged_lines
+      FROM forecast_runs r LEFT JOIN forecast_lines l ON l.run_id = r.id
+      WHERE (\(id)::bigint IS NULL OR r.id = \(id)) AND (\(week)::date IS NULL OR r.week = \(week))
+      GROUP BY r.id
+      ORDER BY r.id DESC
+      """
+    ).map { row in
+      ForecastRun(
+        id: try row.decode("id"), week: try row.decode("label"), weekStart: try row.decode("week"),
+        countyCode: try row.decode("county_code"), siteCode: try row.decode("site_code"),
+        madeOn: try row.decode("made_on"), madeAt: try row.decode("made_at"), madeBy: try row.decode("made_by"),
+        lines: Int(try row.decode("lines") as Int32), unknownLines: Int(try row.decode("unknown_lines") as Int32),
+        flaggedLines: Int(try row.decode("flagged_lines") as Int32))
+    }
+  }
+
+  /// The run a user named, or a one-line refusal.
+  static func existingRun(_ connection: Connection, _ id: Int64) throws -> ForecastRun {
+    guard let run = try runs(connection, id: id).first else {
+      throw FieldError(field: "RUN", problem: "no forecast run \(id): `kpstock forecast list` shows the runs")
+    }
+    return run
+  }
+
+  /// The week to forecast: as typed, else the one after today. A week after the coming one is refused: its last
+  /// weeks have not happened, so every method would read them as weeks without stock or reports.
+  static func targetWeek(_ connection: Connection, _ text: String?) throws -> CalendarDate {
+    let coming: CalendarDate = try connection.query(
+      "SELECT iso_week_start(iso_week_label(programme_today() + 7)) AS week")[0].decode("week")
+    guard let text else { return coming }
+    let week = try weekStart(connection, text, field: "week")
+    if week > coming {
+      throw FieldError(
+        field: "week",
+        problem: "\(text) is after the coming week, \(try weekLabel(connection, coming)): its weeks before have not "
+          + "happened yet")
+    }
+    return week
+  }
+
+  static func weekStart(_ connection: Connection, _ text: String, field: String) throws -> CalendarDate {
+    let row = try connection.query("SELECT iso_week_start(\(text)) AS week, iso_week_problem(\(text)) AS problem")[0]
+    if let problem: String = try row.decode("problem") { throw FieldError(field: field, problem: problem) }
+    return try row.decode("week")
+  }
+
+  static func weekLabel(_ connection: Connection, _ monday: CalendarDate) throws -> String {
+    try connection.query("SELECT iso_week_label(\(monday)) AS label")[0].decode("label")
+  }
+}

@@ -7,8 +7,9 @@ struct DemoCommand: ParsableCommand {
     abstract: "Set up the Kwale demo from nothing and show what exists.",
     discussion: """
       Starts the embedded database (unless --database-url or DATABASE_URL names one), migrates it, loads
-      reference data and the Kwale network, simulates 12 weeks of stock history up to today (kpstock simulate
-      --profile kwale --weeks 12), and prints a tour. Running it again the same day adds nothing.
+      reference data and the Kwale network, simulates 20 weeks of stock history and outreach reports up to today
+      (kpstock simulate --profile kwale --weeks 20), prints a tour, and forecasts the coming week for Kwale
+      (kpstock forecast run --county 002). Running it again the same day adds nothing.
       """)
 
   @OptionGroup var database: DatabaseOptions
@@ -30,9 +31,15 @@ struct DemoCommand: ParsableCommand {
     for section in Self.sections(try Demo.tour(store)) {
       Console.output("== \(section.title)\n\(section.text)\n")
     }
+    let forecast = try Demo.forecast(store)
+    Console.output("== Forecast of the coming week, \(forecast.week), Kwale\n")
+    let lines = try Forecast.lines(store, run: forecast.id)
+    Console.output(ForecastText.summary(forecast, lines: lines) + "\n")
+    Console.output(ForecastText.lines(lines, as: .table) + "\n")
     Console.output(
       """
-      Next: kpstock site list --county 002 --format csv
+      Next: kpstock forecast explain \(forecast.id) --site DICE-UKUNDA --commodity MALE-CONDOM
+            kpstock site list --county 002 --format csv
             kpstock supply-line list --supplier STORE-KWALE
             kpstock norm list --commodity MALE-CONDOM
             kpstock outreach list --site DICE-UKUNDA --format csv

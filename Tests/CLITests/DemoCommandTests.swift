@@ -32,10 +32,14 @@ struct DemoCommandTests {
       """
     #expect(outcome.stdout.contains(network))
     #expect(outcome.stdout.contains("== Commodities\n"))
-    #expect(outcome.outputLines[1].hasPrefix("kpstock demo: simulated 84 days of Kwale stock, "))
+    #expect(outcome.outputLines[1].hasPrefix("kpstock demo: simulated 140 days of Kwale stock, "))
     #expect(outcome.stdout.contains("\n== Stock on hand at DICE-UKUNDA, by lot\nSITE "))
     #expect(outcome.stdout.contains("\n== Stock card: NS-SET at DICE-UKUNDA, "))
     #expect(outcome.stdout.hasSuffix("kpstock outreach list --site DICE-UKUNDA --format csv\n"))
+    // The coming week's forecast for Kwale, and how to read one line of it step by step.
+    #expect(outcome.stdout.contains("\n== Forecast of the coming week, "))
+    #expect(outcome.stdout.contains(", county 002: 43 lines, "))
+    #expect(outcome.stdout.contains("\nNext: kpstock forecast explain 1 --site DICE-UKUNDA --commodity MALE-CONDOM\n"))
     // The outreach each week's dispensing followed: every week but the one still running, for every population.
     let reach = try process.run(["outreach", "list", "--site", "DICE-UKUNDA", "--format", "csv"])
     #expect(reach.outputLines.count > 50)
@@ -52,9 +56,11 @@ struct DemoCommandTests {
     expectSuccess(second)
     #expect(second.stdout.hasPrefix("kpstock demo: the Kwale demo was already loaded (server "))
     #expect(
-      second.outputLines[1] == "kpstock demo: the 12-week Kwale stock history was already recorded (\(events) events)")
+      second.outputLines[1] == "kpstock demo: the 20-week Kwale stock history was already recorded (\(events) events)")
     #expect(try cli.integer("SELECT count(*) FROM stock_events") == events)
     #expect(second.stdout.contains("== Kwale county (002): 10 sites\n"))
+    // The same day's forecast is shown again, not made again.
+    #expect(try cli.integer("SELECT count(*)::int FROM forecast_runs") == 1)
     #expect(try cli.integer("SELECT count(*) FROM sites") == 10)
     #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 24)
     #expect(try cli.integer("SELECT count(*) FROM commodities") == 7)

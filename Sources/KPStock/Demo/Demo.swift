@@ -21,9 +21,12 @@ public enum Demo {
     public var stockCard: [StockCardLine]
   }
 
-  /// Weeks of synthetic stock history the demo writes: enough for receipts, transfers, dispensing, expiry and
-  /// a stock-out or two, while the demo stays quick (the simulate command defaults to 26).
-  public static let simulatedWeeks = 12
+  /// Weeks of synthetic stock history the demo writes: receipts, transfers, dispensing, expiry, a stock-out or two,
+  /// and the 20 weeks of reports and consumption the coming week's forecast reads (12 weeks before each of the
+  /// back-test's 8 origins), while the demo stays quick (the simulate command defaults to 26).
+  public static let simulatedWeeks = 20
+  /// The county whose coming week the demo forecasts.
+  static let forecastCounty = "002"
   /// The site the tour shows stock for, and the commodity of its stock card: needle-syringe sets move in every
   /// way (in from the store, out to two satellites, to PWID by outreach and at the clinic) yet few enough times
   /// that two weeks fit on a screen or two, where male condoms would take some 200 lines.
@@ -56,6 +59,19 @@ public enum Demo {
     _ connection: Connection, progress: ((SimulationProgress) -> Void)? = nil
   ) throws -> SimulationReport {
     try Simulator.run(connection, profile: .kwale, weeks: simulatedWeeks, seed: 1, progress: progress)
+  }
+
+  /// The forecast of the coming week for Kwale: the run made today if there is one (a second demo the same day adds
+  /// nothing), else a new one.
+  public static func forecast(_ store: Store) throws -> ForecastRun {
+    let existing = try store.run { connection in
+      let week = try Forecast.targetWeek(connection, nil)
+      let today = try ProgrammeCalendar.today(connection)
+      return try Forecast.runs(connection, week: week).first {
+        $0.countyCode == forecastCounty && $0.madeOn == today
+      }
+    }
+    return try existing ?? Forecast.run(store, county: forecastCounty)
   }
 
   public static func tour(_ store: Store) throws -> Tour {

@@ -49,6 +49,11 @@ let package = Package(
       dependencies: ["KPStock", "EmbeddedCluster", "Postgres"],
       path: "Benchmarks/LedgerBenchmark"
     ),
+    .executableTarget(
+      name: "ForecastBenchmark",
+      dependencies: ["KPStock", "EmbeddedCluster", "Postgres"],
+      path: "Benchmarks/ForecastBenchmark"
+    ),
     .target(
       name: "KPStockTestSupport",
       dependencies: ["KPStock", "Postgres", "EmbeddedCluster"],

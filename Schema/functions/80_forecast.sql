@@ -79,10 +79,41 @@ CREATE OR REPLACE FUNCTION forecast_adjusted_consumption(p_dispensed numeric, p_
     THEN ceil(p_dispensed * 7 / (7 - p_stocked_out_days - p_unclosed_days)) END
 $$;
 
--- The consumption-based need from the adjusted weeks (NULL for a week without information): ⌈mean of the informative
--- weeks⌉, NULL (unknown) when there is none.
+-- The consumption-based need and the naive forecast one week past each window of p_window weeks of adjusted N (NULL:
+-- a week without information): for origin k (0-based) the weeks k+1 … k+p_window. Consumption = ⌈mean of the window's
+-- informative N⌉; naive = its latest informative N; both NULL (unknown, not zero) when it has none. The forecast run
+-- takes every origin of its back-test and the target week in one call per site and commodity.
+CREATE OR REPLACE FUNCTION forecast_consumption_origins(p_adjusted numeric[], p_window integer,
+  OUT consumption numeric[], OUT naive numeric[]) LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  v_total numeric;
+  v_weeks integer;
+  v_latest numeric;
+  v_week numeric;
+BEGIN
+  consumption := '{}';
+  naive := '{}';
+  FOR v_origin IN 0..coalesce(cardinality(p_adjusted), 0) - p_window LOOP
+    v_total := 0;
+    v_weeks := 0;
+    v_latest := NULL;
+    FOR v_index IN v_origin + 1..v_origin + p_window LOOP
+      v_week := p_adjusted[v_index];
+      IF v_week IS NOT NULL THEN
+        v_total := v_total + v_week;
+        v_weeks := v_weeks + 1;
+        v_latest := v_week;
+      END IF;
+    END LOOP;
+    consumption := consumption || CASE WHEN v_weeks > 0 THEN ceil(v_total / v_weeks) END;
+    naive := naive || v_latest;
+  END LOOP;
+END $$;
+
+-- The consumption-based need from the adjusted weeks: ⌈mean of the informative weeks⌉, NULL (unknown) when there is
+-- none.
 CREATE OR REPLACE FUNCTION forecast_consumption_need(p_adjusted numeric[]) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
-  SELECT ceil(avg(n)) FROM unnest(p_adjusted) n
+  SELECT (forecast_consumption_origins(p_adjusted, coalesce(cardinality(p_adjusted), 0))).consumption[1]
 $$;
 
 -- The back-test's error of a method: WAPE = Σ|forecast − actual| / Σ actual over the origins where the method could
@@ -164,18 +195,31 @@ SET work_mem = '64MB' AS $$
   ), given AS (
     SELECT r.site_code, r.commodity_code, r.day - (extract(isodow FROM r.day)::integer - 1) AS week,
       sum(r.dispensed)::bigint AS dispensed
-    FROM window_rows r WHERE r.day <= p_last_week + 6 AND r.day < programme_today()
+    FROM window_rows r WHERE r.day <= p_last_week + 6 AND r.day < (SELECT programme_today())
     GROUP BY 1, 2, 3
-  )
-  SELECT u.site_code, u.commodity_code, w.week, coalesce(g.dispensed, 0),
-    w.closed - coalesce((SELECT sum(upper(r) - lower(r))::integer
-      FROM unnest(u.days * datemultirange(daterange(w.week, w.week + w.closed))) r), 0),
-    7 - w.closed
-  FROM usable u
-  CROSS JOIN LATERAL (
-    SELECT p_first_week + 7 * i AS week, greatest(0, least(7, programme_today() - (p_first_week + 7 * i))) AS closed
+  ), weeks AS (
+    SELECT p_first_week + 7 * i AS week, greatest(0, least(7, (SELECT programme_today()) - (p_first_week + 7 * i)))
+      AS closed
     FROM generate_series(0, (p_last_week - p_first_week) / 7) i
-  ) w
+  ), out_days AS (
+    -- Each closed day of the window with no usable stock, a row a day: few, where a row per site, commodity and
+    -- week intersected with the days held would be many.
+    SELECT u.site_code, u.commodity_code, d.day::date AS day
+    FROM usable u
+    CROSS JOIN LATERAL (
+      SELECT datemultirange(daterange(p_first_week, least(p_last_week + 7, (SELECT programme_today())))) AS days
+    ) c
+    CROSS JOIN LATERAL unnest(coalesce(c.days - u.days, c.days)) r
+    CROSS JOIN LATERAL generate_series(lower(r), upper(r) - 1, interval '1 day') d (day)
+  ), out_weeks AS (
+    SELECT o.site_code, o.commodity_code, o.day - (extract(isodow FROM o.day)::integer - 1) AS week,
+      count(*)::integer AS days
+    FROM out_days o GROUP BY 1, 2, 3
+  )
+  SELECT u.site_code, u.commodity_code, w.week, coalesce(g.dispensed, 0), coalesce(o.days, 0), 7 - w.closed
+  FROM usable u
+  CROSS JOIN weeks w
   LEFT JOIN given g ON g.site_code = u.site_code AND g.commodity_code = u.commodity_code AND g.week = w.week
+  LEFT JOIN out_weeks o ON o.site_code = u.site_code AND o.commodity_code = u.commodity_code AND o.week = w.week
   ORDER BY 1, 2, 3
 $$;

@@ -14,26 +14,17 @@ SELECT c.code AS commodity_code,
   m.method IS NULL AS is_default, c.category
 FROM commodities c LEFT JOIN forecast_methods m ON m.commodity_code = c.code;
 
--- The consumption-based need and the naive forecast at each origin, from the adjusted weekly N (NULL: a week without
--- information): for origin k (0-based) the weeks k+1 … k+p_window. The naive forecast is the latest informative N of
--- those weeks.
-CREATE OR REPLACE FUNCTION forecast_consumption_origins(p_adjusted numeric[], p_window integer,
-  OUT consumption numeric[], OUT naive numeric[]) LANGUAGE plpgsql IMMUTABLE AS $$
+-- A weekly series p_length weeks long from p_first_week (a Monday): the value reported for each week, NULL for a
+-- week without a report.
+CREATE OR REPLACE FUNCTION forecast_weekly_series(p_weeks date[], p_values numeric[], p_first_week date,
+  p_length integer) RETURNS numeric[] LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-  v_latest numeric;
+  v_series numeric[] := array_fill(NULL::numeric, ARRAY[p_length]);
 BEGIN
-  consumption := '{}';
-  naive := '{}';
-  FOR v_origin IN 0..cardinality(p_adjusted) - p_window LOOP
-    consumption := consumption
-      || forecast_consumption_need(p_adjusted[v_origin + 1:v_origin + p_window]);
-    v_latest := NULL;
-    FOR v_week IN REVERSE v_origin + p_window..v_origin + 1 LOOP
-      v_latest := p_adjusted[v_week];
-      EXIT WHEN v_latest IS NOT NULL;
-    END LOOP;
-    naive := naive || v_latest;
+  FOR v_index IN 1..cardinality(p_weeks) LOOP
+    v_series[(p_weeks[v_index] - p_first_week) / 7 + 1] := p_values[v_index];
   END LOOP;
+  RETURN v_series;
 END $$;
 
 -- Computes and stores a forecast run for week p_week (a Monday) over a county, a site or (both NULL) the whole
@@ -102,12 +93,10 @@ BEGIN
     JOIN fc_sites s ON s.site_code = o.site_code
     WHERE o.week BETWEEN p_week - 7 * (c_outreach_weeks + c_origins) AND p_week - 7
   ), series AS (
-    SELECT k.site_code, k.population_code, array_agg(r.reached::numeric ORDER BY g.i) AS series
-    FROM (SELECT DISTINCT site_code, population_code FROM reported) k
-    CROSS JOIN generate_series(1, c_outreach_weeks + c_origins) g (i)
-    LEFT JOIN reported r ON r.site_code = k.site_code AND r.population_code = k.population_code
-      AND r.week = p_week - 7 * (c_outreach_weeks + c_origins + 1 - g.i)
-    GROUP BY k.site_code, k.population_code
+    SELECT r.site_code, r.population_code,
+      forecast_weekly_series(array_agg(r.week), array_agg(r.reached::numeric), p_week - 7 * (c_outreach_weeks
+        + c_origins), c_outreach_weeks + c_origins) AS series
+    FROM reported r GROUP BY r.site_code, r.population_code
   )
   SELECT s.site_code, s.population_code, s.series, p.origin::integer, p.projection
   FROM series s
@@ -152,12 +141,10 @@ BEGIN
     JOIN fc_sites s ON s.site_code = n.site_code
     WHERE n.week BETWEEN p_week - 7 * (c_outreach_weeks + c_origins) AND p_week - 7
   ), series AS (
-    SELECT k.site_code, k.population_code, k.commodity_code, array_agg(r.quantity::numeric ORDER BY g.i) AS series
-    FROM (SELECT DISTINCT site_code, population_code, commodity_code FROM reported) k
-    CROSS JOIN generate_series(1, c_outreach_weeks + c_origins) g (i)
-    LEFT JOIN reported r ON r.site_code = k.site_code AND r.population_code = k.population_code
-      AND r.commodity_code = k.commodity_code AND r.week = p_week - 7 * (c_outreach_weeks + c_origins + 1 - g.i)
-    GROUP BY k.site_code, k.population_code, k.commodity_code
+    SELECT r.site_code, r.population_code, r.commodity_code,
+      forecast_weekly_series(array_agg(r.week), array_agg(r.quantity::numeric), p_week - 7 * (c_outreach_weeks
+        + c_origins), c_outreach_weeks + c_origins) AS series
+    FROM reported r GROUP BY r.site_code, r.population_code, r.commodity_code
   )
   SELECT s.site_code, s.population_code, s.commodity_code, s.series, p.origin::integer, p.projection
   FROM series s

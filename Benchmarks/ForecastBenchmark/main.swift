@@ -1,0 +1,182 @@
+// The weekly forecast's speed on the national profile (1,000 sites), as the issue asks it: a national
+// `kpstock forecast run` of the coming week, timed next to a baseline measured in the same run on the same server (a
+// plain aggregate over the same 16 weeks of rollups: units dispensed per site, commodity and week), on a history of
+// N weeks and on one of 2N weeks, with the peak memory of the kpstock process that runs the forecast.
+// Run: swift build -c release --product kpstock && swift run -c release ForecastBenchmark [--weeks 52] [--runs 3]
+// Results and the command are recorded in docs/benchmarks.md.
+
+import EmbeddedCluster
+import Foundation
+import KPStock
+import Postgres
+
+struct Settings {
+  var weeks = 52
+  var runs = 3
+
+  init(arguments: [String]) throws {
+    var rest = arguments[...]
+    while let flag = rest.popFirst() {
+      guard let value = rest.popFirst(), let number = Int(value), number > 0 else {
+        throw BenchmarkError("\(flag) needs a positive number")
+      }
+      switch flag {
+      case "--weeks": weeks = number
+      case "--runs": runs = number
+      default: throw BenchmarkError("unknown option \(flag) (--weeks, --runs)")
+      }
+    }
+  }
+}
+
+struct BenchmarkError: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+  try timed(body).1
+}
+
+func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+  let start = DispatchTime.now().uptimeNanoseconds
+  let result = try body()
+  return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+}
+
+func median(_ values: [Double]) -> Double {
+  let sorted = values.sorted()
+  return sorted.count % 2 == 1
+    ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+/// The largest resident set of any child process that has exited, in MB.
+func childrenPeakMegabytes() -> Double {
+  var usage = rusage()
+  getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+  return Double(usage.ru_maxrss) / 1024
+}
+
+/// One `kpstock forecast run` as a person runs it: its own process, connecting, forecasting and printing.
+func forecastRun(kpstock: String, conninfo: String) throws -> Double {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: kpstock)
+  process.arguments = ["forecast", "run", "--database-url", conninfo]
+  let output = Pipe()
+  process.standardOutput = output
+  process.standardError = output
+  var text = Data()
+  let elapsed = try seconds {
+    try process.run()
+    text = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+  }
+  guard process.terminationStatus == 0 else {
+    throw BenchmarkError("kpstock forecast run failed: \(String(decoding: text, as: UTF8.self))")
+  }
+  return elapsed
+}
+
+/// The baseline: units dispensed per site, commodity and ISO week over the 16 weeks a forecast of the coming week
+/// reads, summed from the same daily rollup.
+func plainAggregate(_ connection: Connection) throws -> Double {
+  try seconds {
+    _ = try connection.query(
+      """
+      SELECT count(*), sum(dispensed) FROM (
+        SELECT site_code, commodity_code, day - (extract(isodow FROM day)::integer - 1) AS week, sum(dispensed)
+          AS dispensed
+        FROM stock_lot_daily
+        WHERE day BETWEEN iso_week_start(iso_week_label(programme_today() + 7)) - 112
+          AND iso_week_start(iso_week_label(programme_today() + 7)) - 1
+        GROUP BY 1, 2, 3
+      ) weekly
+      """)
+  }
+}
+
+struct Measured {
+  var weeks: Int
+  var rollupRows: Int
+  var forecast: Double
+  var baseline: Double
+  var lines: Int
+}
+
+func run() throws {
+  let settings = try Settings(arguments: Array(CommandLine.arguments.dropFirst()))
+  let kpstock = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    .appendingPathComponent("kpstock").path
+  guard FileManager.default.isExecutableFile(atPath: kpstock) else {
+    throw BenchmarkError("no \(kpstock): build it first (swift build -c release --product kpstock)")
+  }
+  let home = "/tmp/kpstock-forecast-bench-\(getpid())"
+  try FileManager.default.createDirectory(
+    atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+  let cluster = EmbeddedCluster(configuration: ClusterConfiguration(home: home))
+  defer {
+    try? cluster.destroy()
+    try? FileManager.default.removeItem(atPath: home)
+  }
+  _ = try cluster.start()
+  try cluster.createDatabaseIfMissing()
+  let admin = try Store.open(conninfo: cluster.connectionString())
+
+  print("kpstock forecast benchmark — national profile (1,000 sites), \(settings.runs) runs of each")
+  print("server: embedded PostgreSQL; forecast: `kpstock forecast run` (release build) in its own process\n")
+  var measured: [Measured] = []
+  for weeks in [settings.weeks, 2 * settings.weeks] {
+    let database = "kpstock_national_\(weeks)"
+    try admin.connection.execute(Query(unsafeSQL: "CREATE DATABASE \(database)"))
+    let conninfo = cluster.connectionString(database: database)
+    let store = try Store.open(conninfo: conninfo)
+    fflush(nil)
+    let (history, simulated) = try timed { try Simulator.run(store, profile: .national, weeks: weeks) }
+    let rollupRows = Int(
+      try store.connection.query("SELECT count(*)::bigint AS n FROM stock_lot_daily")[0].decode("n") as Int64)
+    print(
+      String(
+        format: "history of %d weeks: %d events, %d rollup rows (simulated in %.0f s)", weeks, history.eventsWritten,
+        rollupRows, simulated))
+    var forecasts: [Double] = []
+    var baselines: [Double] = []
+    // Alternating, so that the machine's drift falls on both alike.
+    for _ in 0..<settings.runs {
+      baselines.append(try plainAggregate(store.connection))
+      forecasts.append(try forecastRun(kpstock: kpstock, conninfo: conninfo))
+    }
+    let lines: Int = Int(
+      try store.connection.query(
+        "SELECT count(*)::bigint AS n FROM forecast_lines WHERE run_id = (SELECT max(id) FROM forecast_runs)")[0]
+        .decode("n") as Int64)
+    let result = Measured(
+      weeks: weeks, rollupRows: rollupRows, forecast: median(forecasts), baseline: median(baselines), lines: lines)
+    measured.append(result)
+    print(
+      String(
+        format: "   forecast run (%d lines)     %6.2f s  (runs: %@)", lines, result.forecast,
+        forecasts.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+    print(
+      String(
+        format: "   plain aggregate, 16 weeks   %6.2f s  (runs: %@)", result.baseline,
+        baselines.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+    print(
+      String(
+        format: "   ratio forecast / aggregate  %6.1f×   forecast ≤ 5 s: %@\n", result.forecast / result.baseline,
+        result.forecast <= 5 ? "met" : "missed"))
+  }
+  let change = (measured[1].forecast - measured[0].forecast) / measured[0].forecast
+  let baselineChange = (measured[1].baseline - measured[0].baseline) / measured[0].baseline
+  print(
+    String(
+      format: "doubling the history (%d → %d weeks): forecast %+.0f %%, aggregate %+.0f %%   (target ≤ 20 %%)",
+      measured[0].weeks, measured[1].weeks, change * 100, baselineChange * 100))
+  print(String(format: "peak memory of the kpstock process: %.0f MB   (target ≤ 200 MB)", childrenPeakMegabytes()))
+}
+
+do {
+  try run()
+} catch {
+  FileHandle.standardError.write(Data("ForecastBenchmark: error: \(error)\n".utf8))
+  exit(1)
+}

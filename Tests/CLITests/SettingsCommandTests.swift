@@ -10,6 +10,21 @@ struct SettingsCommandTests {
     #expect(settings["wastage_percent"] as? Int == 10)
     #expect(settings["forecast_tolerance_percent"] as? Int == 20)
     #expect(settings["backdating_window_days"] as? Int == 60)
+    #expect(settings["forecast_alpha"] as? Double == 0.5)
+    #expect(settings["forecast_beta"] as? Double == 0.2)
+  }
+
+  @Test func holtsSmoothingConstantsAreSettingsWithinTheirRange() throws {
+    let cli = try CLI()
+    expectSuccess(try cli.run("settings", "set", "--forecast-alpha", "0.6", "--forecast-beta", "0"))
+    let settings = try cli.jsonObject("settings", "show")
+    #expect(settings["forecast_alpha"] as? Double == 0.6)
+    #expect(settings["forecast_beta"] as? Int == 0)
+    expectRefused(
+      try cli.run("settings", "set", "--forecast-alpha", "0"), "--forecast-alpha: must be above 0 (at most 1)")
+    expectRefused(
+      try cli.run("settings", "set", "--forecast-beta", "1.5"), "--forecast-beta: 1.5 is out of range (0–1)")
+    #expect(try cli.text("SELECT forecast_alpha::text FROM programme_settings") == "0.600")
   }
 
   @Test func onlyTheSettingsGivenChange() throws {

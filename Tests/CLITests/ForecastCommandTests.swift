@@ -68,6 +68,8 @@ struct ForecastCommandTests {
       (["forecast", "run", "--site", "NOWHERE"], "--site: no site NOWHERE"),
       (["forecast", "show", "7"], "RUN: no forecast run 7"),
       (["forecast", "show", "1", "--flag", "odd"], "--flag: no flag 'odd'"),
+      (["forecast", "show", "1", "--site", "NOWHERE"], "--site: no site NOWHERE"),
+      (["forecast", "show", "1", "--commodity", "GLOVES"], "--commodity: no commodity GLOVES"),
       (
         ["forecast", "explain", "1", "--site", "DICE-UKUNDA", "--commodity", "MALE-CONDOM"],
         "--site: run 1 has no line for DICE-UKUNDA and MALE-CONDOM"

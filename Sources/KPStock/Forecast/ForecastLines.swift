@@ -49,6 +49,12 @@ extension Forecast {
       let site = site.map { $0.trimmingCharacters(in: .whitespaces).uppercased() }
       let commodity = commodity.map { $0.trimmingCharacters(in: .whitespaces).uppercased() }
       let flag = flag.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+      if let site, try connection.query("SELECT FROM sites WHERE code = \(site)").isEmpty {
+        throw FieldError(field: "site", problem: "no site \(site)")
+      }
+      if let commodity, try connection.query("SELECT FROM commodities WHERE code = \(commodity)").isEmpty {
+        throw FieldError(field: "commodity", problem: "no commodity \(commodity)")
+      }
       if let flag, !flags.contains(flag) {
         throw FieldError(field: "flag", problem: "no flag '\(flag)': one of \(flags.joined(separator: ", "))")
       }

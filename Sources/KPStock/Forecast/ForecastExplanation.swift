@@ -31,8 +31,8 @@ public struct PopulationPart: Sendable, Equatable {
   public var populationCode: String
   /// `reach` (people reached × norm) or `peer_need` (the need peers reported, projected, instead).
   public var basis: String
-  /// Weeks W−12 … W−1 as reported (nil: no report).
-  public var weeks: [(week: String, value: Decimal?)]
+  /// Weeks W−12 … W−1 as reported.
+  public var weeks: [ReportedWeek]
   public var steps: [HoltStep]
   public var projection: Decimal
   public var sizeCap: Decimal?
@@ -45,15 +45,12 @@ public struct PopulationPart: Sendable, Equatable {
   public var normSource: String?
   /// Weekly need before wastage.
   public var need: Decimal
+}
 
-  public static func == (left: PopulationPart, right: PopulationPart) -> Bool {
-    left.populationCode == right.populationCode && left.basis == right.basis
-      && left.weeks.map(\.week) == right.weeks.map(\.week) && left.weeks.map(\.value) == right.weeks.map(\.value)
-      && left.steps == right.steps && left.projection == right.projection && left.sizeCap == right.sizeCap
-      && left.capSource == right.capSource && left.norm == right.norm && left.normScope == right.normScope
-      && left.normEffectiveFrom == right.normEffectiveFrom && left.normSource == right.normSource
-      && left.need == right.need
-  }
+/// A week of a population's series: what was reported (nil: no report).
+public struct ReportedWeek: Sendable, Equatable {
+  public var week: String
+  public var value: Decimal?
 }
 
 /// Holt's level and trend after a week.
@@ -156,7 +153,7 @@ extension Forecast {
           AND p.population_code = \(population)
         ORDER BY w.i
         """
-      ).map { (week: try $0.decode("week") as String, value: try $0.decode("value") as Decimal?) }
+      ).map { ReportedWeek(week: try $0.decode("week"), value: try $0.decode("value")) }
       let steps = try connection.query(
         """
         SELECT iso_week_label(\(target) - 7 * (cardinality(p.series) + 1 - s.step)) AS week, s.observed, s.level, s.trend

@@ -56,7 +56,8 @@ public enum Forecast {
           guard let row = rows.first else { throw FieldError(field: "site", problem: "no site \(site)") }
           guard try row.decode("open") as Bool else {
             throw FieldError(
-              field: "site", problem: "\(site) is not open in \(try weekLabel(connection, target)): nothing to forecast"
+              field: "site",
+              problem: "\(site) is not open in \(try ISOWeeks.label(connection, target)): nothing to forecast"
             )
           }
         }
@@ -70,7 +71,7 @@ public enum Forecast {
   /// Stored runs, newest first; `week` (as typed) keeps one week's.
   public static func runs(_ store: Store, week: String? = nil) throws -> [ForecastRun] {
     try store.run { connection in
-      let start = try week.map { try weekStart(connection, $0, field: "week") }
+      let start = try week.map { try ISOWeeks.start(connection, $0, field: "week") }
       return try runs(connection, week: start)
     }
   }
@@ -111,23 +112,14 @@ public enum Forecast {
     let coming: CalendarDate = try connection.query(
       "SELECT iso_week_start(iso_week_label(programme_today() + 7)) AS week")[0].decode("week")
     guard let text else { return coming }
-    let week = try weekStart(connection, text, field: "week")
+    let week = try ISOWeeks.start(connection, text, field: "week")
     if week > coming {
       throw FieldError(
         field: "week",
-        problem: "\(text) is after the coming week, \(try weekLabel(connection, coming)): its weeks before have not "
+        problem:
+          "\(text) is after the coming week, \(try ISOWeeks.label(connection, coming)): its weeks before have not "
           + "happened yet")
     }
     return week
-  }
-
-  static func weekStart(_ connection: Connection, _ text: String, field: String) throws -> CalendarDate {
-    let row = try connection.query("SELECT iso_week_start(\(text)) AS week, iso_week_problem(\(text)) AS problem")[0]
-    if let problem: String = try row.decode("problem") { throw FieldError(field: field, problem: problem) }
-    return try row.decode("week")
-  }
-
-  static func weekLabel(_ connection: Connection, _ monday: CalendarDate) throws -> String {
-    try connection.query("SELECT iso_week_label(\(monday)) AS label")[0].decode("label")
   }
 }

@@ -34,8 +34,8 @@ public enum Outreach {
     _ store: Store, site: String? = nil, county: String? = nil, fromWeek: String? = nil, toWeek: String? = nil
   ) throws -> [ReachReport] {
     try store.run { connection in
-      let from = try week(connection, fromWeek, field: "from-week")
-      let to = try week(connection, toWeek, field: "to-week")
+      let from = try fromWeek.map { try ISOWeeks.start(connection, $0, field: "from-week") }
+      let to = try toWeek.map { try ISOWeeks.start(connection, $0, field: "to-week") }
       if let from, let to, from > to {
         throw FieldError(
           field: "from-week", problem: "\(fromWeek ?? "") comes after the last week asked for, \(toWeek ?? "")")
@@ -83,13 +83,5 @@ public enum Outreach {
           size: Int(try row.decode("size") as Int32), source: try row.decode("source"))
       }
     }
-  }
-
-  /// An ISO week as typed, read and, when unreadable, worded by the database (iso_week_start, iso_week_problem).
-  private static func week(_ connection: Connection, _ text: String?, field: String) throws -> CalendarDate? {
-    guard let text else { return nil }
-    let row = try connection.query("SELECT iso_week_start(\(text)) AS week, iso_week_problem(\(text)) AS problem")[0]
-    if let problem: String = try row.decode("problem") { throw FieldError(field: field, problem: problem) }
-    return try row.decode("week")
   }
 }

@@ -33,9 +33,8 @@ struct DemoCommand: ParsableCommand {
     }
     let forecast = try Demo.forecast(store)
     Console.output("== Forecast of the coming week, \(forecast.week), Kwale\n")
-    let lines = try Forecast.lines(store, run: forecast.id)
-    Console.output(ForecastText.summary(forecast, lines: lines) + "\n")
-    Console.output(ForecastText.lines(lines, as: .table) + "\n")
+    Console.output(ForecastText.summary(forecast, commodities: try Forecast.summary(store, run: forecast.id)) + "\n")
+    Console.output(ForecastText.lines(try Forecast.lines(store, run: forecast.id), as: .table) + "\n")
     Console.output(
       """
       Next: kpstock forecast explain \(forecast.id) --site DICE-UKUNDA --commodity MALE-CONDOM

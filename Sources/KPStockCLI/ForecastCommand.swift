@@ -30,8 +30,7 @@ struct ForecastCommand: ParsableCommand {
       let run = try ForecastCommand.flags.check {
         try Forecast.run(store, week: week, county: county, site: site)
       }
-      let lines = try Forecast.lines(store, run: run.id)
-      Console.output(ForecastText.summary(run, lines: lines))
+      Console.output(ForecastText.summary(run, commodities: try Forecast.summary(store, run: run.id)))
     }
   }
 

@@ -3,20 +3,19 @@ import KPStock
 
 /// How forecast runs, lines and explanations are printed.
 enum ForecastText {
-  static func summary(_ run: ForecastRun, lines: [ForecastLine]) -> String {
+  static func summary(_ run: ForecastRun, commodities: [ForecastCommoditySummary]) -> String {
     var text =
       "Forecast run \(run.id) for \(run.week), \(run.scope): \(run.lines) lines, \(run.unknownLines) with an unknown "
       + "need, \(run.flaggedLines) flagged.\n"
-    let byCommodity = Dictionary(grouping: lines, by: \.commodityCode)
-    let rows: [[Cell]] = byCommodity.keys.sorted().map { commodity in
-      let group = byCommodity[commodity]!
-      let flagged = group.filter { !$0.flags.isEmpty }.count
-      return [
-        .text(commodity), .integer(group.count), .integer(Int(group.compactMap(\.ownNeed).reduce(0, +))),
-        .integer(group.filter { $0.ownNeed == nil }.count), .integer(flagged),
-      ]
-    }
-    text += Listing(columns: ["commodity", "sites", "own_need_total", "unknown", "flagged"], rows: rows).table()
+    text += Listing(
+      columns: ["commodity", "sites", "own_need_total", "unknown", "flagged"],
+      rows: commodities.map { commodity in
+        [
+          .text(commodity.commodityCode), .integer(commodity.sites), .integer(Int(commodity.ownNeedTotal)),
+          .integer(commodity.unknown), .integer(commodity.flagged),
+        ]
+      }
+    ).table()
     text += "Lines: kpstock forecast show \(run.id); one line step by step: kpstock forecast explain \(run.id) "
     text += "--site SITE --commodity COMMODITY\n"
     return text

@@ -19,6 +19,9 @@ struct ForecastCommandTests {
     let run = try cli.run("forecast", "run", "--county", "002")
     expectSuccess(run)
     #expect(run.stdout.hasPrefix("Forecast run 1 for \(coming), county 002: "), "\(run.stdout)")
+    // Per commodity: the sites with a line, the sum of their known own needs, how many are unknown and flagged.
+    let methadone = try #require(run.outputLines.first { $0.hasPrefix("METHADONE ") })
+    #expect(methadone.split(separator: " ").map(String.init) == ["METHADONE", "4", "0", "3", "4"])
 
     let lines = try cli.jsonArray("forecast", "show", "1", "--site", "DICE-UKUNDA")
     #expect(lines.count == 6)

@@ -26,6 +26,16 @@ public struct ForecastRun: Sendable, Equatable {
   }
 }
 
+/// One commodity's lines in a run, summed: what `forecast run` prints.
+public struct ForecastCommoditySummary: Sendable, Equatable {
+  public var commodityCode: String
+  public var sites: Int
+  /// The sum of the known own needs.
+  public var ownNeedTotal: Int64
+  public var unknown: Int
+  public var flagged: Int
+}
+
 /// The weekly forecast (../shared/domain.md, "Forecast of weekly need"), computed and stored by `forecast_run` in
 /// Schema/functions/81_forecast_run.sql; this type checks what the user typed, words what SQL refused, and reads runs
 /// back.
@@ -76,16 +86,39 @@ public enum Forecast {
     }
   }
 
+  /// A run's lines summed per commodity.
+  public static func summary(_ store: Store, run id: Int64) throws -> [ForecastCommoditySummary] {
+    try store.run { connection in
+      _ = try existingRun(connection, id)
+      return try connection.query(
+        """
+        SELECT commodity_code, count(*)::integer AS sites, coalesce(sum(own_need), 0)::bigint AS own_need_total,
+          (count(*) FILTER (WHERE own_need IS NULL))::integer AS unknown,
+          (count(*) FILTER (WHERE cardinality(flags) > 0))::integer AS flagged
+        FROM forecast_lines WHERE run_id = \(id) GROUP BY commodity_code ORDER BY commodity_code
+        """
+      ).map { row in
+        ForecastCommoditySummary(
+          commodityCode: try row.decode("commodity_code"), sites: Int(try row.decode("sites") as Int32),
+          ownNeedTotal: try row.decode("own_need_total"), unknown: Int(try row.decode("unknown") as Int32),
+          flagged: Int(try row.decode("flagged") as Int32))
+      }
+    }
+  }
+
   static func runs(_ connection: Connection, id: Int64? = nil, week: CalendarDate? = nil) throws -> [ForecastRun] {
+    // Each run's lines are counted through the lines' key (run first), not by reading every run's lines.
     try connection.query(
       """
       SELECT r.id, iso_week_label(r.week) AS label, r.week, r.county_code::text AS county_code, r.site_code, r.made_on,
-        r.made_at, r.made_by, count(l.*)::integer AS lines,
-        (count(*) FILTER (WHERE l.own_need IS NULL))::integer AS unknown_lines,
-        (count(*) FILTER (WHERE cardinality(l.flags) > 0))::integer AS flagged_lines
-      FROM forecast_runs r LEFT JOIN forecast_lines l ON l.run_id = r.id
+        r.made_at, r.made_by, c.lines, c.unknown_lines, c.flagged_lines
+      FROM forecast_runs r
+      CROSS JOIN LATERAL (
+        SELECT count(*)::integer AS lines, (count(*) FILTER (WHERE l.own_need IS NULL))::integer AS unknown_lines,
+          (count(*) FILTER (WHERE cardinality(l.flags) > 0))::integer AS flagged_lines
+        FROM forecast_lines l WHERE l.run_id = r.id
+      ) c
       WHERE (\(id)::bigint IS NULL OR r.id = \(id)) AND (\(week)::date IS NULL OR r.week = \(week))
-      GROUP BY r.id
       ORDER BY r.id DESC
       """
     ).map { row in

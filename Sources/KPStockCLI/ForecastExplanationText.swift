@@ -11,10 +11,12 @@ extension ForecastText {
     text += "Made \(run.madeOn) by \(run.madeBy) (\(run.scope)). Settings: α \(settings.alpha), β \(settings.beta), "
     text += "wastage \(settings.wastagePercent) %, tolerance \(settings.tolerancePercent) %.\n\n"
 
-    text += "1. Outreach-based need: each population's weeks \(explanation.populations.first?.weeks.first?.week ?? "")"
-    text += " … \(explanation.populations.first?.weeks.last?.week ?? ""), projected by Holt's smoothing\n"
-    if explanation.populations.isEmpty {
-      text += "   No population with a report and a norm for \(line.commodityCode): unknown.\n"
+    if let weeks = explanation.populations.first?.weeks, let first = weeks.first, let last = weeks.last {
+      text += "1. Outreach-based need: each population's weeks \(first.week) … \(last.week), projected by Holt's "
+      text += "smoothing\n"
+    } else {
+      text += "1. Outreach-based need: unknown. No population had a report and a norm (or a peer-reported need) for "
+      text += "\(line.commodityCode) in the \(settings.outreachWeeks) weeks before.\n"
     }
     for part in explanation.populations {
       let what = part.basis == "peer_need" ? "need reported by peers (replaces reach × norm)" : "people reached"

@@ -58,6 +58,10 @@ struct ForecastCommandTests {
     ] {
       #expect(explain.stdout.contains(heading), "\(heading)")
     }
+    // Naloxone has no norm: its outreach-based need is unknown, and explain says why.
+    let naloxone = try cli.run("forecast", "explain", "1", "--site", "DICE-UKUNDA", "--commodity", "NALOXONE")
+    expectSuccess(naloxone)
+    #expect(naloxone.stdout.contains("1. Outreach-based need: unknown. No population had a report and a norm"))
     #expect(try cli.jsonArray("forecast", "list").count == 1)
   }
 

@@ -125,18 +125,32 @@ LANGUAGE sql IMMUTABLE AS $$
   WHERE f IS NOT NULL AND a IS NOT NULL
 $$;
 
--- The norm a site uses for a commodity and population on a day: its own norm in force, else its county's, else the
--- national one, with where it comes from (scope 'site', 'county' or 'national'). No row when none is in force.
+-- Every norm a site may use, with where it comes from and its precedence: the site's own (1), its county's (2), the
+-- national one (3). The one home of which norm applies where: norm_in_force and the forecast run both read it.
+CREATE OR REPLACE VIEW site_norms AS
+SELECT s.code AS site_code, n.commodity_code, n.population_code, n.effective_from, n.quantity_per_week, n.source,
+  CASE WHEN n.site_code IS NOT NULL THEN 'site' WHEN n.county_code IS NOT NULL THEN 'county' ELSE 'national' END
+    AS scope,
+  CASE WHEN n.site_code IS NOT NULL THEN 1 WHEN n.county_code IS NOT NULL THEN 2 ELSE 3 END AS precedence
+FROM sites s
+JOIN norms n ON n.site_code = s.code OR n.county_code = s.county_code OR (n.site_code IS NULL AND n.county_code IS NULL);
+
+-- The norm a site uses for a commodity and population on a day: of those in force then, the one of highest
+-- precedence, the latest of it. No row when none is in force.
 CREATE OR REPLACE FUNCTION norm_in_force(p_commodity text, p_population text, p_site text, p_day date)
 RETURNS TABLE (quantity_per_week numeric, source text, scope text, effective_from date) LANGUAGE sql STABLE AS $$
-  SELECT n.quantity_per_week, n.source,
-    CASE WHEN n.site_code IS NOT NULL THEN 'site' WHEN n.county_code IS NOT NULL THEN 'county' ELSE 'national' END,
-    n.effective_from
-  FROM norms n JOIN sites s ON s.code = p_site
-  WHERE n.commodity_code = p_commodity AND n.population_code = p_population AND n.effective_from <= p_day
-    AND (n.site_code = s.code OR n.county_code = s.county_code OR (n.site_code IS NULL AND n.county_code IS NULL))
-  ORDER BY n.site_code IS NOT NULL DESC, n.county_code IS NOT NULL DESC, n.effective_from DESC
+  SELECT n.quantity_per_week, n.source, n.scope, n.effective_from
+  FROM site_norms n
+  WHERE n.site_code = p_site AND n.commodity_code = p_commodity AND n.population_code = p_population
+    AND n.effective_from <= p_day
+  ORDER BY n.precedence, n.effective_from DESC
   LIMIT 1
+$$;
+
+-- The week a forecast is made for unless another is named: the one after today's. No later week can be forecast:
+-- the weeks before it have not happened.
+CREATE OR REPLACE FUNCTION forecast_coming_week() RETURNS date LANGUAGE sql STABLE AS $$
+  SELECT programme_today() + 7 - (extract(isodow FROM programme_today())::integer - 1)
 $$;
 
 -- What the consumption-based forecast reads, per site, commodity and ISO week from p_first_week to p_last_week (both

@@ -27,8 +27,9 @@ BEGIN
   RETURN v_series;
 END $$;
 
--- Computes and stores a forecast run for week p_week (a Monday) over a county, a site or (both NULL) the whole
--- programme, and returns its id. The lines stored are the scope's open sites and every site they supply, since the
+-- Computes and stores a forecast run for week p_week (a Monday; NULL: the coming week) over a county, a site or (both
+-- NULL) the whole programme, and returns its id. Refuses a week after the coming one, an unknown county or site, a site
+-- not open in the week, and a county and a site together. The lines stored are the scope's open sites and every site they supply, since the
 -- scope's echelon need includes theirs. The same data and settings give the same lines, whatever the row order.
 CREATE OR REPLACE FUNCTION forecast_run(p_week date, p_county char(3) DEFAULT NULL, p_site text DEFAULT NULL)
 RETURNS bigint LANGUAGE plpgsql
@@ -45,6 +46,22 @@ DECLARE
   -- The sites whose stock is read; NULL (all) for a national run.
   v_sites text[];
 BEGIN
+  p_week := coalesce(p_week, forecast_coming_week());
+  IF extract(isodow FROM p_week) <> 1 THEN
+    PERFORM ledger_refuse('week', format('%s is not a Monday: a week is given by its Monday', p_week));
+  ELSIF p_week > forecast_coming_week() THEN
+    PERFORM ledger_refuse('week', format('%s is after the coming week, %s: its weeks before have not happened yet',
+      iso_week_label(p_week), iso_week_label(forecast_coming_week())));
+  ELSIF p_county IS NOT NULL AND p_site IS NOT NULL THEN
+    PERFORM ledger_refuse('county', 'give a county or a site, not both');
+  ELSIF p_county IS NOT NULL AND NOT EXISTS (SELECT FROM counties c WHERE c.code = p_county) THEN
+    PERFORM ledger_refuse('county', format('no county %s', p_county));
+  ELSIF p_site IS NOT NULL AND NOT EXISTS (SELECT FROM sites s WHERE s.code = p_site) THEN
+    PERFORM ledger_refuse('site', format('no site %s', p_site));
+  ELSIF p_site IS NOT NULL AND NOT EXISTS (SELECT FROM sites s WHERE s.code = p_site
+      AND (s.opened_on IS NULL OR s.opened_on <= p_week + 6) AND (s.closed_on IS NULL OR s.closed_on >= p_week)) THEN
+    PERFORM ledger_refuse('site', format('%s is not open in %s: nothing to forecast', p_site, iso_week_label(p_week)));
+  END IF;
   SELECT * INTO STRICT v_settings FROM programme_settings;
   v_markup := 1 + v_settings.wastage_percent / 100;
 
@@ -160,17 +177,12 @@ BEGIN
   WITH by_reach AS (
     SELECT DISTINCT ON (r.site_code, n.commodity_code, r.population_code, r.origin)
       r.site_code, n.commodity_code, r.population_code, r.origin, r.series, r.projection, r.size_cap, r.cap_source,
-      n.quantity_per_week AS norm,
-      CASE WHEN n.site_code IS NOT NULL THEN 'site' WHEN n.county_code IS NOT NULL THEN 'county'
-        ELSE 'national' END AS norm_scope,
-      n.effective_from AS norm_effective_from, n.source AS norm_source
-    FROM fc_reach r JOIN fc_sites s ON s.site_code = r.site_code
-    JOIN norms n ON n.population_code = r.population_code
+      n.quantity_per_week AS norm, n.scope AS norm_scope, n.effective_from AS norm_effective_from,
+      n.source AS norm_source
+    FROM fc_reach r
+    JOIN site_norms n ON n.site_code = r.site_code AND n.population_code = r.population_code
       AND n.effective_from <= p_week - 7 * (c_origins + 1 - r.origin)
-      AND (n.site_code = r.site_code OR n.county_code = s.county_code
-        OR (n.site_code IS NULL AND n.county_code IS NULL))
-    ORDER BY r.site_code, n.commodity_code, r.population_code, r.origin, n.site_code IS NOT NULL DESC,
-      n.county_code IS NOT NULL DESC, n.effective_from DESC
+    ORDER BY r.site_code, n.commodity_code, r.population_code, r.origin, n.precedence, n.effective_from DESC
   )
   SELECT p.site_code, p.commodity_code, p.population_code, p.origin, 'peer_need' AS basis, p.series,
     p.projection, NULL::numeric AS size_cap, NULL::text AS cap_source, NULL::numeric AS norm, NULL::text AS norm_scope,

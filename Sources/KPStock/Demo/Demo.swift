@@ -65,7 +65,7 @@ public enum Demo {
   /// nothing), else a new one.
   public static func forecast(_ store: Store) throws -> ForecastRun {
     let existing = try store.run { connection in
-      let week = try Forecast.targetWeek(connection, nil)
+      let week: CalendarDate = try connection.query("SELECT forecast_coming_week() AS week")[0].decode("week")
       let today = try ProgrammeCalendar.today(connection)
       return try Forecast.runs(connection, week: week).first {
         $0.countyCode == forecastCounty && $0.madeOn == today

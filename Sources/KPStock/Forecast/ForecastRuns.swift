@@ -41,7 +41,7 @@ public struct ForecastCommoditySummary: Sendable, Equatable {
 /// back.
 public enum Forecast {
   /// Computes and stores a run for `week` (an ISO week as typed, 2026-W49; default the week after today) over a county,
-  /// a site or, with neither, the whole programme.
+  /// a site or, with neither, the whole programme. `forecast_run` refuses what cannot be forecast.
   public static func run(_ store: Store, week: String? = nil, county: String? = nil, site: String? = nil) throws
     -> ForecastRun
   {
@@ -49,30 +49,9 @@ public enum Forecast {
       try connection.transaction { connection in
         let county = county.map { $0.trimmingCharacters(in: .whitespaces) }
         let site = site.map { $0.trimmingCharacters(in: .whitespaces).uppercased() }
-        if county != nil, site != nil {
-          throw FieldError(field: "county", problem: "give a county or a site, not both")
-        }
-        let target = try targetWeek(connection, week)
-        if let county, try connection.query("SELECT FROM counties WHERE code = \(county)").isEmpty {
-          throw FieldError(field: "county", problem: "no county \(county)")
-        }
-        if let site {
-          let rows = try connection.query(
-            """
-            SELECT (opened_on IS NULL OR opened_on <= \(target) + 6) AND (closed_on IS NULL OR closed_on >= \(target))
-              AS open
-            FROM sites WHERE code = \(site)
-            """)
-          guard let row = rows.first else { throw FieldError(field: "site", problem: "no site \(site)") }
-          guard try row.decode("open") as Bool else {
-            throw FieldError(
-              field: "site",
-              problem: "\(site) is not open in \(try ISOWeeks.label(connection, target)): nothing to forecast"
-            )
-          }
-        }
+        let target = try week.map { try ISOWeeks.start(connection, $0, field: "week") }
         let id: Int64 = try connection.query(
-          "SELECT forecast_run(\(target), \(county)::char(3), \(site)) AS id")[0].decode("id")
+          "SELECT forecast_run(\(target)::date, \(county)::char(3), \(site)) AS id")[0].decode("id")
         return try runs(connection, id: id)[0]
       }
     }
@@ -137,22 +116,5 @@ public enum Forecast {
       throw FieldError(field: "RUN", problem: "no forecast run \(id): `kpstock forecast list` shows the runs")
     }
     return run
-  }
-
-  /// The week to forecast: as typed, else the one after today. A week after the coming one is refused: its last
-  /// weeks have not happened, so every method would read them as weeks without stock or reports.
-  static func targetWeek(_ connection: Connection, _ text: String?) throws -> CalendarDate {
-    let coming: CalendarDate = try connection.query(
-      "SELECT iso_week_start(iso_week_label(programme_today() + 7)) AS week")[0].decode("week")
-    guard let text else { return coming }
-    let week = try ISOWeeks.start(connection, text, field: "week")
-    if week > coming {
-      throw FieldError(
-        field: "week",
-        problem:
-          "\(text) is after the coming week, \(try ISOWeeks.label(connection, coming)): its weeks before have not "
-          + "happened yet")
-    }
-    return week
   }
 }

@@ -2,6 +2,9 @@
 // `kpstock forecast run` of the coming week, timed next to a baseline measured in the same run on the same server (a
 // plain aggregate over the same 16 weeks of rollups: units dispensed per site, commodity and week), on a history of
 // N weeks and on one of 2N weeks, with the peak memory of the kpstock process that runs the forecast.
+// Two kinds of run are timed: the first on a history (no week kept yet: every card's 16 weeks computed and kept),
+// and the weekly one, as a logistics officer's Monday finds it — last week's run kept every closed week but the one
+// that has closed since, which this run computes and keeps.
 // Run: swift build -c release --product kpstock && swift run -c release ForecastBenchmark [--weeks 52] [--runs 3]
 // Results and the command are recorded in docs/benchmarks.md.
 
@@ -95,9 +98,15 @@ func plainAggregate(_ connection: Connection) throws -> Double {
   }
 }
 
+/// Forgets the latest week kept, as if it had closed since the last run.
+func forgetLatestKeptWeek(_ connection: Connection) throws {
+  try connection.execute("DELETE FROM stock_weeks WHERE week = (SELECT max(week) FROM stock_weeks)")
+}
+
 struct Measured {
   var weeks: Int
   var rollupRows: Int
+  var first: Double
   var forecast: Double
   var baseline: Double
   var lines: Int
@@ -141,11 +150,13 @@ func run() throws {
       String(
         format: "history of %d weeks: %d events, %d rollup rows (simulated in %.0f s)", weeks, history.eventsWritten,
         rollupRows, simulated))
+    let first = try forecastRun(kpstock: kpstock, conninfo: conninfo)
     var forecasts: [Double] = []
     var baselines: [Double] = []
     // Alternating, so that the machine's drift falls on both alike.
     for _ in 0..<settings.runs {
       baselines.append(try plainAggregate(store.connection))
+      try forgetLatestKeptWeek(store.connection)
       forecasts.append(try forecastRun(kpstock: kpstock, conninfo: conninfo))
     }
     let lines: Int = Int(
@@ -153,26 +164,28 @@ func run() throws {
         "SELECT count(*)::bigint AS n FROM forecast_lines WHERE run_id = (SELECT max(id) FROM forecast_runs)")[0]
         .decode("n") as Int64)
     let result = Measured(
-      weeks: weeks, rollupRows: rollupRows, forecast: median(forecasts), baseline: median(baselines), lines: lines)
+      weeks: weeks, rollupRows: rollupRows, first: first, forecast: median(forecasts), baseline: median(baselines),
+      lines: lines)
     measured.append(result)
+    print(String(format: "   first forecast run, no week kept  %6.2f s", first))
     print(
       String(
-        format: "   forecast run (%d lines)     %6.2f s  (runs: %@)", lines, result.forecast,
+        format: "   weekly forecast run (%d lines)  %6.2f s  (runs: %@)", lines, result.forecast,
         forecasts.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
     print(
       String(
-        format: "   plain aggregate, 16 weeks   %6.2f s  (runs: %@)", result.baseline,
+        format: "   plain aggregate, 16 weeks       %6.2f s  (runs: %@)", result.baseline,
         baselines.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
     print(
       String(
-        format: "   ratio forecast / aggregate  %6.1f×   forecast ≤ 5 s: %@\n", result.forecast / result.baseline,
-        result.forecast <= 5 ? "met" : "missed"))
+        format: "   ratio weekly run / aggregate    %6.1f×   weekly run ≤ 5 s: %@; first run ≤ 5 s: %@\n",
+        result.forecast / result.baseline, result.forecast <= 5 ? "met" : "missed", first <= 5 ? "met" : "missed"))
   }
   let change = (measured[1].forecast - measured[0].forecast) / measured[0].forecast
   let baselineChange = (measured[1].baseline - measured[0].baseline) / measured[0].baseline
   print(
     String(
-      format: "doubling the history (%d → %d weeks): forecast %+.0f %%, aggregate %+.0f %%   (target ≤ 20 %%)",
+      format: "doubling the history (%d → %d weeks): weekly run %+.0f %%, aggregate %+.0f %%   (target ≤ 20 %%)",
       measured[0].weeks, measured[1].weeks, change * 100, baselineChange * 100))
   print(String(format: "peak memory of the kpstock process: %.0f MB   (target ≤ 200 MB)", childrenPeakMegabytes()))
 }

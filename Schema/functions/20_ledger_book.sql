@@ -200,6 +200,10 @@ DECLARE
   v_window integer;
   v_refused ledger_booked[];
   v_repeat_reqs integer[];
+  -- The site-commodities the batch books, and the earliest day it books on each.
+  v_card_sites text[];
+  v_card_commodities text[];
+  v_card_days date[];
   v_repeat_sites text[];
   v_repeat_keys text[];
   v_wave ledger_booked[];
@@ -397,10 +401,15 @@ BEGIN
   PERFORM set_config('kpstock.booked', 'on', true);
 
   -- The cards of every site-commodity the batch may change, all at once (stock_cards_lock).
-  PERFORM stock_cards_lock(array_agg(l.site), array_agg(l.commodity))
-  FROM (SELECT DISTINCT l.site, l.commodity FROM unnest(p_lines) l
+  SELECT array_agg(l.site), array_agg(l.commodity), array_agg(l.day)
+  INTO v_card_sites, v_card_commodities, v_card_days
+  FROM (SELECT l.site, l.commodity, min(l.day) AS day FROM unnest(p_lines) l
     WHERE NOT EXISTS (SELECT 1 FROM unnest(v_repeat_reqs) x WHERE x = l.req)
-      AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)) l;
+      AND NOT EXISTS (SELECT 1 FROM unnest(v_refused) x WHERE x.req = l.req)
+    GROUP BY l.site, l.commodity) l;
+  PERFORM stock_cards_lock(v_card_sites, v_card_commodities);
+  -- The weeks kept of those cards from the earliest day booked on are no longer right (45_stock_weeks.sql).
+  PERFORM stock_weeks_forget(v_card_sites, v_card_commodities, v_card_days);
 
   -- Whole site-commodities at once. A register is mostly takes without a named lot; where every line of a site and
   -- commodity in the batch is one, and the first lot usable on the batch's first day there is usable through its

@@ -162,5 +162,16 @@ CREATE OR REPLACE FUNCTION ledger_verify() RETURNS TABLE (
       format('reverses event %s by other than its opposite', e.reverses_event_id))
   ) AS broken (is_broken, rule)
   WHERE broken.is_broken
+  UNION ALL
+  -- Every week kept and trusted (stock_weeks_valid) against the same week computed now.
+  SELECT 'kept week ' || f.figure, k.site_code, k.commodity_code, NULL, k.week, f.expected, f.recorded
+  FROM stock_weeks_valid k
+  LEFT JOIN stock_weeks((SELECT min(week) FROM stock_weeks_valid), (SELECT max(week) FROM stock_weeks_valid), NULL,
+    true) c ON c.site_code = k.site_code AND c.commodity_code = k.commodity_code AND c.week = k.week
+  CROSS JOIN LATERAL (VALUES
+    ('dispensed', c.dispensed, k.dispensed),
+    ('stocked-out days', c.stocked_out_days::bigint, k.stocked_out_days::bigint)
+  ) AS f (figure, expected, recorded)
+  WHERE f.expected IS DISTINCT FROM f.recorded
   ORDER BY 1, 2, 3, 4, 5
 $$;

@@ -2,7 +2,7 @@
 -- forecast): for target week W, per site and commodity, the need by outreach, consumption, clients and the naive
 -- method, a back-test of each over the origins W−8 … W−1, the method's choice, the echelon need over the supply
 -- lines, and flags. Set-wise over weekly series: outreach_weekly and peer_need for weeks W−20 … W−1 (an origin reads
--- the 12 weeks before it) and forecast_weekly_consumption for W−16 … W−1 (an origin reads the 8 before it). The
+-- the 12 weeks before it) and stock_weeks for W−16 … W−1 (an origin reads the 8 before it). The
 -- arithmetic is the functions of 80_forecast.sql, in numeric; nothing reads raw stock events.
 
 -- The method each commodity's need is taken from: its own setting, else its category's default (condoms, lubricant
@@ -88,9 +88,12 @@ BEGIN
   IF p_site IS NOT NULL OR p_county IS NOT NULL THEN
     v_sites := ARRAY(SELECT site_code FROM fc_sites);
   END IF;
+  -- The closed weeks not kept yet are kept first (stock_weeks_keep), so that next week's run computes only the
+  -- weeks closed since.
+  PERFORM stock_weeks_keep(p_week - 7 * (c_consumption_weeks + c_origins), p_week - 7, v_sites);
   CREATE TEMP TABLE fc_consumption ON COMMIT DROP AS
   WITH weeks AS MATERIALIZED (
-    SELECT * FROM forecast_weekly_consumption(p_week - 7 * (c_consumption_weeks + c_origins), p_week - 7, v_sites)
+    SELECT * FROM stock_weeks(p_week - 7 * (c_consumption_weeks + c_origins), p_week - 7, v_sites)
   )
   SELECT c.site_code, c.commodity_code,
     array_agg(c.dispensed ORDER BY c.week) AS dispensed,
@@ -100,7 +103,9 @@ BEGIN
       AS adjusted
   FROM weeks c JOIN fc_sites s ON s.site_code = c.site_code
   GROUP BY c.site_code, c.commodity_code;
-  ANALYZE fc_consumption;
+  -- Statistics of the keys alone, here and below: the later joins need them, and those of the arrays cost more
+  -- than they guide.
+  ANALYZE fc_consumption (site_code, commodity_code);
 
   -- People reached, weeks W−20 … W−1 (index 1 … 20), per site and population reported in them, projected at each
   -- origin (index 1 … 9: W−8 … W).
@@ -149,7 +154,7 @@ BEGIN
   FROM uncapped u JOIN estimates e ON e.county_code = u.county_code AND e.population_code = u.population_code
     AND e.origin = u.origin
   WHERE r.site_code = u.site_code AND r.population_code = u.population_code AND r.origin = u.origin;
-  ANALYZE fc_reach;
+  ANALYZE fc_reach (site_code, population_code, origin);
 
   -- The need peers reported, weeks W−20 … W−1, projected the same way.
   CREATE TEMP TABLE fc_peer ON COMMIT DROP AS
@@ -168,7 +173,7 @@ BEGIN
   CROSS JOIN LATERAL unnest(forecast_holt_origins(s.series, c_outreach_weeks, v_settings.forecast_alpha,
     v_settings.forecast_beta)) WITH ORDINALITY p (projection, origin)
   WHERE p.projection IS NOT NULL;
-  ANALYZE fc_peer;
+  ANALYZE fc_peer (site_code, population_code, commodity_code, origin);
 
   -- Each population's weekly need before wastage at each origin: the projected peer need where peers reported one in
   -- the origin's weeks, else the capped projection of reach × the norm in force in the origin's week (site, else
@@ -195,7 +200,7 @@ BEGIN
   FROM by_reach b
   WHERE NOT EXISTS (SELECT FROM fc_peer p WHERE p.site_code = b.site_code AND p.commodity_code = b.commodity_code
     AND p.population_code = b.population_code AND p.origin = b.origin);
-  ANALYZE fc_population_need;
+  ANALYZE fc_population_need (site_code, commodity_code, population_code, origin);
 
   -- The outreach-based need per site and commodity at each origin (index 1 … 9): ⌈Σ populations × (1 + wastage)⌉;
   -- and what the populations of W say about the line: one that went unreported in 2 of the last 4 weeks, one capped.
@@ -217,7 +222,7 @@ BEGIN
   LEFT JOIN by_origin b ON b.site_code = k.site_code AND b.commodity_code = k.commodity_code AND b.origin = g.i
   LEFT JOIN flags f ON f.site_code = k.site_code AND f.commodity_code = k.commodity_code AND g.i = 1
   GROUP BY k.site_code, k.commodity_code;
-  ANALYZE fc_outreach;
+  ANALYZE fc_outreach (site_code, commodity_code);
 
   -- Every site and commodity with stock or an outreach-based need, and every supplier above them (whose echelon need
   -- includes theirs), with the methods' figures at each origin.
@@ -247,7 +252,7 @@ BEGIN
   LEFT JOIN supply_lines l ON l.site_code = w.site_code AND l.category = m.category
   LEFT JOIN fc_consumption c ON c.site_code = w.site_code AND c.commodity_code = w.commodity_code
   LEFT JOIN fc_outreach o ON o.site_code = w.site_code AND o.commodity_code = w.commodity_code;
-  ANALYZE fc_pairs;
+  ANALYZE fc_pairs (site_code, commodity_code, supplier_code);
 
   -- Each line's methods for W and their back-test; the client-based need waits for the methadone register.
   CREATE TEMP TABLE fc_lines ON COMMIT DROP AS
@@ -288,7 +293,7 @@ BEGIN
       WHEN 'consumption' THEN c.consumption_need WHEN 'clients' THEN c.client_need WHEN 'naive' THEN c.naive_need
     END::bigint AS own_need
   FROM chosen c;
-  ANALYZE fc_lines;
+  ANALYZE fc_lines (site_code, commodity_code, supplier_code);
 
   -- The need of each supplier: its own and, through the supply lines of the commodity's category, that of every site
   -- below it (the sites it supplies, and theirs). An unknown own need below counts nothing, and says so.

@@ -175,7 +175,7 @@ struct ForecastArithmeticTests {
     let weeks = try store.query(
       """
       SELECT site_code, week, dispensed, stocked_out_days
-      FROM forecast_weekly_consumption('2026-02-23', '2026-03-02') WHERE commodity_code = 'MALE-CONDOM'
+      FROM stock_weeks('2026-02-23', '2026-03-02') WHERE commodity_code = 'MALE-CONDOM'
         AND site_code IN ('DICE-UKUNDA', 'DICE-KWALE')
       """
     ).map { row in

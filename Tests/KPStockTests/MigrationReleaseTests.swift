@@ -24,6 +24,7 @@ struct MigrationReleaseTests {
     "0011_forecast": "a33229e023edefb368b9b9e4c3bff76c2dfdfbed6fba262b8ef1e72fdc138920",
     "0012_rollup_by_day": "bfab2f77319d99c0a71619f1d84c6085c8b8d6932da89f9801c59ab2bbb2086c",
     "0013_rollup_day_summaries": "812e2de39b00751b1d3a1bd5920b7b3c7b15a2f859bd49642bf2067639ed72cb",
+    "0014_stock_weeks": "ad7b47fd094266ab90fc60c8b0e8928e275a3dfa0763560e1f198a60cf1d7085",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

@@ -16,6 +16,8 @@ DECLARE
   v_trend numeric;
   v_next numeric;
   v_observed numeric;
+  v_alpha_rest numeric := 1 - p_alpha;
+  v_beta_rest numeric := 1 - p_beta;
 BEGIN
   FOR v_week IN p_from..p_to LOOP
     v_observed := p_series[v_week];
@@ -27,8 +29,8 @@ BEGIN
     ELSIF v_observed IS NULL THEN
       v_level := v_level + v_trend;
     ELSE
-      v_next := p_alpha * v_observed + (1 - p_alpha) * (v_level + v_trend);
-      v_trend := p_beta * (v_next - v_level) + (1 - p_beta) * v_trend;
+      v_next := p_alpha * v_observed + v_alpha_rest * (v_level + v_trend);
+      v_trend := p_beta * (v_next - v_level) + v_beta_rest * v_trend;
       v_level := v_next;
     END IF;
   END LOOP;
@@ -86,27 +88,33 @@ $$;
 CREATE OR REPLACE FUNCTION forecast_consumption_origins(p_adjusted numeric[], p_window integer,
   OUT consumption numeric[], OUT naive numeric[]) LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-  v_total numeric;
-  v_weeks integer;
-  v_latest numeric;
+  -- Through each week (index 0: before the first), the informative weeks' running total and count, and the index of
+  -- the latest of them: one pass over the series instead of one over each window.
+  v_totals numeric[] := '[0:0]={0}';
+  v_counts integer[] := '[0:0]={0}';
+  v_latest integer[] := '[0:0]={0}';
   v_week numeric;
+  v_last integer;
 BEGIN
   consumption := '{}';
   naive := '{}';
+  FOR v_index IN 1..coalesce(cardinality(p_adjusted), 0) LOOP
+    v_week := p_adjusted[v_index];
+    IF v_week IS NULL THEN
+      v_totals[v_index] := v_totals[v_index - 1];
+      v_counts[v_index] := v_counts[v_index - 1];
+      v_latest[v_index] := v_latest[v_index - 1];
+    ELSE
+      v_totals[v_index] := v_totals[v_index - 1] + v_week;
+      v_counts[v_index] := v_counts[v_index - 1] + 1;
+      v_latest[v_index] := v_index;
+    END IF;
+  END LOOP;
   FOR v_origin IN 0..coalesce(cardinality(p_adjusted), 0) - p_window LOOP
-    v_total := 0;
-    v_weeks := 0;
-    v_latest := NULL;
-    FOR v_index IN v_origin + 1..v_origin + p_window LOOP
-      v_week := p_adjusted[v_index];
-      IF v_week IS NOT NULL THEN
-        v_total := v_total + v_week;
-        v_weeks := v_weeks + 1;
-        v_latest := v_week;
-      END IF;
-    END LOOP;
-    consumption := consumption || CASE WHEN v_weeks > 0 THEN ceil(v_total / v_weeks) END;
-    naive := naive || v_latest;
+    v_last := v_origin + p_window;
+    consumption := consumption || CASE WHEN v_counts[v_last] > v_counts[v_origin]
+      THEN ceil((v_totals[v_last] - v_totals[v_origin]) / (v_counts[v_last] - v_counts[v_origin])) END;
+    naive := naive || CASE WHEN v_latest[v_last] > v_origin THEN p_adjusted[v_latest[v_last]] END;
   END LOOP;
 END $$;
 

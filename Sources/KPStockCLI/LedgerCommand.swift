@@ -22,7 +22,7 @@ struct LedgerCommand: ParsableCommand {
       let store = try database.open()
       let differences = try StockQueries.verify(store)
       if differences.isEmpty && output.format == .table {
-        Console.output("ledger consistent: every balance, daily total and transfer matches its events\n")
+        Console.output("ledger consistent: every balance, daily total, transfer and kept week matches its events\n")
         return
       }
       Console.output(StockQueries.verificationListing(differences).rendered(as: output.format))

@@ -7,7 +7,8 @@
 -- events.
 --
 -- Refusals use SQLSTATE class KP: KP001 not enough stock, KP002 a bad value, KP003 an idempotency key reused for
--- other content, KP004 a back-dated take that would break history, KP005 a change the ledger never allows. COLUMN
+-- other content, KP004 a back-dated take that would break history, KP005 a change the ledger never allows, KP006 a
+-- record not in the state a change needs (an order already approved, say: 90_orders.sql). COLUMN
 -- names the field (site, commodity, qty, lot, expiry, date, population, channel, worker, reason, key, …) and HINT, when
 -- set, names what the caller may point the person to: 'backdating_window' (the programme setting) or 'reasons' (the
 -- list of reasons). Messages never name a command or a flag: callers word those.

@@ -8,8 +8,9 @@ struct DemoCommand: ParsableCommand {
     discussion: """
       Starts the embedded database (unless --database-url or DATABASE_URL names one), migrates it, loads
       reference data and the Kwale network, simulates 20 weeks of stock history and outreach reports up to today
-      (kpstock simulate --profile kwale --weeks 20), prints a tour, and forecasts the coming week for Kwale
-      (kpstock forecast run --county 002). Running it again the same day adds nothing.
+      (kpstock simulate --profile kwale --weeks 20), prints a tour, forecasts the coming week for Kwale \
+      (kpstock forecast run --county 002) and makes its draft orders (kpstock orders generate). Running it again the \
+      same day adds nothing.
       """)
 
   @OptionGroup var database: DatabaseOptions
@@ -35,9 +36,14 @@ struct DemoCommand: ParsableCommand {
     Console.output("== Forecast of the coming week, \(forecast.week), Kwale\n")
     Console.output(ForecastText.summary(forecast, commodities: try Forecast.summary(store, run: forecast.id)) + "\n")
     Console.output(ForecastText.lines(try Forecast.lines(store, run: forecast.id), as: .table) + "\n")
+    let (orders, lines, warnings) = try Demo.orders(store, run: forecast.id)
+    Console.output("== Orders for the coming week, from forecast run \(forecast.id)\n")
+    Console.output(OrderText.generated(orders, lines: lines, warnings: warnings) + "\n")
+    let explained = orders.first { $0.siteCode == "DICE-UKUNDA" }.map { "\($0.id)" } ?? "ORDER"
     Console.output(
       """
-      Next: kpstock forecast explain \(forecast.id) --site DICE-UKUNDA --commodity MALE-CONDOM
+      Next: kpstock orders explain \(explained) --commodity MALE-CONDOM
+            kpstock forecast explain \(forecast.id) --site DICE-UKUNDA --commodity MALE-CONDOM
             kpstock site list --county 002 --format csv
             kpstock supply-line list --supplier STORE-KWALE
             kpstock norm list --commodity MALE-CONDOM
@@ -85,9 +91,10 @@ extension DemoCommand {
     let names = Dictionary(sites.map { ($0.code, $0.name) }) { first, _ in first }
     var children: [String: [String: [String]]] = [:]
     for line in lines {
-      children[line.supplierCode, default: [:]][line.siteCode, default: []].append(line.category)
+      guard let supplier = line.supplierCode else { continue }
+      children[supplier, default: [:]][line.siteCode, default: []].append(line.category)
     }
-    let supplied = Set(lines.map(\.siteCode))
+    let supplied = Set(lines.filter { $0.supplierCode != nil }.map(\.siteCode))
     let roots = sites.map(\.code).filter { !supplied.contains($0) && children[$0] != nil }
     var output = ""
     func draw(_ code: String, prefix: String, categories: [String]?, isLast: Bool, depth: Int) {

@@ -81,13 +81,14 @@ extension SupplyLineCatalog {
   static func listing(_ lines: [SupplyLine]) -> Listing {
     Listing(
       columns: [
-        "site", "category", "supplier", "lead_time_days", "review_period_days", "safety_stock_weeks", "variant",
-        "emergency_order_point_weeks",
+        "site", "category", "supplier", "external_supplier", "lead_time_days", "review_period_days",
+        "safety_stock_weeks", "variant", "emergency_order_point_weeks",
       ],
       rows: lines.map { line in
         [
-          .text(line.siteCode), .text(line.category), .text(line.supplierCode), .integer(line.leadTimeDays),
-          .integer(line.reviewPeriodDays), .decimal(line.safetyStockWeeks), .text(line.variant),
+          .text(line.siteCode), .text(line.category), Cell(line.supplierCode), Cell(line.externalSupplier),
+          .integer(line.leadTimeDays), .integer(line.reviewPeriodDays), .decimal(line.safetyStockWeeks),
+          .text(line.variant),
           .decimal(line.emergencyOrderPointWeeks),
         ]
       })

@@ -70,7 +70,8 @@ struct KPStockCommand: ParsableCommand {
       CommodityCommand.self, NormCommand.self, SupplyLineCommand.self, ImportCommand.self, SettingsCommand.self,
       ReceiveCommand.self, DispenseCommand.self, AdjustCommand.self, CountCommand.self, TransferCommand.self,
       UndoCommand.self, StockCommand.self, StockCardCommand.self, LedgerCommand.self, ReasonCommand.self,
-      OutreachCommand.self, SizeEstimateCommand.self, ForecastCommand.self, SimulateCommand.self,
+      OutreachCommand.self, SizeEstimateCommand.self, ForecastCommand.self, OrdersCommand.self, WeeklyCommand.self,
+      SimulateCommand.self,
     ])
 }
 

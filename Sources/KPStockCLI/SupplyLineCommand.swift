@@ -17,6 +17,10 @@ struct SupplyLineCommand: ParsableCommand {
     @OptionGroup var output: FormatOption
     @Option(help: "Supplied site code.") var site: String?
     @Option(help: "Supplying site code.") var supplier: String?
+    @Option(
+      name: .customLong("external-supplier"),
+      help: "A supplier outside the programme instead (a county store's national medical store, e.g. KEMSA).")
+    var externalSupplier: String?
     @Option(help: "County code or name of the supplied sites.") var county: String?
     @Option(help: "Commodity category.") var category: String?
 
@@ -44,12 +48,17 @@ struct SupplyLineCommand: ParsableCommand {
       discussion: """
         A new line defaults to weekly forced ordering: lead time 7 days, review 7 days, 1 week safety stock, EOP 1 week.
         Example: kpstock supply-line set --site SAT-KINANGO --category condom --supplier DICE-KWALE --lead-time-days 2
+        Example: kpstock supply-line set --site STORE-KWALE --category condom --external-supplier KEMSA --lead-time-days 28
         """)
 
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Supplied site code.") var site: String
     @Option(help: "condom, lubricant, injecting_equipment, opioid_agonist or overdose_reversal.") var category: String
     @Option(help: "Supplying site code.") var supplier: String?
+    @Option(
+      name: .customLong("external-supplier"),
+      help: "A supplier outside the programme instead (a county store's national medical store, e.g. KEMSA).")
+    var externalSupplier: String?
     @Option(name: .customLong("lead-time-days"), parsing: .unconditional, help: "Days from order to receipt.")
     var leadTimeDays: String?
     @Option(name: .customLong("review-period-days"), parsing: .unconditional, help: "Days between reviews.")
@@ -66,6 +75,7 @@ struct SupplyLineCommand: ParsableCommand {
       values["site"] = site
       values["category"] = category
       values["supplier"] = supplier
+      values["external_supplier"] = externalSupplier
       values["lead_time_days"] = leadTimeDays
       values["review_period_days"] = reviewPeriodDays
       values["safety_stock_weeks"] = safetyStockWeeks

@@ -9,7 +9,7 @@ struct DemoCommandTests {
     let process = KPStockProcess(database: database)
     let outcome = try process.run(["demo"])
     expectSuccess(outcome)
-    #expect(outcome.stdout.hasPrefix("kpstock demo: added 10 sites, 24 supply lines (server "))
+    #expect(outcome.stdout.hasPrefix("kpstock demo: added 10 sites, 29 supply lines (server "))
     #expect(
       outcome.stdout.contains("== Reference data\n47 counties, 7 key populations, 7 commodities, 13 norms in force\n"))
     #expect(outcome.stdout.contains("== Kwale county (002): 10 sites\n"))
@@ -62,7 +62,7 @@ struct DemoCommandTests {
     // The same day's forecast is shown again, not made again.
     #expect(try cli.integer("SELECT count(*)::int FROM forecast_runs") == 1)
     #expect(try cli.integer("SELECT count(*) FROM sites") == 10)
-    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 24)
+    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 29)
     #expect(try cli.integer("SELECT count(*) FROM commodities") == 7)
     #expect(try cli.integer("SELECT count(*) FROM norms") == 13)
   }

@@ -254,8 +254,8 @@ struct ImportCommandTests {
       outcome,
       "nothing imported: loop.csv:3: supplier: this supply line would make a loop (a site would end up supplying itself)"
     )
-    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 24)
-    #expect(try cli.integer("SELECT count(*) FROM supply_lines WHERE category = 'overdose_reversal'") == 3)
+    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 29)
+    #expect(try cli.integer("SELECT count(*) FROM supply_lines WHERE category = 'overdose_reversal'") == 4)
 
     // A row that loops back through the demo network is refused the same way.
     let throughNetwork = try importing(
@@ -356,9 +356,9 @@ struct ImportCommandTests {
     let outcome = try importing("sites", "nokind.csv", "code,name,county\nDICE-LIKONI,Likoni DICE,001\n", with: cli)
     expectRefused(outcome, "nokind.csv:1: missing column 'kind' \(Self.expectedSiteColumns)")
     expectRefused(
-      try importing("supply-lines", "lines.csv", "site,category\nSAT-A,condom\n", with: cli),
-      "lines.csv:1: missing column 'supplier' (expected site,category,supplier,lead_time_days,review_period_days,"
-        + "safety_stock_weeks,variant,emergency_order_point_weeks)")
+      try importing("supply-lines", "lines.csv", "site,supplier\nSAT-A,DICE-KWALE\n", with: cli),
+      "lines.csv:1: missing column 'category' (expected site,category,supplier,external_supplier,lead_time_days,"
+        + "review_period_days,safety_stock_weeks,variant,emergency_order_point_weeks)")
     #expect(try cli.integer("SELECT count(*) FROM sites") == 0)
   }
 

@@ -205,7 +205,8 @@ struct LedgerCommandTests {
 
     let verify = try cli.run("ledger", "verify")
     expectSuccess(verify)
-    #expect(verify.stdout == "ledger consistent: every balance, daily total, transfer and kept week matches its events\n")
+    #expect(
+      verify.stdout == "ledger consistent: every balance, daily total, transfer and kept week matches its events\n")
     #expect(try cli.jsonArray("ledger", "verify").isEmpty)
   }
 

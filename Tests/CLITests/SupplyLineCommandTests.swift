@@ -5,8 +5,8 @@ import Testing
 @Suite("kpstock supply-line")
 struct SupplyLineCommandTests {
   static let columns = [
-    "site", "category", "supplier", "lead_time_days", "review_period_days", "safety_stock_weeks", "variant",
-    "emergency_order_point_weeks",
+    "site", "category", "supplier", "external_supplier", "lead_time_days", "review_period_days", "safety_stock_weeks",
+    "variant", "emergency_order_point_weeks",
   ]
 
   static let loopMessage = "--supplier: this supply line would make a loop (a site would end up supplying itself)"
@@ -19,7 +19,7 @@ struct SupplyLineCommandTests {
     expectSuccess(outcome)
     #expect(outcome.outputLines.first == Self.columns.joined(separator: ","))
     #expect(outcome.outputLines.count == 11)
-    #expect(outcome.outputLines.contains("MAT-KOMBANI,opioid_agonist,STORE-KWALE,14,14,2,standard,1"))
+    #expect(outcome.outputLines.contains("MAT-KOMBANI,opioid_agonist,STORE-KWALE,,14,14,2,standard,1"))
     let sites = Set(outcome.outputLines.dropFirst().map { String($0.prefix { $0 != "," }) })
     #expect(sites == ["DICE-KWALE", "DICE-UKUNDA", "MAT-KOMBANI"])
   }
@@ -29,10 +29,14 @@ struct SupplyLineCommandTests {
     let kinango = try cli.jsonArray("supply-line", "list", "--site", "sat-kinango")
     #expect(Set(kinango.compactMap { $0["category"] as? String }) == ["condom", "lubricant", "injecting_equipment"])
     #expect(Set(kinango.compactMap { $0["supplier"] as? String }) == ["DICE-KWALE"])
-    #expect(try cli.jsonArray("supply-line", "list", "--county", "Kwale").count == 24)
+    #expect(try cli.jsonArray("supply-line", "list", "--county", "Kwale").count == 29)
     #expect(try cli.jsonArray("supply-line", "list", "--county", "001").isEmpty)
     let opioid = try cli.jsonArray("supply-line", "list", "--category", "opioid-agonist")
-    #expect(Set(opioid.compactMap { $0["site"] as? String }) == ["MAT-KOMBANI", "PRISON-KWALE", "HOSP-MSAMBWENI"])
+    #expect(
+      Set(opioid.compactMap { $0["site"] as? String }) == [
+        "STORE-KWALE", "MAT-KOMBANI", "PRISON-KWALE", "HOSP-MSAMBWENI",
+      ])
+    #expect(opioid.first { $0["site"] as? String == "STORE-KWALE" }?["external_supplier"] as? String == "KEMSA")
     let prison = try #require(opioid.first { $0["site"] as? String == "PRISON-KWALE" })
     #expect(prison["safety_stock_weeks"] as? Double == 0.5)
     #expect(prison["lead_time_days"] as? Int == 1)
@@ -78,7 +82,7 @@ struct SupplyLineCommandTests {
     #expect(line["safety_stock_weeks"] as? Double == 2)
     #expect(line["variant"] as? String == "standard")
     #expect(line["emergency_order_point_weeks"] as? Double == 1)
-    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 24)
+    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 29)
   }
 
   @Test func changingTheSupplierMovesTheLine() throws {
@@ -108,8 +112,10 @@ struct SupplyLineCommandTests {
     expectRefused(
       try cli.run("supply-line", "set", "--site", "STORE-KWALE", "--category", "condom", "--supplier", "SAT-MSAMBWENI"),
       Self.loopMessage)
-    #expect(try cli.integer("SELECT count(*) FROM supply_lines WHERE site_code = 'STORE-KWALE'") == 0)
-    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 24)
+    #expect(
+      try cli.integer("SELECT count(*) FROM supply_lines WHERE site_code = 'STORE-KWALE' AND supplier_code IS NOT NULL")
+        == 0)
+    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 29)
   }
 
   @Test func anExistingLineRedirectedIntoALoopKeepsItsSupplier() throws {
@@ -125,11 +131,16 @@ struct SupplyLineCommandTests {
 
   @Test func theSameSitesMaySupplyEachOtherInDifferentCategories() throws {
     let cli = try CLI(demo: true)
-    // DICE-UKUNDA gets condoms from the store; the store may still get something else from the DICE.
+    // DICE-UKUNDA gets condoms from the store; the store may still get something else from the DICE (instead of
+    // from KEMSA, its external supplier).
     let outcome = try cli.run(
       "supply-line", "set", "--site", "STORE-KWALE", "--category", "opioid_agonist", "--supplier", "DICE-UKUNDA")
     expectSuccess(outcome)
-    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 25)
+    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 29)
+    #expect(
+      try cli.text(
+        "SELECT coalesce(external_supplier, 'none') FROM supply_lines WHERE site_code = 'STORE-KWALE' AND category = 'opioid_agonist'"
+      ) == "none")
   }
 
   @Test func aSiteCannotSupplyItself() throws {
@@ -145,8 +156,9 @@ struct SupplyLineCommandTests {
   @Test func aNewLineWithoutASupplierIsRefused() throws {
     let cli = try CLI(demo: true)
     expectRefused(
-      try cli.run("supply-line", "set", "--site", "PRISON-KWALE", "--category", "lubricant"), "--supplier: is required")
-    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 24)
+      try cli.run("supply-line", "set", "--site", "PRISON-KWALE", "--category", "lubricant"),
+      "--supplier: is required (a supplying site, or an external supplier)")
+    #expect(try cli.integer("SELECT count(*) FROM supply_lines") == 29)
   }
 
   @Test func badParametersAreRefusedNamingTheFlag() throws {

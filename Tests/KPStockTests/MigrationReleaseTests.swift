@@ -25,6 +25,7 @@ struct MigrationReleaseTests {
     "0012_rollup_by_day": "bfab2f77319d99c0a71619f1d84c6085c8b8d6932da89f9801c59ab2bbb2086c",
     "0013_rollup_day_summaries": "812e2de39b00751b1d3a1bd5920b7b3c7b15a2f859bd49642bf2067639ed72cb",
     "0014_stock_weeks": "ad7b47fd094266ab90fc60c8b0e8928e275a3dfa0763560e1f198a60cf1d7085",
+    "0015_orders": "97f7f4c1afc3b78f8dac31f060914d4d7a7f7ed666988c4e72fcb83ad2ffb7f7",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

@@ -21,7 +21,7 @@ struct SeedTests {
     let store = try TestDatabase.fresh().store()
     let first = try Seeds.loadKwaleDemo(store)
     #expect(first.added["sites"] == 10)
-    #expect(first.added["supply_lines"] == 24)
+    #expect(first.added["supply_lines"] == 29)
     let again = try Demo.load(store)
     #expect(again.total == 0)
     let sites: Int = try store.query("SELECT count(*) AS n FROM sites")[0].decode("n")

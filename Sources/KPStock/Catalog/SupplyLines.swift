@@ -5,7 +5,11 @@ import Postgres
 public struct SupplyLine: Sendable, Equatable {
   public var siteCode: String
   public var category: String
-  public var supplierCode: String
+  /// The supplying site, or nil when the supplier is outside the programme (`externalSupplier`).
+  public var supplierCode: String?
+  /// The national medical store (KEMSA in Kenya) or another supplier outside the programme: a county store's orders
+  /// to it are requisitions.
+  public var externalSupplier: String? = nil
   public var leadTimeDays: Int
   public var reviewPeriodDays: Int
   public var safetyStockWeeks: Decimal
@@ -15,9 +19,11 @@ public struct SupplyLine: Sendable, Equatable {
 }
 
 public enum SupplyLineInput {
-  public static let requiredColumns = ["site", "category", "supplier"]
+  public static let requiredColumns = ["site", "category"]
+  /// A line names a supplying site or an external supplier, not both.
   public static let optionalColumns = [
-    "lead_time_days", "review_period_days", "safety_stock_weeks", "variant", "emergency_order_point_weeks",
+    "supplier", "external_supplier", "lead_time_days", "review_period_days", "safety_stock_weeks", "variant",
+    "emergency_order_point_weeks",
   ]
   public static let variants = ["forced", "standard", "continuous"]
 
@@ -36,10 +42,23 @@ public enum SupplyLineInput {
     let category = try input.required("category", current: existing?.category) { text throws(FieldError) in
       try reference.category(text, field: "category")
     }
-    let supplier = try input.required("supplier", current: existing?.supplierCode) { text throws(FieldError) in
+    let supplier = try input.optional("supplier", current: existing?.supplierCode) { text throws(FieldError) in
       try reference.sites.resolve(text, field: "supplier")
     }
-    guard supplier != site else {
+    let external = try input.optional("external_supplier", current: existing?.externalSupplier) {
+      text throws(FieldError) in
+      try FieldParsing.requiredText(text, field: "external_supplier", maxLength: 100)
+    }
+    // A supplier of one kind given replaces one of the other kind.
+    func given(_ column: String) -> Bool {
+      !(input[column] ?? "").trimmingCharacters(in: .whitespaces).isEmpty
+    }
+    let suppliers: (site: String?, external: String?) =
+      given("supplier") ? (supplier, nil) : given("external_supplier") ? (nil, external) : (supplier, external)
+    guard suppliers.site != nil || suppliers.external != nil else {
+      throw FieldError(field: "supplier", problem: "is required (a supplying site, or an external supplier)")
+    }
+    guard suppliers.site != site else {
       throw FieldError(field: "supplier", problem: "\(site) cannot supply itself")
     }
     func days(_ column: String, _ current: Int?, _ fallback: Int, lowest: Int) throws(FieldError) -> Int {
@@ -53,7 +72,7 @@ public enum SupplyLineInput {
       } ?? fallback
     }
     return SupplyLine(
-      siteCode: site, category: category, supplierCode: supplier,
+      siteCode: site, category: category, supplierCode: suppliers.site, externalSupplier: suppliers.external,
       leadTimeDays: try days("lead_time_days", existing?.leadTimeDays, defaults.leadTimeDays, lowest: 0),
       reviewPeriodDays: try days(
         "review_period_days", existing?.reviewPeriodDays, defaults.reviewPeriodDays, lowest: 1),
@@ -113,7 +132,8 @@ public enum SupplyLineCatalog {
   static func decode(_ row: Row) throws -> SupplyLine {
     SupplyLine(
       siteCode: try row.decode("site_code"), category: try row.decode("category"),
-      supplierCode: try row.decode("supplier_code"), leadTimeDays: try row.decode("lead_time_days"),
+      supplierCode: try row.decode("supplier_code"), externalSupplier: try row.decode("external_supplier"),
+      leadTimeDays: try row.decode("lead_time_days"),
       reviewPeriodDays: try row.decode("review_period_days"), safetyStockWeeks: try row.decode("safety_stock_weeks"),
       variant: try row.decode("variant"), emergencyOrderPointWeeks: try row.decode("emergency_order_point_weeks"))
   }
@@ -121,8 +141,8 @@ public enum SupplyLineCatalog {
   static let table = CatalogTable(
     name: "supply_lines", key: ["site_code", "category"],
     columns: [
-      "site_code", "category", "supplier_code", "lead_time_days", "review_period_days", "safety_stock_weeks",
-      "variant", "emergency_order_point_weeks",
+      "site_code", "category", "supplier_code", "external_supplier", "lead_time_days", "review_period_days",
+      "safety_stock_weeks", "variant", "emergency_order_point_weeks",
     ])
 
   /// Saves the line for (site, category).
@@ -131,7 +151,8 @@ public enum SupplyLineCatalog {
     try table.save(
       connection,
       values: """
-        \(line.siteCode), \(line.category), \(line.supplierCode), \(line.leadTimeDays), \(line.reviewPeriodDays),
+        \(line.siteCode), \(line.category), \(line.supplierCode), \(line.externalSupplier), \(line.leadTimeDays),
+        \(line.reviewPeriodDays),
         \(line.safetyStockWeeks), \(line.variant), \(line.emergencyOrderPointWeeks)
         """,
       existing: existing)

@@ -74,6 +74,18 @@ public enum Demo {
     return try existing ?? Forecast.run(store, county: forecastCounty)
   }
 
+  /// The orders of the demo's forecast run: generated once (a second demo the same day shows the same drafts), with
+  /// the run's warnings.
+  public static func orders(_ store: Store, run: Int64) throws -> ([Order], [OrderLine], [OrderWarning]) {
+    var orders = try Orders.list(store, OrderFilter(run: run)).filter { $0.status != "cancelled" }
+    var warnings = try Orders.warnings(store, run: run)
+    if orders.isEmpty {
+      (orders, warnings) = try Orders.generate(store, run: run)
+    }
+    let lines = try Orders.lines(store, run: run).filter { $0.status != "cancelled" }
+    return (orders, lines, warnings)
+  }
+
   public static func tour(_ store: Store) throws -> Tour {
     try store.run { try tour($0) }
   }

@@ -209,6 +209,8 @@ public struct LedgerRefusal: Error, Sendable, Equatable, CustomStringConvertible
     case keyReused = "KP003"
     case historyBroken = "KP004"
     case forbidden = "KP005"
+    /// A record is not in the state the change needs (an order already approved, dispatched, …).
+    case wrongState = "KP006"
   }
 
   public var rule: Rule

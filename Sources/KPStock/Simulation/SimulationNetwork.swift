@@ -91,7 +91,9 @@ struct SimulationNetwork {
       children: [[[Int]]](repeating: [[Int]](repeating: [], count: commodities.count), count: sites.count),
       depth: [[Int]](repeating: [Int](repeating: 0, count: commodities.count), count: sites.count))
     for line in try SupplyLineCatalog.list(connection) {
-      guard let site = siteIndex[line.siteCode], let supplier = siteIndex[line.supplierCode] else { continue }
+      guard let site = siteIndex[line.siteCode], let supplier = line.supplierCode.flatMap({ siteIndex[$0] }) else {
+        continue
+      }
       let lead = Double(line.leadTimeDays) / 7
       let review = Double(line.reviewPeriodDays) / 7
       let safety = NSDecimalNumber(decimal: line.safetyStockWeeks).doubleValue

@@ -39,7 +39,14 @@ struct DemoCommandTests {
     // The coming week's forecast for Kwale, and how to read one line of it step by step.
     #expect(outcome.stdout.contains("\n== Forecast of the coming week, "))
     #expect(outcome.stdout.contains(", county 002: 43 lines, "))
-    #expect(outcome.stdout.contains("\nNext: kpstock forecast explain 1 --site DICE-UKUNDA --commodity MALE-CONDOM\n"))
+    #expect(outcome.stdout.contains("\n      kpstock forecast explain 1 --site DICE-UKUNDA --commodity MALE-CONDOM\n"))
+    // Its draft orders: what to send where, what needs attention (methadone's need is unknown until the register),
+    // and how to read one order line.
+    #expect(outcome.stdout.contains("\n== Orders for the coming week, from forecast run 1\n7 draft orders:\n"))
+    #expect(outcome.stdout.contains("  PRISON-KWALE METHADONE: unknown need: no order computed\n"))
+    #expect(outcome.stdout.contains("\nNext: kpstock orders explain 6 --commodity MALE-CONDOM\n"))
+    let orders = try process.run(["orders", "list", "--status", "draft", "--format", "csv"])
+    #expect(orders.outputLines.count == 8)
     // The outreach each week's dispensing followed: every week but the one still running, for every population.
     let reach = try process.run(["outreach", "list", "--site", "DICE-UKUNDA", "--format", "csv"])
     #expect(reach.outputLines.count > 50)

@@ -17,7 +17,7 @@ struct OrdersCommand: ParsableCommand {
       Dispatch.self, Receive.self, Cancel.self,
     ])
 
-  static let flags = FlagNames(renamed: ["ORDER": "ORDER"])
+  static let flags = FlagNames(renamed: ["order": "ORDER"])
 
   struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -218,21 +218,22 @@ struct OrdersCommand: ParsableCommand {
 
     func run() throws {
       let store = try database.open()
-      try OrdersCommand.flags.check {
-        let rejections = try reject.map { text throws(FieldError) -> OrderRejection in
-          let parts = text.split(separator: "=", maxSplits: 1)
-          let rest = parts.count == 2 ? parts[1].split(separator: ":", maxSplits: 1) : []
-          guard parts.count == 2, let first = rest.first else {
-            throw FieldError(field: "reject", problem: "'\(text)' is not COMMODITY=UNITS:REASON")
+      try FlagNames(renamed: ["order": "ORDER", "rejected": "--reject", "reason": "--reject", "commodity": "--reject"])
+        .check {
+          let rejections = try reject.map { text throws(FieldError) -> OrderRejection in
+            let parts = text.split(separator: "=", maxSplits: 1)
+            let rest = parts.count == 2 ? parts[1].split(separator: ":", maxSplits: 1) : []
+            guard parts.count == 2, let first = rest.first else {
+              throw FieldError(field: "reject", problem: "'\(text)' is not COMMODITY=UNITS:REASON")
+            }
+            let units = try FieldParsing.integer(String(first), field: "reject", range: 0...Int(Int32.max))
+            return OrderRejection(
+              commodity: parts[0].trimmingCharacters(in: .whitespaces).uppercased(), units: Int64(units),
+              reason: rest.count == 2 ? String(rest[1]).trimmingCharacters(in: .whitespaces) : nil)
           }
-          let units = try FieldParsing.integer(String(first), field: "reject", range: 0...Int(Int32.max))
-          return OrderRejection(
-            commodity: parts[0].trimmingCharacters(in: .whitespaces).uppercased(), units: Int64(units),
-            reason: rest.count == 2 ? String(rest[1]).trimmingCharacters(in: .whitespaces) : nil)
+          let day = try date.map { text throws(FieldError) in try FieldParsing.date(text, field: "date") }
+          try Orders.receive(store, order, rejections: rejections, date: day)
         }
-        let day = try date.map { text throws(FieldError) in try FieldParsing.date(text, field: "date") }
-        try Orders.receive(store, order, rejections: rejections, date: day)
-      }
       Console.output("order \(order) received\n")
     }
   }

@@ -86,7 +86,7 @@ SET jit = off AS $$
 DECLARE
   v_today date := programme_today();
   v_group record;
-  v_available bigint;
+  v_depth integer;
   v_sites text[];
   v_requested integer[];
   v_granted integer[];
@@ -97,7 +97,6 @@ DECLARE
   v_best integer;
   v_best_key numeric;
   v_key numeric;
-  v_shortfall bigint;
   v_orders integer;
 BEGIN
   IF NOT EXISTS (SELECT FROM forecast_runs WHERE id = p_run) THEN
@@ -150,39 +149,63 @@ BEGIN
   WHERE variant = 'forced' OR emergency OR 7 * position <= min7;
   ANALYZE og_lines;
 
-  -- Each supplier (a site) and commodity asked for anything, deepest first.
-  FOR v_group IN
-    SELECT l.supplier_code, l.commodity_code, l.category, l.pack_size, coalesce(d.depth, 0) AS depth
-    FROM og_lines l LEFT JOIN supply_line_depths d ON d.site_code = l.supplier_code AND d.category = l.category
+  -- What each supplier (a site) can give of each commodity: usable on hand, less approved orders it has not
+  -- dispatched, less its own min for its own dispensing (its own need, not its echelon need).
+  CREATE TEMP TABLE og_supply ON COMMIT DROP AS
+  WITH suppliers AS (
+    SELECT DISTINCT l.supplier_code, l.commodity_code, l.category, l.pack_size FROM og_lines l
     WHERE l.supplier_code IS NOT NULL
-    GROUP BY l.supplier_code, l.commodity_code, l.category, l.pack_size, d.depth
-    HAVING sum(l.requested_packs) > 0
-    ORDER BY coalesce(d.depth, 0) DESC, l.supplier_code, l.commodity_code
-  LOOP
-    -- What the supplier can give: usable on hand, less approved orders it has not dispatched, less its own min.
-    SELECT greatest(0, coalesce(max(p.usable_on_hand), 0)
-      - coalesce((SELECT sum(ol.units) FROM orders o JOIN order_lines ol ON ol.order_id = o.id
-          WHERE o.supplier_code = v_group.supplier_code AND o.status = 'approved'
-            AND ol.commodity_code = v_group.commodity_code), 0)
-      - coalesce((SELECT ceil(own.min7 * own.own_need / nullif(own.need, 0) / 7) FROM og_lines own
-          WHERE own.site_code = v_group.supplier_code AND own.commodity_code = v_group.commodity_code), 0))::bigint
-    INTO v_available
-    FROM order_stock_positions(v_today, ARRAY[v_group.supplier_code]) p
-    WHERE p.commodity_code = v_group.commodity_code;
+  )
+  SELECT s.supplier_code, s.commodity_code, s.pack_size, coalesce(d.depth, 0) AS depth,
+    greatest(0, coalesce(p.usable_on_hand, 0) - coalesce(p.promised, 0)
+      - coalesce(ceil(own.min7 * own.own_need / nullif(own.need, 0) / 7), 0))::bigint AS available,
+    0::bigint AS asked
+  FROM suppliers s
+  LEFT JOIN supply_line_depths d ON d.site_code = s.supplier_code AND d.category = s.category
+  LEFT JOIN og_lines own ON own.site_code = s.supplier_code AND own.commodity_code = s.commodity_code
+  LEFT JOIN (
+    SELECT p.site_code, p.commodity_code, p.usable_on_hand, o.promised
+    FROM order_stock_positions(v_today, ARRAY(SELECT DISTINCT supplier_code FROM og_lines
+      WHERE supplier_code IS NOT NULL)) p
+    LEFT JOIN (
+      SELECT o.supplier_code, ol.commodity_code, sum(ol.units) AS promised
+      FROM orders o JOIN order_lines ol ON ol.order_id = o.id
+      WHERE o.status = 'approved' AND o.supplier_code IS NOT NULL GROUP BY 1, 2
+    ) o ON o.supplier_code = p.site_code AND o.commodity_code = p.commodity_code
+  ) p ON p.site_code = s.supplier_code AND p.commodity_code = s.commodity_code;
+  CREATE INDEX ON og_lines (supplier_code, commodity_code);
+  CREATE INDEX ON og_lines (site_code, commodity_code);
+  ANALYZE og_lines;
+  ANALYZE og_supply;
 
-    SELECT array_agg(l.site_code ORDER BY l.site_code), array_agg(l.requested_packs ORDER BY l.site_code),
-      array_agg(l.position ORDER BY l.site_code), array_agg(l.need ORDER BY l.site_code),
-      array_agg(l.emergency ORDER BY l.site_code)
-    INTO v_sites, v_requested, v_positions, v_needs, v_emergency
-    FROM og_lines l
-    WHERE l.supplier_code = v_group.supplier_code AND l.commodity_code = v_group.commodity_code
-      AND l.requested_packs > 0;
+  -- Suppliers deepest first, a depth at a time: those with enough give every line what it asks, all at once; a
+  -- short one shares its whole packs line by line below; then what every supplier of the depth fell short of goes up
+  -- with its own order.
+  FOR v_depth IN SELECT DISTINCT depth FROM og_supply ORDER BY depth DESC LOOP
+    -- What the lines ask of each supplier of this depth (the deeper ones' shortfalls are in by now).
+    UPDATE og_supply s SET asked = t.asked
+    FROM (SELECT supplier_code, commodity_code, sum(requested_packs::bigint * pack_size) AS asked FROM og_lines
+      GROUP BY 1, 2) t
+    WHERE s.depth = v_depth AND t.supplier_code = s.supplier_code AND t.commodity_code = s.commodity_code;
+    UPDATE og_lines l SET packs = l.requested_packs, units = l.requested_packs::bigint * l.pack_size
+    FROM og_supply s
+    WHERE s.depth = v_depth AND l.supplier_code = s.supplier_code AND l.commodity_code = s.commodity_code
+      AND s.available >= s.asked;
 
-    IF (SELECT sum(r)::bigint FROM unnest(v_requested) r) * v_group.pack_size <= v_available THEN
-      v_granted := v_requested;
-    ELSE
+    FOR v_group IN
+      SELECT s.supplier_code, s.commodity_code, s.pack_size, s.available FROM og_supply s
+      WHERE s.depth = v_depth AND s.available < s.asked
+      ORDER BY s.supplier_code, s.commodity_code
+    LOOP
+      SELECT array_agg(l.site_code ORDER BY l.site_code), array_agg(l.requested_packs ORDER BY l.site_code),
+        array_agg(l.position ORDER BY l.site_code), array_agg(l.need ORDER BY l.site_code),
+        array_agg(l.emergency ORDER BY l.site_code)
+      INTO v_sites, v_requested, v_positions, v_needs, v_emergency
+      FROM og_lines l
+      WHERE l.supplier_code = v_group.supplier_code AND l.commodity_code = v_group.commodity_code
+        AND l.requested_packs > 0;
       v_granted := array_fill(0, ARRAY[cardinality(v_sites)]);
-      v_packs_left := v_available / v_group.pack_size;
+      v_packs_left := v_group.available / v_group.pack_size;
       WHILE v_packs_left > 0 LOOP
         v_best := NULL;
         FOR v_index IN 1..cardinality(v_sites) LOOP
@@ -201,21 +224,24 @@ BEGIN
         v_granted[v_best] := v_granted[v_best] + 1;
         v_packs_left := v_packs_left - 1;
       END LOOP;
-    END IF;
-
-    UPDATE og_lines l SET packs = g.packs, units = g.packs::bigint * l.pack_size
-    FROM unnest(v_sites, v_granted) g (site_code, packs)
-    WHERE l.site_code = g.site_code AND l.supplier_code = v_group.supplier_code
-      AND l.commodity_code = v_group.commodity_code;
+      UPDATE og_lines l SET packs = g.packs, units = g.packs::bigint * l.pack_size
+      FROM unnest(v_sites, v_granted) g (site_code, packs)
+      WHERE l.site_code = g.site_code AND l.supplier_code = v_group.supplier_code
+        AND l.commodity_code = v_group.commodity_code;
+    END LOOP;
 
     -- The shortfall goes up with the supplier's own order (when a line supplies it; else it stays recorded).
-    v_shortfall := (SELECT sum((r - g)::bigint) FROM unnest(v_requested, v_granted) x (r, g)) * v_group.pack_size;
-    IF v_shortfall > 0 THEN
-      UPDATE og_lines own SET rolled_up_units = own.rolled_up_units + v_shortfall,
-        requested_packs = order_packs(own.raw_units + own.rolled_up_units + v_shortfall, own.pack_size,
-          own.pack_rounding_threshold, own.packs_may_round_to_zero)
-      WHERE own.site_code = v_group.supplier_code AND own.commodity_code = v_group.commodity_code;
-    END IF;
+    UPDATE og_lines own SET rolled_up_units = own.rolled_up_units + x.shortfall,
+      requested_packs = order_packs((own.raw_units + own.rolled_up_units + x.shortfall)::bigint, own.pack_size,
+        own.pack_rounding_threshold, own.packs_may_round_to_zero)
+    FROM (
+      SELECT l.supplier_code, l.commodity_code, sum((l.requested_packs - l.packs)::bigint * l.pack_size) AS shortfall
+      FROM og_lines l JOIN og_supply s ON s.supplier_code = l.supplier_code AND s.commodity_code = l.commodity_code
+      WHERE s.depth = v_depth
+      GROUP BY 1, 2
+      HAVING sum(l.requested_packs - l.packs) > 0
+    ) x
+    WHERE own.site_code = x.supplier_code AND own.commodity_code = x.commodity_code;
   END LOOP;
 
   -- External suppliers give what is asked.
@@ -249,7 +275,7 @@ BEGIN
   FROM made m;
   GET DIAGNOSTICS v_orders = ROW_COUNT;
 
-  DROP TABLE og_lines;
+  DROP TABLE og_lines, og_supply;
   RETURN v_orders;
 END $$;
 

@@ -1,10 +1,11 @@
-// The weekly forecast's speed on the national profile (1,000 sites), as the issue asks it: a national
+// The weekly forecast's and orders' speed on the national profile (1,000 sites), as the issues ask it: a national
 // `kpstock forecast run` of the coming week, timed next to a baseline measured in the same run on the same server (a
 // plain aggregate over the same 16 weeks of rollups: units dispensed per site, commodity and week), on a history of
 // N weeks and on one of 2N weeks, with the peak memory of the kpstock process that runs the forecast.
 // Two kinds of run are timed: the first on a history (no week kept yet: every card's 16 weeks computed and kept),
 // and the weekly one, as a logistics officer's Monday finds it — last week's run kept every closed week but the one
-// that has closed since, which this run computes and keeps.
+// that has closed since, which this run computes and keeps. Then the orders of the latest run (`kpstock orders
+// generate`) next to a plain join of the run's lines with the balances, and `kpstock weekly` (forecast and orders).
 // Run: swift build -c release --product kpstock && swift run -c release ForecastBenchmark [--weeks 52] [--runs 3]
 // Results and the command are recorded in docs/benchmarks.md.
 
@@ -62,9 +63,14 @@ func childrenPeakMegabytes() -> Double {
 
 /// One `kpstock forecast run` as a person runs it: its own process, connecting, forecasting and printing.
 func forecastRun(kpstock: String, conninfo: String) throws -> Double {
+  try kpstockRun(kpstock: kpstock, ["forecast", "run", "--database-url", conninfo])
+}
+
+/// One kpstock command in its own process, timed from start to exit.
+func kpstockRun(kpstock: String, _ arguments: [String]) throws -> Double {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: kpstock)
-  process.arguments = ["forecast", "run", "--database-url", conninfo]
+  process.arguments = arguments
   let output = Pipe()
   process.standardOutput = output
   process.standardError = output
@@ -75,7 +81,8 @@ func forecastRun(kpstock: String, conninfo: String) throws -> Double {
     process.waitUntilExit()
   }
   guard process.terminationStatus == 0 else {
-    throw BenchmarkError("kpstock forecast run failed: \(String(decoding: text, as: UTF8.self))")
+    throw BenchmarkError(
+      "kpstock \(arguments.prefix(2).joined(separator: " ")) failed: \(String(decoding: text, as: UTF8.self))")
   }
   return elapsed
 }
@@ -101,6 +108,18 @@ func plainAggregate(_ connection: Connection) throws -> Double {
 /// Forgets the latest week kept, as if it had closed since the last run.
 func forgetLatestKeptWeek(_ connection: Connection) throws {
   try connection.execute("DELETE FROM stock_weeks WHERE week = (SELECT max(week) FROM stock_weeks)")
+}
+
+/// The orders' baseline: the run's lines joined with the balances of their sites, summed.
+func plainJoin(_ connection: Connection, run: Int64) throws -> Double {
+  try seconds {
+    _ = try connection.query(
+      """
+      SELECT count(*), sum(b.on_hand) FROM forecast_lines f
+      JOIN stock_balances b ON b.site_code = f.site_code AND b.commodity_code = f.commodity_code
+      WHERE f.run_id = \(run)
+      """)
+  }
 }
 
 struct Measured {
@@ -159,6 +178,23 @@ func run() throws {
       try forgetLatestKeptWeek(store.connection)
       forecasts.append(try forecastRun(kpstock: kpstock, conninfo: conninfo))
     }
+    // Orders from the latest run, alternating with their baseline; then Monday's one command, twice.
+    let run: Int64 = try store.connection.query("SELECT max(id) AS id FROM forecast_runs")[0].decode("id")
+    var generations: [Double] = []
+    var joins: [Double] = []
+    for _ in 0..<settings.runs {
+      joins.append(try plainJoin(store.connection, run: run))
+      generations.append(
+        try kpstockRun(kpstock: kpstock, ["orders", "generate", "--run", "\(run)", "--database-url", conninfo]))
+    }
+    let orders: Int = Int(
+      try store.connection.query(
+        "SELECT count(*)::bigint AS n FROM orders WHERE run_id = \(run) AND status = 'draft'")[0].decode("n") as Int64)
+    var weeklies: [Double] = []
+    for _ in 0..<2 {
+      try forgetLatestKeptWeek(store.connection)
+      weeklies.append(try kpstockRun(kpstock: kpstock, ["weekly", "--database-url", conninfo]))
+    }
     let lines: Int = Int(
       try store.connection.query(
         "SELECT count(*)::bigint AS n FROM forecast_lines WHERE run_id = (SELECT max(id) FROM forecast_runs)")[0]
@@ -178,8 +214,24 @@ func run() throws {
         baselines.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
     print(
       String(
-        format: "   ratio weekly run / aggregate    %6.1f×   weekly run ≤ 5 s: %@; first run ≤ 5 s: %@\n",
+        format: "   ratio weekly run / aggregate    %6.1f×   weekly run ≤ 5 s: %@; first run ≤ 5 s: %@",
         result.forecast / result.baseline, result.forecast <= 5 ? "met" : "missed", first <= 5 ? "met" : "missed"))
+    print(
+      String(
+        format: "   orders generate (%d orders)        %6.2f s  (runs: %@)", orders, median(generations),
+        generations.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+    print(
+      String(
+        format: "   plain join of lines and balances  %6.2f s  (runs: %@)", median(joins),
+        joins.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+    print(
+      String(
+        format: "   ratio orders / join              %6.1f×   orders ≤ 3 s: %@", median(generations) / median(joins),
+        median(generations) <= 3 ? "met" : "missed"))
+    print(
+      String(
+        format: "   kpstock weekly (forecast + orders) %6.2f s  (runs: %@)   weekly ≤ 10 s: %@\n", median(weeklies),
+        weeklies.map { String(format: "%.2f", $0) }.joined(separator: ", "), median(weeklies) <= 10 ? "met" : "missed"))
   }
   let change = (measured[1].forecast - measured[0].forecast) / measured[0].forecast
   let baselineChange = (measured[1].baseline - measured[0].baseline) / measured[0].baseline

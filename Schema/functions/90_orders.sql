@@ -173,8 +173,8 @@ BEGIN
       WHERE o.status = 'approved' AND o.supplier_code IS NOT NULL GROUP BY 1, 2
     ) o ON o.supplier_code = p.site_code AND o.commodity_code = p.commodity_code
   ) p ON p.site_code = s.supplier_code AND p.commodity_code = s.commodity_code;
-  CREATE INDEX ON og_lines (supplier_code, commodity_code);
-  CREATE INDEX ON og_lines (site_code, commodity_code);
+  CREATE INDEX ON pg_temp.og_lines (supplier_code, commodity_code);
+  CREATE INDEX ON pg_temp.og_lines (site_code, commodity_code);
   ANALYZE og_lines;
   ANALYZE og_supply;
 

@@ -92,6 +92,15 @@ struct OrdersCommandTests {
     expectSuccess(try cli.run("ledger", "verify"))
   }
 
+  @Test func checkRunsTheRuleForOneSiteAgainstTheWeeksLatestRun() throws {
+    let (cli, _) = try weekly()
+    let check = try cli.run("orders", "check", "--site", "dice-ukunda")
+    expectSuccess(check)
+    #expect(check.stdout.hasPrefix("1 draft order:\n"))
+    #expect(try cli.integer("SELECT count(*) FROM orders WHERE site_code = 'DICE-UKUNDA' AND status = 'draft'") == 1)
+    #expect(try cli.integer("SELECT count(*) FROM orders WHERE status = 'draft'") == 7)
+  }
+
   @Test func badOrderArgumentsAreRefusedNamingTheField() throws {
     let (cli, _) = try weekly()
     expectRefused(try cli.run("orders", "approve", "999"), "ORDER: no order 999")

@@ -97,6 +97,11 @@ struct OrderGenerationTests {
     let kwale = try #require(try line(run, site: "DICE-KWALE"))
     #expect(kwale.emergency)
     #expect((kwale.rawUnits, kwale.units) == (5500, 5472))
+    // Continuous review orders as standard does (and `orders check` runs it for one site after any issue).
+    try store.execute("UPDATE supply_lines SET variant = 'continuous' WHERE site_code IN ('DICE-UKUNDA', 'DICE-KWALE')")
+    _ = try Orders.generate(store, run: run, site: "DICE-UKUNDA")
+    #expect(try line(run, site: "DICE-UKUNDA") == nil)
+    #expect(try line(run, site: "DICE-KWALE")?.emergency == true)
     try store.execute("UPDATE supply_lines SET variant = 'forced' WHERE site_code = 'DICE-UKUNDA'")
     _ = try Orders.generate(store, run: run)
     #expect(try line(run, site: "DICE-UKUNDA").map(\.rawUnits) == 1000)

@@ -15,10 +15,7 @@ struct OrderGenerationTests {
   /// of safety stock, EOP 1 week, forced; the satellites from their DICE: lead 2 days, review 7, 1 week), on Monday
   /// 2026-11-30.
   init() throws {
-    database = try TestDatabase.fresh()
-    store = try openAsKPStock(database)
-    try Seeds.loadKwaleDemo(store)
-    try store.execute("SET kpstock.today = '2026-11-30'")
+    (database, store) = try kwaleOrderDatabase()
   }
 
   private func receive(
@@ -32,21 +29,8 @@ struct OrderGenerationTests {
         date: CalendarDate(day)))
   }
 
-  /// A forecast run of week 2026-W49 whose lines have these echelon needs (nil: unknown) and own needs.
   private func run(_ needs: [(site: String, commodity: String, need: Int64?, own: Int64?)]) throws -> Int64 {
-    let id: Int64 = try store.query(
-      "INSERT INTO forecast_runs (week, settings, made_on) VALUES ('2026-11-30', '{}', '2026-11-30') RETURNING id"
-    )[0].decode("id")
-    for line in needs {
-      try store.execute(
-        """
-        INSERT INTO forecast_lines (run_id, site_code, commodity_code, method, need, own_need, supplied_need, flags,
-          dispensed, stocked_out_days, unclosed_days, adjusted, backtest_outreach, backtest_consumption, backtest_naive)
-        VALUES (\(id), \(line.site), \(line.commodity), 'max', \(line.need), \(line.own),
-          \((line.need ?? 0) - (line.own ?? 0)), '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')
-        """)
-    }
-    return id
+    try forecastRun(store, needs: needs)
   }
 
   private func line(_ run: Int64, site: String, commodity: String = "MALE-CONDOM") throws -> OrderLine? {

@@ -14,10 +14,7 @@ struct OrderLifecycleTests {
 
   /// DICE-UKUNDA needs 2,277 condoms a week and holds none; STORE-KWALE holds three lots.
   init() throws {
-    database = try TestDatabase.fresh()
-    store = try openAsKPStock(database)
-    try Seeds.loadKwaleDemo(store)
-    try store.execute("SET kpstock.today = '2026-11-30'")
+    (database, store) = try kwaleOrderDatabase()
     for (lot, quantity, expiry) in [
       ("LATE", 5000, "2028-06-30"), ("EARLY", 2000, "2027-09-30"), ("GONE", 3000, "2026-12-05"),
     ] {
@@ -27,18 +24,8 @@ struct OrderLifecycleTests {
           site: "STORE-KWALE", commodity: "MALE-CONDOM", lot: lot, expiry: CalendarDate(expiry),
           quantity: Int64(quantity), date: CalendarDate("2026-11-30")))
     }
-    run = try store.query(
-      "INSERT INTO forecast_runs (week, settings, made_on) VALUES ('2026-11-30', '{}', '2026-11-30') RETURNING id"
-    )[0].decode("id")
-    for (site, need) in [("DICE-UKUNDA", 2277), ("STORE-KWALE", 2277)] {
-      try store.execute(
-        """
-        INSERT INTO forecast_lines (run_id, site_code, commodity_code, method, need, own_need, supplied_need, flags,
-          dispensed, stocked_out_days, unclosed_days, adjusted, backtest_outreach, backtest_consumption, backtest_naive)
-        VALUES (\(run), \(site), 'MALE-CONDOM', 'max', \(need), \(site == "STORE-KWALE" ? 0 : need),
-          \(site == "STORE-KWALE" ? need : 0), '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')
-        """)
-    }
+    run = try forecastRun(
+      store, needs: [("DICE-UKUNDA", "MALE-CONDOM", 2277, 2277), ("STORE-KWALE", "MALE-CONDOM", 2277, 0)])
   }
 
   private func ukundaOrder() throws -> Order {
@@ -125,25 +112,10 @@ struct OrderLifecycleTests {
   /// Two people approve the same order at once: the second waits for the first, then is told it is approved.
   @Test func twoPeopleApprovingOneOrderAtOnce() throws {
     let order = try ukundaOrder()
-    let first = try openAsKPStock(database)
-    try first.execute("SET kpstock.today = '2026-11-30'")
-    try first.execute("BEGIN")
-    try first.execute("SELECT order_approve(\(order.id))")
-    let database = self.database
-    let second = ThreadOutcome { () throws -> String in
-      let store = try openAsKPStock(database)
-      try store.execute("SET kpstock.today = '2026-11-30'")
-      do {
-        try Orders.approve(store, order.id)
-        return "approved"
-      } catch let refusal as LedgerRefusal {
-        return "\(refusal.rule) \(refusal.problem)"
-      }
+    let outcome = try secondSessionOutcome(database, while: "SELECT order_approve(\(order.id))") { store in
+      try Orders.approve(store, order.id)
     }
-    try database.waitUntilASessionWaitsOnALock()
-    try first.execute("COMMIT")
-    let outcome = try #require(second.wait(seconds: 30), "the second approval did not finish")
-    #expect(try outcome.get().hasPrefix("wrongState order \(order.id) is approved (approved by "))
+    #expect(outcome.hasPrefix("wrongState order \(order.id) is approved (approved by "))
     #expect(try Orders.changes(store, order: order.id).filter { $0.change == "approved" }.count == 1)
   }
 
@@ -151,25 +123,10 @@ struct OrderLifecycleTests {
   @Test func twoPeopleDispatchingOneOrderAtOnce() throws {
     let order = try ukundaOrder()
     try Orders.approve(store, order.id)
-    let first = try openAsKPStock(database)
-    try first.execute("SET kpstock.today = '2026-11-30'")
-    try first.execute("BEGIN")
-    try first.execute("SELECT order_dispatch(\(order.id))")
-    let database = self.database
-    let second = ThreadOutcome { () throws -> String in
-      let store = try openAsKPStock(database)
-      try store.execute("SET kpstock.today = '2026-11-30'")
-      do {
-        try Orders.dispatch(store, order.id)
-        return "dispatched"
-      } catch let refusal as LedgerRefusal {
-        return "\(refusal.rule)"
-      }
+    let outcome = try secondSessionOutcome(database, while: "SELECT order_dispatch(\(order.id))") { store in
+      try Orders.dispatch(store, order.id)
     }
-    try database.waitUntilASessionWaitsOnALock()
-    try first.execute("COMMIT")
-    let outcome = try #require(second.wait(seconds: 30), "the second dispatch did not finish")
-    #expect(try outcome.get() == "wrongState")
+    #expect(outcome.hasPrefix("wrongState order \(order.id) is dispatched (dispatched by "))
     #expect(try onHand("STORE-KWALE") == 10000 - 6768)
   }
 }

@@ -107,18 +107,26 @@ BEGIN
   -- One generation of a run at a time: the second waits, then replaces the first one's drafts.
   PERFORM pg_advisory_xact_lock(hashtext('kpstock.orders_generate'), hashtext(p_run::text));
 
+  -- The run's drafts, and the drafts of earlier runs for a destination and supplier the run serves (approving
+  -- both would order twice), are replaced.
   WITH replaced AS (
-    UPDATE orders SET status = 'cancelled'
-    WHERE run_id = p_run AND status = 'draft' AND (p_site IS NULL OR site_code = p_site) RETURNING id
+    UPDATE orders o SET status = 'cancelled'
+    WHERE o.status = 'draft' AND (p_site IS NULL OR o.site_code = p_site)
+      AND (o.run_id = p_run OR (o.run_id < p_run AND EXISTS (
+        SELECT FROM forecast_lines f JOIN commodities c ON c.code = f.commodity_code
+        JOIN supply_lines s ON s.site_code = f.site_code AND s.category = c.category
+        WHERE f.run_id = p_run AND f.site_code = o.site_code
+          AND coalesce(s.supplier_code, s.external_supplier) = coalesce(o.supplier_code, o.external_supplier))))
+    RETURNING o.id, o.run_id
   )
   INSERT INTO order_changes (order_id, change, detail)
-  SELECT id, 'cancelled', jsonb_build_object('reason', 'replaced by a new generation of the run') FROM replaced;
+  SELECT id, 'cancelled', jsonb_build_object('reason', format('replaced by a new generation of run %s', p_run))
+  FROM replaced;
   DELETE FROM order_warnings WHERE run_id = p_run AND (p_site IS NULL OR site_code = p_site);
 
   -- Every line of the run that a supply line serves, with its levels as exact numerators over 7 (weeks are days / 7).
   CREATE TEMP TABLE og_lines ON COMMIT DROP AS
-  SELECT f.site_code, f.commodity_code, c.category, f.need, coalesce(f.own_need, 0) AS own_need,
-    s.supplier_code, s.external_supplier, s.variant, s.lead_time_days, s.review_period_days,
+  SELECT f.site_code, f.commodity_code, c.category, f.need, s.supplier_code, s.external_supplier, s.variant, s.lead_time_days, s.review_period_days,
     c.pack_size, c.pack_rounding_threshold, c.packs_may_round_to_zero,
     (s.lead_time_days + 7 * s.safety_stock_weeks) * f.need AS min7,
     (s.lead_time_days + 7 * s.safety_stock_weeks + s.review_period_days) * f.need AS max7,
@@ -126,7 +134,7 @@ BEGIN
     coalesce(p.usable_on_hand, 0) AS usable_on_hand, coalesce(p.unusable_on_hand, 0) AS unusable_on_hand,
     coalesce(p.in_transit, 0) AS in_transit, coalesce(p.on_order, 0) AS on_order,
     coalesce(p.usable_on_hand, 0) + coalesce(p.in_transit, 0) + coalesce(p.on_order, 0) AS position,
-    0::bigint AS raw_units, 0::bigint AS rolled_up_units, false AS emergency, 0 AS requested_packs,
+    0::bigint AS raw_units, 0::bigint AS rolled_up_units, false AS emergency, false AS by_rule, 0 AS requested_packs,
     0 AS packs, 0::bigint AS units
   FROM forecast_lines f
   JOIN commodities c ON c.code = f.commodity_code
@@ -143,8 +151,8 @@ BEGIN
 
   UPDATE og_lines SET emergency = 7 * position < eop7,
     raw_units = greatest(0, ceil((max7 - 7 * position) / 7))::bigint;
-  -- Only lines the variant orders (or an emergency) ask for anything.
-  UPDATE og_lines SET requested_packs = order_packs(raw_units, pack_size, pack_rounding_threshold,
+  -- Only lines the variant orders (or an emergency) ask for max − position.
+  UPDATE og_lines SET by_rule = true, requested_packs = order_packs(raw_units, pack_size, pack_rounding_threshold,
     packs_may_round_to_zero)
   WHERE variant = 'forced' OR emergency OR 7 * position <= min7;
   ANALYZE og_lines;
@@ -158,11 +166,16 @@ BEGIN
   )
   SELECT s.supplier_code, s.commodity_code, s.pack_size, coalesce(d.depth, 0) AS depth,
     greatest(0, coalesce(p.usable_on_hand, 0) - coalesce(p.promised, 0)
-      - coalesce(ceil(own.min7 * own.own_need / nullif(own.need, 0) / 7), 0))::bigint AS available,
+      - coalesce(ceil(own.min7 / 7), 0))::bigint AS available,
     0::bigint AS asked
   FROM suppliers s
   LEFT JOIN supply_line_depths d ON d.site_code = s.supplier_code AND d.category = s.category
-  LEFT JOIN og_lines own ON own.site_code = s.supplier_code AND own.commodity_code = s.commodity_code
+  LEFT JOIN (
+    SELECT f.site_code, f.commodity_code, (l.lead_time_days + 7 * l.safety_stock_weeks) * f.own_need AS min7
+    FROM forecast_lines f JOIN commodities c ON c.code = f.commodity_code
+    JOIN supply_lines l ON l.site_code = f.site_code AND l.category = c.category
+    WHERE f.run_id = p_run
+  ) own ON own.site_code = s.supplier_code AND own.commodity_code = s.commodity_code
   LEFT JOIN (
     SELECT p.site_code, p.commodity_code, p.usable_on_hand, o.promised
     FROM order_stock_positions(v_today, ARRAY(SELECT DISTINCT supplier_code FROM og_lines
@@ -232,7 +245,8 @@ BEGIN
 
     -- The shortfall goes up with the supplier's own order (when a line supplies it; else it stays recorded).
     UPDATE og_lines own SET rolled_up_units = own.rolled_up_units + x.shortfall,
-      requested_packs = order_packs((own.raw_units + own.rolled_up_units + x.shortfall)::bigint, own.pack_size,
+      requested_packs = order_packs((CASE WHEN own.by_rule THEN own.raw_units ELSE 0 END + own.rolled_up_units
+        + x.shortfall)::bigint, own.pack_size,
         own.pack_rounding_threshold, own.packs_may_round_to_zero)
     FROM (
       SELECT l.supplier_code, l.commodity_code, sum((l.requested_packs - l.packs)::bigint * l.pack_size) AS shortfall
@@ -317,6 +331,8 @@ BEGIN
   IF v_order.supplier_code IS NULL THEN
     RETURN;
   END IF;
+  -- Orders of one supplier are picked one at a time: each sees what the ones before it took.
+  PERFORM pg_advisory_xact_lock(hashtext('kpstock.order_pick'), hashtext(v_order.supplier_code));
   CREATE TEMP TABLE op_free ON COMMIT DROP AS
   WITH lines AS (
     SELECT l.commodity_code, l.units, l.need, l.position, c.pack_size,
@@ -424,21 +440,23 @@ BEGIN
     PERFORM ledger_refuse('order', format('order %s is a requisition to %s: record its delivery as a receipt',
       p_order, v_order.external_supplier));
   END IF;
+  IF NOT EXISTS (SELECT FROM order_line_lots WHERE order_id = p_order) THEN
+    PERFORM ledger_refuse('order', format('order %s has nothing picked to dispatch', p_order));
+  END IF;
+  CREATE TEMP TABLE od_picks ON COMMIT DROP AS
+  SELECT k.commodity_code, k.lot_code, k.units, row_number() OVER (ORDER BY k.commodity_code, k.lot_code)::integer
+    AS req
+  FROM order_line_lots k WHERE k.order_id = p_order;
   SELECT jsonb_agg(jsonb_build_object('req', k.req, 'kind', 'dispatch',
       'key', format('order-%s-%s-%s', p_order, k.commodity_code, k.lot_code), 'site', v_order.supplier_code,
       'to', v_order.site_code, 'commodity', k.commodity_code, 'lot', nullif(k.lot_code, ''), 'qty', k.units,
       'date', p_day) ORDER BY k.req)
-  INTO v_requests
-  FROM (SELECT k.*, row_number() OVER (ORDER BY k.commodity_code, k.lot_code)::integer AS req
-    FROM order_line_lots k WHERE k.order_id = p_order) k;
-  IF v_requests IS NULL THEN
-    PERFORM ledger_refuse('order', format('order %s has nothing picked to dispatch', p_order));
-  END IF;
+  INTO v_requests FROM od_picks k;
   UPDATE order_line_lots k SET transfer_id = b.transfer_id
   FROM (SELECT DISTINCT b.req, b.transfer_id FROM ledger_post(v_requests) b) b
-  JOIN (SELECT k.commodity_code, k.lot_code, row_number() OVER (ORDER BY k.commodity_code, k.lot_code)::integer AS req
-    FROM order_line_lots k WHERE k.order_id = p_order) r ON r.req = b.req
+  JOIN od_picks r ON r.req = b.req
   WHERE k.order_id = p_order AND k.commodity_code = r.commodity_code AND k.lot_code = r.lot_code;
+  DROP TABLE od_picks;
   UPDATE orders SET status = 'dispatched' WHERE id = p_order;
   INSERT INTO order_changes (order_id, change, detail)
   VALUES (p_order, 'dispatched', jsonb_build_object('transfers',
@@ -465,6 +483,9 @@ BEGIN
         ARRAY['rejected', format('%s: must be between 0 and the %s dispatched', r.commodity, l.units)]
       WHEN r.rejected > 0 AND nullif(btrim(r.reason), '') IS NULL THEN
         ARRAY['reason', format('%s: a rejection needs a reason', r.commodity)]
+      WHEN r.rejected > 0 AND NOT EXISTS (SELECT FROM stock_reasons sr WHERE sr.code = r.reason
+          AND sr.direction <> 'in') THEN
+        ARRAY['reason', format('%s: %s is not a reason for writing stock off', r.commodity, r.reason)]
       WHEN r.rejected = 0 AND r.reason IS NOT NULL THEN
         ARRAY['reason', format('%s: give a reason only with a rejected quantity', r.commodity)]
       WHEN count(*) OVER (PARTITION BY r.commodity) > 1 THEN ARRAY['commodity', format('%s is named twice', r.commodity)]
@@ -498,8 +519,12 @@ BEGIN
           AS rejected
       FROM order_line_lots k JOIN order_lines l ON l.order_id = k.order_id AND l.commodity_code = k.commodity_code
       WHERE k.order_id = p_order
-    ) k;
-    PERFORM FROM ledger_post(v_requests);
+    ) k
+    -- A transfer already received by hand (kpstock transfer receive) is not received twice.
+    WHERE EXISTS (SELECT FROM transfers t WHERE t.id = k.transfer_id AND t.status = 'in_transit');
+    IF v_requests IS NOT NULL THEN
+      PERFORM FROM ledger_post(v_requests);
+    END IF;
   END IF;
   UPDATE orders SET status = 'received' WHERE id = p_order;
   INSERT INTO order_changes (order_id, change, detail)

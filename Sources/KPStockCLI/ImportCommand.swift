@@ -59,7 +59,7 @@ struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "supply-lines",
       abstract:
-        "Import supply lines: site,category,supplier[,lead_time_days,review_period_days,safety_stock_weeks,variant,emergency_order_point_weeks]."
+        "Import supply lines: site,category and supplier or external_supplier[,lead_time_days,review_period_days,safety_stock_weeks,variant,emergency_order_point_weeks]."
     )
     @OptionGroup var options: FileOptions
     func run() throws { try options.run(.supplyLines) }

@@ -46,11 +46,11 @@ struct OrdersCommand: ParsableCommand {
 
     func run() throws {
       let store = try database.open()
-      guard let run = try Orders.latestRun(store) else {
-        throw KPStockError(
-          .badInput, "no forecast run for the coming week: run kpstock forecast run (or kpstock weekly)")
-      }
       let site = self.site.trimmingCharacters(in: .whitespaces).uppercased()
+      guard let run = try Orders.latestRun(store, site: site) else {
+        throw KPStockError(
+          .badInput, "--site: no forecast run of the coming week covers \(site): run kpstock weekly (or forecast run)")
+      }
       let (orders, warnings) = try OrdersCommand.flags.check { try Orders.generate(store, run: run, site: site) }
       let lines = try Orders.lines(store, run: run).filter { $0.status == "draft" && $0.siteCode == site }
       Console.output(

@@ -85,6 +85,9 @@ struct OrdersCommandTests {
       try cli.integer(
         "SELECT count(*) FROM transfers t JOIN order_line_lots k ON k.transfer_id = t.id WHERE k.order_id = 6 AND t.status = 'received'"
       ) == 0)
+    expectRefused(
+      try cli.run("orders", "receive", "6", "--reject", "MALE-CONDOM=144:found"),
+      "--reject: MALE-CONDOM: found is not a reason for writing stock off")
     expectSuccess(try cli.run("orders", "receive", "6", "--reject", "MALE-CONDOM=144:damaged"))
     let line = try #require(
       try cli.jsonArray("orders", "show", "6").first { $0["commodity"] as? String == "MALE-CONDOM" })

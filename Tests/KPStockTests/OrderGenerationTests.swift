@@ -169,5 +169,10 @@ struct OrderGenerationTests {
         VALUES (\(run), 'DICE-KWALE', 'STORE-KWALE', '2026-11-30')
         """)
     }
+    // Next week's run replaces this run's remaining draft for DICE-KWALE: approving both would order twice.
+    let next = try self.run([("DICE-KWALE", "MALE-CONDOM", 2000, 2000), ("STORE-KWALE", "MALE-CONDOM", 2000, 0)])
+    _ = try Orders.generate(store, run: next)
+    let open = try Orders.list(store, OrderFilter(site: "DICE-KWALE")).filter { $0.status == "draft" }
+    #expect(open.map(\.runID) == [next])
   }
 }

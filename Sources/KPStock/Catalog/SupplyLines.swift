@@ -53,6 +53,9 @@ public enum SupplyLineInput {
     func given(_ column: String) -> Bool {
       !(input[column] ?? "").trimmingCharacters(in: .whitespaces).isEmpty
     }
+    guard !(given("supplier") && given("external_supplier")) else {
+      throw FieldError(field: "external_supplier", problem: "give a supplying site or an external supplier, not both")
+    }
     let suppliers: (site: String?, external: String?) =
       given("supplier") ? (supplier, nil) : given("external_supplier") ? (nil, external) : (supplier, external)
     guard suppliers.site != nil || suppliers.external != nil else {

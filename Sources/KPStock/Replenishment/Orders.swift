@@ -64,7 +64,6 @@ public struct OrderPick: Sendable, Equatable {
   public var lotCode: String
   public var expiresOn: CalendarDate?
   public var units: Int64
-  public var packs: Decimal
   public var shortDated: Bool
   public var transferID: Int64?
 }
@@ -98,12 +97,16 @@ public struct OrderRejection: Sendable, Equatable {
 }
 
 public struct OrderFilter: Sendable {
+  public var id: Int64?
   public var run: Int64?
   public var site: String?
   public var supplier: String?
   public var status: String?
 
-  public init(run: Int64? = nil, site: String? = nil, supplier: String? = nil, status: String? = nil) {
+  public init(
+    id: Int64? = nil, run: Int64? = nil, site: String? = nil, supplier: String? = nil, status: String? = nil
+  ) {
+    self.id = id
     self.run = run
     self.site = site
     self.supplier = supplier
@@ -130,11 +133,15 @@ public enum Orders {
     }
   }
 
-  /// The latest forecast run of the week that holds `day`'s coming week, if any: the run orders are made from.
-  public static func latestRun(_ store: Store) throws -> Int64? {
+  /// The latest forecast run of the coming week with a line for `site`, if any: the run its orders are made from.
+  public static func latestRun(_ store: Store, site: String) throws -> Int64? {
     try store.run { connection in
       try connection.query(
-        "SELECT max(id) AS id FROM forecast_runs WHERE week = forecast_coming_week()")[0].decode("id")
+        """
+        SELECT max(r.id) AS id FROM forecast_runs r
+        WHERE r.week = forecast_coming_week()
+          AND EXISTS (SELECT FROM forecast_lines f WHERE f.run_id = r.id AND f.site_code = \(site))
+        """)[0].decode("id")
     }
   }
 
@@ -149,7 +156,8 @@ public enum Orders {
         count(l.*)::integer AS lines, (count(*) FILTER (WHERE l.emergency))::integer AS emergency_lines,
         coalesce(sum(l.units), 0)::bigint AS units, coalesce(sum(l.shortfall_units), 0)::bigint AS shortfall
       FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id
-      WHERE (\(filter.run)::bigint IS NULL OR o.run_id = \(filter.run))
+      WHERE (\(filter.id)::bigint IS NULL OR o.id = \(filter.id))
+        AND (\(filter.run)::bigint IS NULL OR o.run_id = \(filter.run))
         AND (\(filter.site)::text IS NULL OR o.site_code = \(filter.site))
         AND (\(filter.supplier)::text IS NULL OR o.supplier_code = \(filter.supplier)
           OR o.external_supplier = \(filter.supplier))
@@ -172,7 +180,7 @@ public enum Orders {
   }
 
   static func existing(_ connection: Connection, _ id: Int64) throws -> Order {
-    guard let order = try list(connection, OrderFilter()).first(where: { $0.id == id }) else {
+    guard let order = try list(connection, OrderFilter(id: id)).first else {
       throw FieldError(field: "order", problem: "no order \(id)")
     }
     return order
@@ -223,16 +231,15 @@ public enum Orders {
       _ = try existing(connection, order)
       return try connection.query(
         """
-        SELECT k.commodity_code, k.lot_code, k.expires_on, k.units, k.units::numeric / c.pack_size AS packs,
-          k.short_dated, k.transfer_id
-        FROM order_line_lots k JOIN commodities c ON c.code = k.commodity_code
+        SELECT k.commodity_code, k.lot_code, k.expires_on, k.units, k.short_dated, k.transfer_id
+        FROM order_line_lots k
         WHERE k.order_id = \(order)
         ORDER BY k.commodity_code, k.expires_on NULLS LAST, k.lot_code
         """
       ).map { row in
         OrderPick(
           commodityCode: try row.decode("commodity_code"), lotCode: try row.decode("lot_code"),
-          expiresOn: try row.decode("expires_on"), units: try row.decode("units"), packs: try row.decode("packs"),
+          expiresOn: try row.decode("expires_on"), units: try row.decode("units"),
           shortDated: try row.decode("short_dated"), transferID: try row.decode("transfer_id"))
       }
     }

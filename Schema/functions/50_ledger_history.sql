@@ -41,21 +41,9 @@ LANGUAGE sql STABLE AS $$
   WHERE day BETWEEN p_from AND p_to ORDER BY site_code, commodity_code, day
 $$;
 
--- Per ISO week: units dispensed and days that closed with no stock. The forecast skips weeks stocked out
--- all seven days (they carry no information about use).
-CREATE OR REPLACE FUNCTION stock_weekly_history(
-  p_from date, p_to date, p_site text DEFAULT NULL, p_commodity text DEFAULT NULL
-) RETURNS TABLE (
-  site_code text, commodity_code text, week_start date, iso_week text, dispensed bigint, stocked_out_days integer,
-  days integer
-) LANGUAGE sql STABLE AS $$
-  SELECT site_code, commodity_code, day - (extract(isodow FROM day)::integer - 1) AS week_start,
-    to_char(min(day), 'IYYY') || 'W' || to_char(min(day), 'FMIW'),
-    sum(dispensed)::bigint, (count(*) FILTER (WHERE closing_on_hand <= 0))::integer, count(*)::integer
-  FROM stock_daily_history(p_from - (extract(isodow FROM p_from)::integer - 1), p_to, p_site, p_commodity)
-  GROUP BY site_code, commodity_code, week_start
-  ORDER BY site_code, commodity_code, week_start
-$$;
+-- Weekly figures per stock card have one definition, stock_weeks (45_stock_weeks.sql): days without usable stock
+-- count a lot's expiry, which a closing balance of zero alone did not.
+DROP FUNCTION IF EXISTS stock_weekly_history(date, date, text, text);
 
 -- Recomputes what the ledger keeps from events and lists every difference, and every event that breaks a rule
 -- ledger_book enforces (so an event written around it, or a balance edited directly, shows); no rows means all is

@@ -355,8 +355,8 @@ struct LedgerTests {
     func week() throws -> (dispensed: Int64, stockedOut: Int32) {
       let row = try store.query(
         """
-        SELECT dispensed, stocked_out_days FROM stock_weekly_history('2026-03-02', '2026-03-08', 'DICE-UKUNDA',
-          'MALE-CONDOM')
+        SELECT dispensed, stocked_out_days FROM stock_weeks('2026-03-02', '2026-03-02', ARRAY['DICE-UKUNDA'])
+        WHERE commodity_code = 'MALE-CONDOM'
         """)[0]
       return (try row.decode("dispensed"), try row.decode("stocked_out_days"))
     }

@@ -56,6 +56,16 @@ LANGUAGE sql STABLE AS $$
     AND o.commodity_code = coalesce(h.commodity_code, t.commodity_code)
 $$;
 
+-- The levels of each supply line in days of the site's weekly need, exact (a level in units is days × need / 7):
+-- min = lead time + safety stock, max = min + review period, emergency order point. The one home of these rules:
+-- orders and the stock-status report read them here.
+CREATE OR REPLACE VIEW supply_line_levels AS
+SELECT s.site_code, s.category, s.supplier_code, s.external_supplier, s.variant, s.lead_time_days,
+  s.review_period_days, s.lead_time_days + 7 * s.safety_stock_weeks AS min_days,
+  s.lead_time_days + 7 * s.safety_stock_weeks + s.review_period_days AS max_days,
+  7 * s.emergency_order_point_weeks AS eop_days
+FROM supply_lines s;
+
 -- How deep each site sits in the supply lines of a category: 1 below a site no line supplies, one more per step
 -- down. A supplier is rationed after every supplier below it, whose shortfall it carries up.
 CREATE OR REPLACE VIEW supply_line_depths AS
@@ -128,9 +138,7 @@ BEGIN
   CREATE TEMP TABLE og_lines ON COMMIT DROP AS
   SELECT f.site_code, f.commodity_code, c.category, f.need, s.supplier_code, s.external_supplier, s.variant, s.lead_time_days, s.review_period_days,
     c.pack_size, c.pack_rounding_threshold, c.packs_may_round_to_zero,
-    (s.lead_time_days + 7 * s.safety_stock_weeks) * f.need AS min7,
-    (s.lead_time_days + 7 * s.safety_stock_weeks + s.review_period_days) * f.need AS max7,
-    7 * s.emergency_order_point_weeks * f.need AS eop7,
+    s.min_days * f.need AS min7, s.max_days * f.need AS max7, s.eop_days * f.need AS eop7,
     coalesce(p.usable_on_hand, 0) AS usable_on_hand, coalesce(p.unusable_on_hand, 0) AS unusable_on_hand,
     coalesce(p.in_transit, 0) AS in_transit, coalesce(p.on_order, 0) AS on_order,
     coalesce(p.usable_on_hand, 0) + coalesce(p.in_transit, 0) + coalesce(p.on_order, 0) AS position,
@@ -138,7 +146,7 @@ BEGIN
     0 AS packs, 0::bigint AS units
   FROM forecast_lines f
   JOIN commodities c ON c.code = f.commodity_code
-  JOIN supply_lines s ON s.site_code = f.site_code AND s.category = c.category
+  JOIN supply_line_levels s ON s.site_code = f.site_code AND s.category = c.category
   LEFT JOIN order_stock_positions(v_today) p ON p.site_code = f.site_code AND p.commodity_code = f.commodity_code
   WHERE f.run_id = p_run AND (p_site IS NULL OR f.site_code = p_site)
     AND NOT EXISTS (SELECT FROM orders o WHERE o.run_id = p_run AND o.site_code = f.site_code
@@ -171,9 +179,9 @@ BEGIN
   FROM suppliers s
   LEFT JOIN supply_line_depths d ON d.site_code = s.supplier_code AND d.category = s.category
   LEFT JOIN (
-    SELECT f.site_code, f.commodity_code, (l.lead_time_days + 7 * l.safety_stock_weeks) * f.own_need AS min7
+    SELECT f.site_code, f.commodity_code, l.min_days * f.own_need AS min7
     FROM forecast_lines f JOIN commodities c ON c.code = f.commodity_code
-    JOIN supply_lines l ON l.site_code = f.site_code AND l.category = c.category
+    JOIN supply_line_levels l ON l.site_code = f.site_code AND l.category = c.category
     WHERE f.run_id = p_run
   ) own ON own.site_code = s.supplier_code AND own.commodity_code = s.commodity_code
   LEFT JOIN (

@@ -1,0 +1,128 @@
+-- County reports (issue: county reports from the command line). Each measure has one definition, shared by every
+-- report and format: weekly dispensed and stocked-out days are stock_weeks (45_stock_weeks.sql), levels are
+-- supply_line_levels (90_orders.sql), need is the latest forecast run's.
+
+-- A reporting period as typed: an ISO week (2026-W47 or 2026W47), a month (2026-11), a quarter (2026-Q4) or a year
+-- (2026), with its first and last day, how kpstock writes it, and how DHIS2 does (2026W47, 202611, 2026Q4, 2026).
+-- A period that has not begun is refused; one that is running ends today for what has happened.
+CREATE OR REPLACE FUNCTION report_period(p_text text, OUT kind text, OUT first_day date, OUT last_day date,
+  OUT label text, OUT dhis2 text) LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  v_text text := upper(btrim(coalesce(p_text, '')));
+BEGIN
+  IF iso_week_start(v_text) IS NOT NULL THEN
+    kind := 'week';
+    first_day := iso_week_start(v_text);
+    last_day := first_day + 6;
+    label := iso_week_label(first_day);
+    dhis2 := to_char(first_day, 'IYYY') || 'W' || extract(week FROM first_day)::integer;
+  ELSIF v_text ~ '^[0-9]{4}-(0[1-9]|1[0-2])$' AND left(v_text, 4)::integer >= 1 THEN
+    kind := 'month';
+    first_day := make_date(left(v_text, 4)::integer, right(v_text, 2)::integer, 1);
+    last_day := (first_day + interval '1 month')::date - 1;
+    label := v_text;
+    dhis2 := replace(v_text, '-', '');
+  ELSIF v_text ~ '^[0-9]{4}-Q[1-4]$' AND left(v_text, 4)::integer >= 1 THEN
+    kind := 'quarter';
+    first_day := make_date(left(v_text, 4)::integer, (right(v_text, 1)::integer - 1) * 3 + 1, 1);
+    last_day := (first_day + interval '3 months')::date - 1;
+    label := v_text;
+    dhis2 := replace(v_text, '-', '');
+  ELSIF v_text ~ '^[0-9]{4}$' AND v_text::integer >= 1 THEN
+    kind := 'year';
+    first_day := make_date(v_text::integer, 1, 1);
+    last_day := make_date(v_text::integer, 12, 31);
+    label := v_text;
+    dhis2 := v_text;
+  ELSE
+    PERFORM ledger_refuse('period', format(
+      '''%s'' is not a period: a week (2026-W47), a month (2026-11), a quarter (2026-Q4) or a year (2026)',
+      btrim(coalesce(p_text, ''))));
+  END IF;
+  IF first_day > programme_today() THEN
+    PERFORM ledger_refuse('period', format('%s has not begun (today is %s)', label, programme_today()));
+  END IF;
+END $$;
+
+-- The sites a report covers: a county's, a site, or (both NULL) every site; only those open at some time between
+-- p_first and p_last. Refuses an unknown county or site, and both at once.
+CREATE OR REPLACE FUNCTION report_sites(p_county char(3), p_site text, p_first date, p_last date)
+RETURNS SETOF text LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF p_county IS NOT NULL AND p_site IS NOT NULL THEN
+    PERFORM ledger_refuse('county', 'give a county or a site, not both');
+  ELSIF p_county IS NOT NULL AND NOT EXISTS (SELECT FROM counties c WHERE c.code = p_county) THEN
+    PERFORM ledger_refuse('county', format('no county %s', p_county));
+  ELSIF p_site IS NOT NULL AND NOT EXISTS (SELECT FROM sites s WHERE s.code = p_site) THEN
+    PERFORM ledger_refuse('site', format('no site %s', p_site));
+  END IF;
+  RETURN QUERY
+  SELECT s.code FROM sites s
+  WHERE (p_county IS NULL OR s.county_code = p_county) AND (p_site IS NULL OR s.code = p_site)
+    AND (s.opened_on IS NULL OR s.opened_on <= p_last) AND (s.closed_on IS NULL OR s.closed_on >= p_first)
+  ORDER BY s.code;
+END $$;
+
+-- Stock status at the close of p_day, per site of p_sites and commodity it holds, has in transit or has a need for:
+-- usable on hand (lots not expired that day), in transit to it, its weekly need in the latest forecast run made by
+-- then that covers it (echelon need: what it holds serves the sites it supplies too), weeks of stock, status, and
+-- what of its usable stock expires within 90 days. Status: 'stocked out' (nothing usable), else against its supply
+-- line's levels (supply_line_levels): 'below EOP', 'below min', 'above max' or 'OK'; 'unknown need' when no run
+-- gives one, 'no levels' for a site no line supplies.
+CREATE OR REPLACE FUNCTION report_stock_status(p_sites text[], p_day date)
+RETURNS TABLE (site_code text, commodity_code text, usable_on_hand bigint, in_transit bigint, need bigint,
+  weeks_of_stock numeric, status text, expiring_90_days bigint)
+LANGUAGE sql STABLE AS $$
+  WITH later AS (
+    -- What each lot changed after p_day: its closing that day is today's balance less this.
+    SELECT d.site_code, d.commodity_code, d.lot_code, sum(d.net_change) AS changed
+    FROM stock_lot_daily d
+    WHERE d.day > p_day AND d.site_code = ANY (p_sites)
+    GROUP BY 1, 2, 3
+  ), held AS (
+    SELECT b.site_code, b.commodity_code,
+      sum(b.on_hand - coalesce(x.changed, 0)) FILTER (WHERE l.expires_on IS NULL OR l.expires_on >= p_day) AS usable,
+      sum(b.on_hand - coalesce(x.changed, 0)) FILTER (WHERE l.expires_on >= p_day AND l.expires_on <= p_day + 90)
+        AS expiring
+    FROM stock_balances b
+    LEFT JOIN later x ON x.site_code = b.site_code AND x.commodity_code = b.commodity_code
+      AND x.lot_code = b.lot_code
+    LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
+    WHERE b.site_code = ANY (p_sites)
+    GROUP BY 1, 2
+  ), travelling AS (
+    SELECT t.to_site_code AS site_code, t.commodity_code, sum(t.quantity) AS quantity
+    FROM transfers t
+    WHERE t.to_site_code = ANY (p_sites) AND t.dispatched_on <= p_day
+      AND (t.status = 'in_transit' OR t.received_on > p_day)
+    GROUP BY 1, 2
+  ), needs AS (
+    SELECT DISTINCT ON (f.site_code, f.commodity_code) f.site_code, f.commodity_code, f.need
+    FROM forecast_lines f JOIN forecast_runs r ON r.id = f.run_id
+    WHERE f.site_code = ANY (p_sites) AND r.made_on <= p_day
+    ORDER BY f.site_code, f.commodity_code, r.id DESC
+  ), keys AS (
+    SELECT site_code, commodity_code FROM held
+    UNION SELECT site_code, commodity_code FROM travelling
+    UNION SELECT site_code, commodity_code FROM needs
+  )
+  SELECT k.site_code, k.commodity_code, coalesce(h.usable, 0)::bigint, coalesce(t.quantity, 0)::bigint, n.need,
+    round(coalesce(h.usable, 0)::numeric / nullif(n.need, 0), 1),
+    CASE
+      WHEN coalesce(h.usable, 0) = 0 THEN 'stocked out'
+      WHEN n.need IS NULL THEN 'unknown need'
+      WHEN v.site_code IS NULL THEN 'no levels'
+      WHEN 7 * h.usable < v.eop_days * n.need THEN 'below EOP'
+      WHEN 7 * h.usable < v.min_days * n.need THEN 'below min'
+      WHEN 7 * h.usable > v.max_days * n.need THEN 'above max'
+      ELSE 'OK'
+    END,
+    coalesce(h.expiring, 0)::bigint
+  FROM keys k
+  JOIN commodities c ON c.code = k.commodity_code
+  LEFT JOIN held h ON h.site_code = k.site_code AND h.commodity_code = k.commodity_code
+  LEFT JOIN travelling t ON t.site_code = k.site_code AND t.commodity_code = k.commodity_code
+  LEFT JOIN needs n ON n.site_code = k.site_code AND n.commodity_code = k.commodity_code
+  LEFT JOIN supply_line_levels v ON v.site_code = k.site_code AND v.category = c.category
+  ORDER BY 1, 2
+$$;

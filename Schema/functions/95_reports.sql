@@ -63,6 +63,33 @@ BEGIN
   ORDER BY s.code;
 END $$;
 
+-- What each lot of the sites of p_sites held at the close of p_day (today's balance less what changed after), with its
+-- expiry (NULL for a commodity without lots); lots holding nothing are left out.
+CREATE OR REPLACE FUNCTION report_lot_closings(p_sites text[], p_day date)
+RETURNS TABLE (site_code text, commodity_code text, lot_code text, expires_on date, closing bigint)
+LANGUAGE sql STABLE AS $$
+  SELECT b.site_code, b.commodity_code, b.lot_code, l.expires_on, (b.on_hand - coalesce(x.changed, 0))::bigint
+  FROM stock_balances b
+  LEFT JOIN (
+    SELECT d.site_code, d.commodity_code, d.lot_code, sum(d.net_change) AS changed
+    FROM stock_lot_daily d
+    WHERE d.day > p_day AND d.site_code = ANY (p_sites)
+    GROUP BY 1, 2, 3
+  ) x ON x.site_code = b.site_code AND x.commodity_code = b.commodity_code AND x.lot_code = b.lot_code
+  LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
+  WHERE b.site_code = ANY (p_sites) AND b.on_hand - coalesce(x.changed, 0) > 0
+$$;
+
+-- Each site's weekly need for each commodity in the latest forecast run made by p_day that covers it (the echelon
+-- need: what a site holds serves the sites it supplies too). The one definition of "need" in every report.
+CREATE OR REPLACE FUNCTION report_needs(p_sites text[], p_day date)
+RETURNS TABLE (site_code text, commodity_code text, need bigint) LANGUAGE sql STABLE AS $$
+  SELECT DISTINCT ON (f.site_code, f.commodity_code) f.site_code, f.commodity_code, f.need
+  FROM forecast_lines f JOIN forecast_runs r ON r.id = f.run_id
+  WHERE f.site_code = ANY (p_sites) AND r.made_on <= p_day
+  ORDER BY f.site_code, f.commodity_code, r.id DESC
+$$;
+
 -- Stock status at the close of p_day, per site of p_sites and commodity it holds, has in transit or has a need for:
 -- usable on hand (lots not expired that day), in transit to it, its weekly need in the latest forecast run made by
 -- then that covers it (echelon need: what it holds serves the sites it supplies too), weeks of stock, status, and
@@ -73,22 +100,11 @@ CREATE OR REPLACE FUNCTION report_stock_status(p_sites text[], p_day date)
 RETURNS TABLE (site_code text, commodity_code text, usable_on_hand bigint, in_transit bigint, need bigint,
   weeks_of_stock numeric, status text, expiring_90_days bigint)
 LANGUAGE sql STABLE AS $$
-  WITH later AS (
-    -- What each lot changed after p_day: its closing that day is today's balance less this.
-    SELECT d.site_code, d.commodity_code, d.lot_code, sum(d.net_change) AS changed
-    FROM stock_lot_daily d
-    WHERE d.day > p_day AND d.site_code = ANY (p_sites)
-    GROUP BY 1, 2, 3
-  ), held AS (
-    SELECT b.site_code, b.commodity_code,
-      sum(b.on_hand - coalesce(x.changed, 0)) FILTER (WHERE l.expires_on IS NULL OR l.expires_on >= p_day) AS usable,
-      sum(b.on_hand - coalesce(x.changed, 0)) FILTER (WHERE l.expires_on >= p_day AND l.expires_on <= p_day + 90)
-        AS expiring
-    FROM stock_balances b
-    LEFT JOIN later x ON x.site_code = b.site_code AND x.commodity_code = b.commodity_code
-      AND x.lot_code = b.lot_code
-    LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
-    WHERE b.site_code = ANY (p_sites)
+  WITH held AS (
+    SELECT c.site_code, c.commodity_code,
+      sum(c.closing) FILTER (WHERE c.expires_on IS NULL OR c.expires_on >= p_day) AS usable,
+      sum(c.closing) FILTER (WHERE c.expires_on >= p_day AND c.expires_on <= p_day + 90) AS expiring
+    FROM report_lot_closings(p_sites, p_day) c
     GROUP BY 1, 2
   ), travelling AS (
     SELECT t.to_site_code AS site_code, t.commodity_code, sum(t.quantity) AS quantity
@@ -97,12 +113,11 @@ LANGUAGE sql STABLE AS $$
       AND (t.status = 'in_transit' OR t.received_on > p_day)
     GROUP BY 1, 2
   ), needs AS (
-    SELECT DISTINCT ON (f.site_code, f.commodity_code) f.site_code, f.commodity_code, f.need
-    FROM forecast_lines f JOIN forecast_runs r ON r.id = f.run_id
-    WHERE f.site_code = ANY (p_sites) AND r.made_on <= p_day
-    ORDER BY f.site_code, f.commodity_code, r.id DESC
+    SELECT * FROM report_needs(p_sites, p_day)
   ), keys AS (
-    SELECT site_code, commodity_code FROM held
+    -- Every card the sites ever booked (a card emptied long ago is stocked out), and what is travelling or needed.
+    SELECT c.site_code, c.commodity_code FROM stock_cards c WHERE c.site_code = ANY (p_sites)
+    UNION SELECT site_code, commodity_code FROM held
     UNION SELECT site_code, commodity_code FROM travelling
     UNION SELECT site_code, commodity_code FROM needs
   )
@@ -125,4 +140,19 @@ LANGUAGE sql STABLE AS $$
   LEFT JOIN needs n ON n.site_code = k.site_code AND n.commodity_code = k.commodity_code
   LEFT JOIN supply_line_levels v ON v.site_code = k.site_code AND v.category = c.category
   ORDER BY 1, 2
+$$;
+
+-- Lots on hand at the close of p_day at the sites of p_sites that expire within p_days of it (or have expired and are
+-- still on the shelf), soonest first: quantity, days left, and the weeks of the site's need they would cover (need as
+-- in report_stock_status).
+CREATE OR REPLACE FUNCTION report_expiry(p_sites text[], p_day date, p_days integer DEFAULT 90)
+RETURNS TABLE (site_code text, commodity_code text, lot_code text, expires_on date, days_left integer,
+  quantity bigint, need bigint, weeks_of_need numeric)
+LANGUAGE sql STABLE AS $$
+  SELECT c.site_code, c.commodity_code, c.lot_code, c.expires_on, c.expires_on - p_day, c.closing, n.need,
+    round(c.closing::numeric / nullif(n.need, 0), 1)
+  FROM report_lot_closings(p_sites, p_day) c
+  LEFT JOIN report_needs(p_sites, p_day) n ON n.site_code = c.site_code AND n.commodity_code = c.commodity_code
+  WHERE c.expires_on <= p_day + p_days
+  ORDER BY c.expires_on, c.site_code, c.commodity_code, c.lot_code
 $$;

@@ -10,7 +10,7 @@ struct ReportCommand: ParsableCommand {
       Scope: --county C, --site S or --national. Periods: an ISO week (2026-W47), a month (2026-11), a quarter \
       (2026-Q4) or a year (2026). Reports never name a client. See docs/reports.md.
       """,
-    subcommands: [StockStatus.self])
+    subcommands: [StockStatus.self, Expiry.self])
 
   /// Which sites a report covers: exactly one of --county, --site and --national.
   struct ScopeOptions: ParsableArguments {
@@ -61,6 +61,45 @@ struct ReportCommand: ParsableCommand {
       } else {
         Console.output(listing.rendered(as: output.format))
       }
+    }
+  }
+}
+
+extension ReportCommand {
+  struct Expiry: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Lots expiring within N days (default 90), or expired and still on the shelf, soonest first.",
+      discussion: "Example: kpstock report expiry --county 002 --days 180 --format csv")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var scopeOptions: ScopeOptions
+    @Option(help: "2026-W47, 2026-11, 2026-Q4 or 2026: taken at its close (default: today).") var period: String?
+    @Option(parsing: .unconditional, help: "Days ahead (default 90).") var days: String = "90"
+    @OptionGroup var output: FormatOption
+
+    func run() throws {
+      let store = try database.open()
+      let scope = try scopeOptions.scope(try ReferenceData.load(store))
+      let (day, lines) = try FlagNames().check {
+        let ahead = try FieldParsing.integer(days, field: "days", range: 0...3660)
+        return try Reports.expiry(store, scope: scope, period: period, days: ahead)
+      }
+      let listing = Listing(
+        columns: [
+          "site", "commodity", "lot", "expires_on", "days_left", "quantity", "weekly_need", "weeks_of_need",
+        ],
+        rows: lines.map { line in
+          [
+            .text(line.siteCode), .text(line.commodityCode), .text(line.lotCode), Cell(line.expiresOn),
+            .integer(line.daysLeft), .integer(Int(line.quantity)), line.need.map { .integer(Int($0)) } ?? .empty,
+            line.weeksOfNeed.map { .decimal($0) } ?? .empty,
+          ]
+        })
+      if output.format == .table {
+        Console.output(
+          "Lots expiring within \(days) days of the close of \(day) (negative days: expired, on the shelf)\n")
+      }
+      Console.output(output.format == .table ? listing.table() : listing.rendered(as: output.format))
     }
   }
 }

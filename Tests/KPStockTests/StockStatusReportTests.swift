@@ -87,6 +87,25 @@ struct StockStatusReportTests {
     #expect(before.filter { $0.usableOnHand > 0 }.map { "\($0.siteCode) \($0.usableOnHand)" } == fromEvents)
   }
 
+  @Test func expiryListsLotsSoonestFirstWithTheWeeksOfNeedTheyCover() throws {
+    for (lot, quantity, expiry) in [
+      ("LATER", 400, "2027-02-10"), ("SOON", 1500, "2026-12-20"), ("FAR", 900, "2028-01-01"),
+    ] {
+      try Ledger.post(
+        store,
+        Receipt(
+          site: "DICE-UKUNDA", commodity: "MALE-CONDOM", lot: lot, expiry: CalendarDate(expiry),
+          quantity: Int64(quantity), date: CalendarDate("2026-11-20")))
+    }
+    _ = try forecastRun(store, needs: [("DICE-UKUNDA", "MALE-CONDOM", 1000, 1000)])
+    let (_, lines) = try Reports.expiry(store, scope: .site("DICE-UKUNDA"))
+    #expect(
+      lines.map { "\($0.lotCode) \($0.daysLeft) \($0.quantity) \($0.weeksOfNeed ?? 0)" } == [
+        "SOON 20 1500 1.5", "LATER 72 400 0.4",
+      ])
+    #expect(try Reports.expiry(store, scope: .site("DICE-UKUNDA"), days: 10).lines.isEmpty)
+  }
+
   @Test func aScopeIsOneOfCountySiteOrNational() throws {
     #expect(throws: LedgerRefusal.self) { try Reports.stockStatus(store, scope: .county("999")) }
     #expect(throws: LedgerRefusal.self) { try Reports.stockStatus(store, scope: .site("NO-SUCH-SITE")) }

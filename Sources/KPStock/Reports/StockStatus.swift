@@ -35,6 +35,20 @@ public struct StockStatusLine: Sendable, Equatable {
   public var expiringWithin90Days: Int64
 }
 
+/// A lot on hand that expires soon, or has expired and is still on the shelf.
+public struct ExpiryLine: Sendable, Equatable {
+  public var siteCode: String
+  public var commodityCode: String
+  public var lotCode: String
+  public var expiresOn: CalendarDate
+  /// Negative once expired.
+  public var daysLeft: Int
+  public var quantity: Int64
+  public var need: Int64?
+  /// The weeks of the site's need the lot would cover.
+  public var weeksOfNeed: Decimal?
+}
+
 /// The county reports, computed by the functions of Schema/functions/95_reports.sql.
 public enum Reports {
   /// The statuses of the stock-status report, worst first, with what each means.
@@ -59,13 +73,40 @@ public enum Reports {
       label: try row.decode("label"), dhis2: try row.decode("dhis2"))
   }
 
+  /// Lots expiring within `days` of the close of the period's last day (today while it runs; nil: today).
+  public static func expiry(_ store: Store, scope: ReportScope, period text: String? = nil, days: Int = 90) throws
+    -> (day: CalendarDate, lines: [ExpiryLine])
+  {
+    try store.run { connection in
+      let day = try reportDay(connection, text)
+      let lines = try connection.query(
+        """
+        SELECT * FROM report_expiry(
+          ARRAY(SELECT report_sites(\(scope.county)::char(3), \(scope.site), \(day), \(day))), \(day), \(days)::integer)
+        """
+      ).map { row in
+        ExpiryLine(
+          siteCode: try row.decode("site_code"), commodityCode: try row.decode("commodity_code"),
+          lotCode: try row.decode("lot_code"), expiresOn: try row.decode("expires_on"),
+          daysLeft: Int(try row.decode("days_left") as Int32), quantity: try row.decode("quantity"),
+          need: try row.decode("need"), weeksOfNeed: try row.decode("weeks_of_need"))
+      }
+      return (day, lines)
+    }
+  }
+
+  /// The day a snapshot report is taken at: the period's last day, or today while it runs (nil: today).
+  static func reportDay(_ connection: Connection, _ text: String?) throws -> CalendarDate {
+    let today = try ProgrammeCalendar.today(connection)
+    return try text.map { text in min(try period(connection, text).lastDay, today) } ?? today
+  }
+
   /// Stock status at the close of the period's last day (today, for a period that is running; nil: today).
   public static func stockStatus(_ store: Store, scope: ReportScope, period text: String? = nil) throws
     -> (day: CalendarDate, lines: [StockStatusLine])
   {
     try store.run { connection in
-      let today = try ProgrammeCalendar.today(connection)
-      let day = try text.map { text in min(try period(connection, text).lastDay, today) } ?? today
+      let day = try reportDay(connection, text)
       let lines = try connection.query(
         """
         SELECT * FROM report_stock_status(

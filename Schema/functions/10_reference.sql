@@ -130,3 +130,16 @@ CREATE OR REPLACE FUNCTION kpstock_session_start() RETURNS TABLE (
     (SELECT string_agg(name || '=' || checksum, E'\n' ORDER BY name COLLATE "C") FROM schema_repeatables),
     EXISTS (SELECT 1 FROM counties) AND set_config('TimeZone', (SELECT time_zone FROM programme_settings), false) <> ''
 $$;
+
+-- The scope a forecast or a report is asked for: a county, a site, or neither (everything). Refuses both at once and
+-- an unknown county or site, naming the field. The one wording of these refusals.
+CREATE OR REPLACE FUNCTION scope_check(p_county char(3), p_site text) RETURNS void LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF p_county IS NOT NULL AND p_site IS NOT NULL THEN
+    PERFORM ledger_refuse('county', 'give a county or a site, not both');
+  ELSIF p_county IS NOT NULL AND NOT EXISTS (SELECT FROM counties c WHERE c.code = p_county) THEN
+    PERFORM ledger_refuse('county', format('no county %s', p_county));
+  ELSIF p_site IS NOT NULL AND NOT EXISTS (SELECT FROM sites s WHERE s.code = p_site) THEN
+    PERFORM ledger_refuse('site', format('no site %s', p_site));
+  END IF;
+END $$;

@@ -10,6 +10,17 @@ SELECT site_code, commodity_code, day, sum(net_change)::bigint AS net_change, su
 FROM stock_lot_daily
 GROUP BY site_code, commodity_code, day;
 
+-- What was on its way to each site (of p_sites; NULL: all) at the close of p_day, per commodity: transfers dispatched
+-- by then and not received by then. The one definition of "in transit", for orders' stock position and reports.
+CREATE OR REPLACE FUNCTION stock_in_transit(p_sites text[], p_day date)
+RETURNS TABLE (site_code text, commodity_code text, quantity bigint) LANGUAGE sql STABLE AS $$
+  SELECT t.to_site_code, t.commodity_code, sum(t.quantity)::bigint
+  FROM transfers t
+  WHERE (p_sites IS NULL OR t.to_site_code = ANY (p_sites)) AND t.dispatched_on <= p_day
+    AND (t.status = 'in_transit' OR t.received_on > p_day)
+  GROUP BY 1, 2
+$$;
+
 -- Closing on-hand per site, commodity and day, and what was dispensed that day, read from the daily rollup
 -- and today's balances. Days without movement carry the previous closing balance.
 CREATE OR REPLACE FUNCTION stock_daily_history(p_from date, p_to date, p_site text DEFAULT NULL, p_commodity text DEFAULT NULL)

@@ -52,13 +52,9 @@ BEGIN
   ELSIF p_week > forecast_coming_week() THEN
     PERFORM ledger_refuse('week', format('%s is after the coming week, %s: its weeks before have not happened yet',
       iso_week_label(p_week), iso_week_label(forecast_coming_week())));
-  ELSIF p_county IS NOT NULL AND p_site IS NOT NULL THEN
-    PERFORM ledger_refuse('county', 'give a county or a site, not both');
-  ELSIF p_county IS NOT NULL AND NOT EXISTS (SELECT FROM counties c WHERE c.code = p_county) THEN
-    PERFORM ledger_refuse('county', format('no county %s', p_county));
-  ELSIF p_site IS NOT NULL AND NOT EXISTS (SELECT FROM sites s WHERE s.code = p_site) THEN
-    PERFORM ledger_refuse('site', format('no site %s', p_site));
-  ELSIF p_site IS NOT NULL AND NOT EXISTS (SELECT FROM sites s WHERE s.code = p_site
+  END IF;
+  PERFORM scope_check(p_county, p_site);
+  IF p_site IS NOT NULL AND NOT EXISTS (SELECT FROM sites s WHERE s.code = p_site
       AND (s.opened_on IS NULL OR s.opened_on <= p_week + 6) AND (s.closed_on IS NULL OR s.closed_on >= p_week)) THEN
     PERFORM ledger_refuse('site', format('%s is not open in %s: nothing to forecast', p_site, iso_week_label(p_week)));
   END IF;

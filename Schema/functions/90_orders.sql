@@ -36,10 +36,7 @@ LANGUAGE sql STABLE AS $$
     WHERE b.on_hand > 0 AND (p_sites IS NULL OR b.site_code = ANY (p_sites))
     GROUP BY b.site_code, b.commodity_code
   ), travelling AS (
-    SELECT t.to_site_code AS site_code, t.commodity_code, sum(t.quantity) AS quantity
-    FROM transfers t
-    WHERE t.status = 'in_transit' AND (p_sites IS NULL OR t.to_site_code = ANY (p_sites))
-    GROUP BY 1, 2
+    SELECT * FROM stock_in_transit(p_sites, p_today)
   ), ordered AS (
     SELECT o.site_code, l.commodity_code, sum(l.units) AS units
     FROM orders o JOIN order_lines l ON l.order_id = o.id

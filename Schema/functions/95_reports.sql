@@ -49,13 +49,7 @@ END $$;
 CREATE OR REPLACE FUNCTION report_sites(p_county char(3), p_site text, p_first date, p_last date)
 RETURNS SETOF text LANGUAGE plpgsql STABLE AS $$
 BEGIN
-  IF p_county IS NOT NULL AND p_site IS NOT NULL THEN
-    PERFORM ledger_refuse('county', 'give a county or a site, not both');
-  ELSIF p_county IS NOT NULL AND NOT EXISTS (SELECT FROM counties c WHERE c.code = p_county) THEN
-    PERFORM ledger_refuse('county', format('no county %s', p_county));
-  ELSIF p_site IS NOT NULL AND NOT EXISTS (SELECT FROM sites s WHERE s.code = p_site) THEN
-    PERFORM ledger_refuse('site', format('no site %s', p_site));
-  END IF;
+  PERFORM scope_check(p_county, p_site);
   RETURN QUERY
   SELECT s.code FROM sites s
   WHERE (p_county IS NULL OR s.county_code = p_county) AND (p_site IS NULL OR s.code = p_site)
@@ -107,11 +101,7 @@ LANGUAGE sql STABLE AS $$
     FROM report_lot_closings(p_sites, p_day) c
     GROUP BY 1, 2
   ), travelling AS (
-    SELECT t.to_site_code AS site_code, t.commodity_code, sum(t.quantity) AS quantity
-    FROM transfers t
-    WHERE t.to_site_code = ANY (p_sites) AND t.dispatched_on <= p_day
-      AND (t.status = 'in_transit' OR t.received_on > p_day)
-    GROUP BY 1, 2
+    SELECT * FROM stock_in_transit(p_sites, p_day)
   ), needs AS (
     SELECT * FROM report_needs(p_sites, p_day)
   ), keys AS (

@@ -27,26 +27,87 @@ WHERE w.week <= stock_weeks_last_keepable()
   AND NOT EXISTS (SELECT FROM stock_weeks_changed c WHERE c.site_code = w.site_code
     AND c.commodity_code = w.commodity_code AND c.day <= w.week + 6);
 
+-- The days each card spent with no usable stock: per card (p_sites[i], p_commodities[i]) from p_firsts[i] through
+-- p_last, the runs of days that closed with none of an unexpired lot (a lot is usable through its expiry day), one
+-- row a run. Days not closed yet (today and after) are not in any run; days before a site opened are. The one
+-- definition of a stocked-out day: stock_weeks counts them per week (the forecast), and the reports count them per
+-- period and take the longest run. Computed from the per-lot daily rollup from the earliest p_firsts on and the
+-- current balances, never from events: each lot holds its closing balance from one movement day to the next, so the
+-- days with usable stock are a union of date ranges.
+CREATE OR REPLACE FUNCTION stock_out_spells(p_sites text[], p_commodities text[], p_firsts date[], p_last date)
+RETURNS TABLE (site_code text, commodity_code text, spell daterange)
+LANGUAGE sql STABLE
+-- The rollup rows are sorted once per lot; in the default 4 MB a national quarter spills to disk.
+SET work_mem = '64MB'
+-- The plan is made without the arguments, so it guesses a few dozen cards; a nested loop probing the rollup's key
+-- card by card, which that guess picks, costs a national run several times the scan by day and hash join.
+SET enable_nestloop = off AS $$
+  WITH cards AS MATERIALIZED (
+    SELECT c.site_code, c.commodity_code, c.first_day
+    FROM unnest(p_sites, p_commodities, p_firsts) c (site_code, commodity_code, first_day)
+    WHERE c.first_day <= p_last
+  ), window_rows AS MATERIALIZED (
+    -- The rollup rows from each card's first day to today, read once, by day (a probe of the rollup per balance would
+    -- visit every lot a site ever held, nearly all of them used up long ago), each with what its lot changed from the
+    -- card's first day through that day, and the lot's next movement day.
+    SELECT d.site_code, d.commodity_code, d.lot_code, d.day, d.net_change,
+      sum(d.net_change) OVER through_day AS changed_through_day, lead(d.day) OVER through_day AS next_day
+    FROM stock_lot_daily d
+    JOIN cards c ON c.site_code = d.site_code AND c.commodity_code = d.commodity_code AND d.day >= c.first_day
+    WHERE d.day >= (SELECT min(first_day) FROM cards)
+    WINDOW through_day AS (PARTITION BY d.site_code, d.commodity_code, d.lot_code ORDER BY d.day)
+  ), opening AS (
+    -- Each lot's balance at the close of the day before its card's first day (today's less what changed since), held
+    -- until its first movement from then on, and the days the lot is usable (through its expiry day).
+    SELECT b.site_code, b.commodity_code, b.lot_code, c.first_day, b.on_hand - coalesce(r.changed, 0) AS closing,
+      r.first_movement, daterange(NULL, l.expires_on, '[]') AS usable
+    FROM stock_balances b
+    JOIN cards c ON c.site_code = b.site_code AND c.commodity_code = b.commodity_code
+    LEFT JOIN (
+      SELECT r.site_code, r.commodity_code, r.lot_code, sum(r.net_change) AS changed, min(r.day) AS first_movement
+      FROM window_rows r GROUP BY 1, 2, 3
+    ) r ON r.site_code = b.site_code AND r.commodity_code = b.commodity_code AND r.lot_code = b.lot_code
+    LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
+  ), held AS (
+    -- The days each lot held stock: from the card's first day to its first movement, and from each movement day to
+    -- the next, at the balance it closed with.
+    SELECT o.site_code, o.commodity_code, daterange(o.first_day, o.first_movement) * o.usable AS days
+    FROM opening o WHERE o.closing > 0
+    UNION ALL
+    SELECT r.site_code, r.commodity_code, daterange(r.day, r.next_day) * o.usable
+    FROM window_rows r JOIN opening o ON o.site_code = r.site_code AND o.commodity_code = r.commodity_code
+      AND o.lot_code = r.lot_code
+    WHERE o.closing + r.changed_through_day > 0
+  ), usable AS (
+    SELECT c.site_code, c.commodity_code, c.first_day, range_agg(h.days) AS days
+    FROM cards c
+    LEFT JOIN held h ON h.site_code = c.site_code AND h.commodity_code = c.commodity_code
+    GROUP BY c.site_code, c.commodity_code, c.first_day
+  )
+  SELECT u.site_code, u.commodity_code, r.spell
+  FROM usable u
+  CROSS JOIN LATERAL (
+    SELECT datemultirange(daterange(u.first_day, least(p_last + 1, (SELECT programme_today())))) AS days
+  ) c
+  CROSS JOIN LATERAL unnest(coalesce(c.days - u.days, c.days)) r (spell)
+  WHERE NOT isempty(r.spell)
+$$;
+
 -- Per site, commodity and ISO week from p_first_week to p_last_week (both Mondays): units dispensed (both channels,
--- net of undone dispenses; not transfers or adjustments) and the days that closed with no usable stock, that is none
--- of an unexpired lot (a lot is usable through its expiry day). In the week that is running, the days not closed yet
--- (today and after) are neither: they are counted apart, as unclosed_days, and what was dispensed today waits for
--- the day to close. Days before a site opened count as days without stock. A site and commodity that never held
--- stock has no rows. p_sites limits the sites read (NULL: all).
+-- net of undone dispenses; not transfers or adjustments) and the days that closed with no usable stock
+-- (stock_out_spells). In the week that is running, the days not closed yet (today and after) are neither: they are
+-- counted apart, as unclosed_days, and what was dispensed today waits for the day to close. A site and commodity
+-- that never held stock has no rows. p_sites limits the sites read (NULL: all).
 --
 -- Each card's weeks are the kept ones (kept = true) up to its first week not validly kept, and computed from there on
--- (p_recompute: all computed, as ledger verify does): from the per-lot daily rollup of those weeks and the current
--- balances, never from events. Each lot holds its closing balance from one movement day to the next, so the days
--- with usable stock are a union of date ranges.
+-- (p_recompute: all computed, as ledger verify does) from the per-lot daily rollup, never from events.
 CREATE OR REPLACE FUNCTION stock_weeks(p_first_week date, p_last_week date, p_sites text[] DEFAULT NULL,
   p_recompute boolean DEFAULT false)
 RETURNS TABLE (site_code text, commodity_code text, week date, dispensed bigint, stocked_out_days integer,
   unclosed_days integer, kept boolean)
 LANGUAGE sql STABLE
--- The computed weeks' rollup rows are sorted once per lot; in the default 4 MB a national quarter spills to disk.
-SET work_mem = '64MB'
--- The plan is made without the arguments, so it guesses a few dozen cards; a nested loop probing the rollup's key
--- card by card, which that guess picks, costs a national run several times the scan by day and hash join.
+-- As in stock_out_spells: a nested loop over the rollup's key, which the plan's guess of a few dozen cards picks,
+-- costs a national run several times a scan by day and a hash join.
 SET enable_nestloop = off AS $$
   WITH kept AS MATERIALIZED (
     -- The kept weeks of the range, each with its place in its card's run of kept weeks from p_first_week.
@@ -66,75 +127,38 @@ SET enable_nestloop = off AS $$
     ) k ON k.site_code = c.site_code AND k.commodity_code = c.commodity_code
     WHERE (p_sites IS NULL OR c.site_code = ANY (p_sites))
       AND p_first_week + 7 * coalesce(k.weeks, 0)::integer <= p_last_week
-  ), window_rows AS MATERIALIZED (
-    -- The rollup rows from each card's first computed week to today, read once, by day (a probe of the rollup per
-    -- balance would visit every lot a site ever held, nearly all of them used up long ago), each with what its lot
-    -- changed from that week's start through that day, and the lot's next movement day.
-    SELECT d.site_code, d.commodity_code, d.lot_code, d.day, d.dispensed, d.net_change,
-      sum(d.net_change) OVER through_day AS changed_through_day, lead(d.day) OVER through_day AS next_day
+  ), given AS (
+    SELECT d.site_code, d.commodity_code, d.day - (extract(isodow FROM d.day)::integer - 1) AS week,
+      sum(d.dispensed)::bigint AS dispensed
     FROM stock_lot_daily d
     JOIN cards c ON c.site_code = d.site_code AND c.commodity_code = d.commodity_code AND d.day >= c.first_week
-    WHERE d.day >= (SELECT min(first_week) FROM cards)
-    WINDOW through_day AS (PARTITION BY d.site_code, d.commodity_code, d.lot_code ORDER BY d.day)
-  ), opening AS (
-    -- Each lot's balance at the close of the day before its card's first computed week (today's less what changed
-    -- since), held until its first movement from then on, and the days the lot is usable (through its expiry day).
-    SELECT b.site_code, b.commodity_code, b.lot_code, c.first_week, b.on_hand - coalesce(r.changed, 0) AS closing,
-      r.first_day, daterange(NULL, l.expires_on, '[]') AS usable
-    FROM stock_balances b
-    JOIN cards c ON c.site_code = b.site_code AND c.commodity_code = b.commodity_code
-    LEFT JOIN (
-      SELECT r.site_code, r.commodity_code, r.lot_code, sum(r.net_change) AS changed, min(r.day) AS first_day
-      FROM window_rows r GROUP BY 1, 2, 3
-    ) r ON r.site_code = b.site_code AND r.commodity_code = b.commodity_code AND r.lot_code = b.lot_code
-    LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
-  ), held AS (
-    -- The days each lot held stock: from the first computed week's start to its first movement, and from each
-    -- movement day to the next, at the balance it closed with.
-    SELECT o.site_code, o.commodity_code, daterange(o.first_week, o.first_day) * o.usable AS days
-    FROM opening o WHERE o.closing > 0
-    UNION ALL
-    SELECT r.site_code, r.commodity_code, daterange(r.day, r.next_day) * o.usable
-    FROM window_rows r JOIN opening o ON o.site_code = r.site_code AND o.commodity_code = r.commodity_code
-      AND o.lot_code = r.lot_code
-    WHERE o.closing + r.changed_through_day > 0
-  ), usable AS (
-    SELECT c.site_code, c.commodity_code, c.first_week, range_agg(h.days) AS days
-    FROM cards c
-    LEFT JOIN held h ON h.site_code = c.site_code AND h.commodity_code = c.commodity_code
-    GROUP BY c.site_code, c.commodity_code, c.first_week
-  ), given AS (
-    SELECT r.site_code, r.commodity_code, r.day - (extract(isodow FROM r.day)::integer - 1) AS week,
-      sum(r.dispensed)::bigint AS dispensed
-    FROM window_rows r WHERE r.day <= p_last_week + 6 AND r.day < (SELECT programme_today())
+    WHERE d.day >= (SELECT min(first_week) FROM cards) AND d.day <= p_last_week + 6
+      AND d.day < (SELECT programme_today())
     GROUP BY 1, 2, 3
-  ), out_days AS (
-    -- Each closed day of the computed weeks with no usable stock, a row a day: few, where a row per site,
-    -- commodity and week intersected with the days held would be many.
-    SELECT u.site_code, u.commodity_code, d.day::date AS day
-    FROM usable u
-    CROSS JOIN LATERAL (
-      SELECT datemultirange(daterange(u.first_week, least(p_last_week + 7, (SELECT programme_today())))) AS days
-    ) c
-    CROSS JOIN LATERAL unnest(coalesce(c.days - u.days, c.days)) r
-    CROSS JOIN LATERAL generate_series(lower(r), upper(r) - 1, interval '1 day') d (day)
   ), out_weeks AS (
-    SELECT o.site_code, o.commodity_code, o.day - (extract(isodow FROM o.day)::integer - 1) AS week,
+    -- Each stocked-out day of the computed weeks, a row a day: few, where a row per site, commodity and week
+    -- intersected with the runs would be many.
+    SELECT o.site_code, o.commodity_code, d.day::date - (extract(isodow FROM d.day)::integer - 1) AS week,
       count(*)::integer AS days
-    FROM out_days o GROUP BY 1, 2, 3
+    FROM stock_out_spells(
+      ARRAY(SELECT site_code FROM cards ORDER BY site_code, commodity_code),
+      ARRAY(SELECT commodity_code FROM cards ORDER BY site_code, commodity_code),
+      ARRAY(SELECT first_week FROM cards ORDER BY site_code, commodity_code), p_last_week + 6) o
+    CROSS JOIN LATERAL generate_series(lower(o.spell), upper(o.spell) - 1, interval '1 day') d (day)
+    GROUP BY 1, 2, 3
   )
   SELECT k.site_code, k.commodity_code, k.week, k.dispensed, k.stocked_out_days, 0, true
   FROM kept k WHERE k.in_prefix
   UNION ALL
-  SELECT u.site_code, u.commodity_code, w.week, coalesce(g.dispensed, 0), coalesce(o.days, 0), 7 - w.closed, false
-  FROM usable u
+  SELECT c.site_code, c.commodity_code, w.week, coalesce(g.dispensed, 0), coalesce(o.days, 0), 7 - w.closed, false
+  FROM cards c
   CROSS JOIN LATERAL (
-    SELECT u.first_week + 7 * i AS week,
-      greatest(0, least(7, (SELECT programme_today()) - (u.first_week + 7 * i))) AS closed
-    FROM generate_series(0, (p_last_week - u.first_week) / 7) i
+    SELECT c.first_week + 7 * i AS week,
+      greatest(0, least(7, (SELECT programme_today()) - (c.first_week + 7 * i))) AS closed
+    FROM generate_series(0, (p_last_week - c.first_week) / 7) i
   ) w
-  LEFT JOIN given g ON g.site_code = u.site_code AND g.commodity_code = u.commodity_code AND g.week = w.week
-  LEFT JOIN out_weeks o ON o.site_code = u.site_code AND o.commodity_code = u.commodity_code AND o.week = w.week
+  LEFT JOIN given g ON g.site_code = c.site_code AND g.commodity_code = c.commodity_code AND g.week = w.week
+  LEFT JOIN out_weeks o ON o.site_code = c.site_code AND o.commodity_code = c.commodity_code AND o.week = w.week
   ORDER BY 1, 2, 3
 $$;
 

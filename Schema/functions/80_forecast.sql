@@ -73,12 +73,14 @@ $$;
 
 -- A week's consumption adjusted for the days that closed with no usable stock (X) and the days that have not closed
 -- yet (U: today and after, in the week that is running): N = ⌈C × 7 / (7 − X − U)⌉. A week with no day that closed
--- with stock carries no information: NULL, not zero use.
+-- with stock carries no information: NULL, not zero use. Reports adjust a period of D days the same way
+-- (p_days = D): ⌈C × D / (D − X − U)⌉.
 DROP FUNCTION IF EXISTS forecast_adjusted_consumption(numeric, integer);
+DROP FUNCTION IF EXISTS forecast_adjusted_consumption(numeric, integer, integer);
 CREATE OR REPLACE FUNCTION forecast_adjusted_consumption(p_dispensed numeric, p_stocked_out_days integer,
-  p_unclosed_days integer DEFAULT 0) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN p_stocked_out_days + p_unclosed_days BETWEEN 0 AND 6
-    THEN ceil(p_dispensed * 7 / (7 - p_stocked_out_days - p_unclosed_days)) END
+  p_unclosed_days integer DEFAULT 0, p_days integer DEFAULT 7) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN p_stocked_out_days + p_unclosed_days BETWEEN 0 AND p_days - 1
+    THEN ceil(p_dispensed * p_days / (p_days - p_stocked_out_days - p_unclosed_days)) END
 $$;
 
 -- The consumption-based need and the naive forecast one week past each window of p_window weeks of adjusted N (NULL:

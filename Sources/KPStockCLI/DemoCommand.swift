@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import KPStock
 
 struct DemoCommand: ParsableCommand {
@@ -9,7 +10,9 @@ struct DemoCommand: ParsableCommand {
       Starts the embedded database (unless --database-url or DATABASE_URL names one), migrates it, loads
       reference data and the Kwale network, simulates 20 weeks of stock history and outreach reports up to today
       (kpstock simulate --profile kwale --weeks 20), prints a tour, forecasts the coming week for Kwale \
-      (kpstock forecast run --county 002) and makes its draft orders (kpstock orders generate). Running it again the \
+      (kpstock forecast run --county 002, after the eight weeks before it as they would have been made) and makes \
+      its draft orders (kpstock orders generate), prints the county report of the last month that ended and writes \
+      it as HTML (kpstock report county --format html). Running it again the \
       same day adds nothing.
       """)
 
@@ -32,6 +35,7 @@ struct DemoCommand: ParsableCommand {
     for section in Self.sections(try Demo.tour(store)) {
       Console.output("== \(section.title)\n\(section.text)\n")
     }
+    try Demo.pastForecasts(store)
     let forecast = try Demo.forecast(store)
     Console.output("== Forecast of the coming week, \(forecast.week), Kwale\n")
     Console.output(ForecastText.summary(forecast, commodities: try Forecast.summary(store, run: forecast.id)) + "\n")
@@ -39,6 +43,15 @@ struct DemoCommand: ParsableCommand {
     let (orders, lines, warnings) = try Demo.orders(store, run: forecast.id)
     Console.output("== Orders for the coming week, from forecast run \(forecast.id)\n")
     Console.output(OrderText.generated(orders, lines: lines, warnings: warnings) + "\n")
+    let county = try Demo.countyReport(store)
+    let window = county.window
+    Console.output("== County report: \(window.scopeTitle), \(window.period.label) (kpstock report county)\n")
+    let shown = ReportText.sections(county).filter { ["stock_status", "coverage", "stockouts"].contains($0.key) }
+    Console.output(try ReportText.render(shown, document: county, format: .table) + "\n")
+    let folder = try Self.reportFolder(database.target)
+    let path = folder + "/kwale-county-\(window.period.label).html"
+    try ReportFile.write(HTMLReport.render(county, generatedOn: window.today), to: path)
+    Console.output("The whole county report (every part, with charts): \(path)\n\n")
     let explained = orders.first { $0.siteCode == "DICE-UKUNDA" }.map { "\($0.id)" } ?? "ORDER"
     Console.output(
       """
@@ -48,12 +61,26 @@ struct DemoCommand: ParsableCommand {
             kpstock supply-line list --supplier STORE-KWALE
             kpstock norm list --commodity MALE-CONDOM
             kpstock outreach list --site DICE-UKUNDA --format csv
+            kpstock report fcdrr --site DICE-UKUNDA --period \(window.period.label)
+            kpstock report consumption --county Kwale --period \(window.period.label) --format dhis2
 
       """)
   }
 }
 
 extension DemoCommand {
+  /// Where the demo writes its HTML report: the embedded cluster's home (reports/), else the current folder.
+  static func reportFolder(_ target: DatabaseTarget) throws -> String {
+    guard case .embedded(let cluster) = target else { return FileManager.default.currentDirectoryPath }
+    let folder = cluster.configuration.home + "/reports"
+    do {
+      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    } catch {
+      throw KPStockError(.operational, "cannot make \(folder): \(error.localizedDescription)")
+    }
+    return folder
+  }
+
   /// The tour as titled sections of text, in the order a newcomer reads them.
   static func sections(_ tour: Demo.Tour) -> [(title: String, text: String)] {
     let siteListing = Listing(

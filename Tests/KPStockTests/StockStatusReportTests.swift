@@ -15,6 +15,15 @@ struct StockStatusReportTests {
     (database, store) = try kwaleOrderDatabase()
   }
 
+  private func stockStatus(_ scope: ReportScope, period: String? = nil) throws -> (CalendarDate, [StockStatusLine]) {
+    let window = try Reports.window(store, scope: scope, period: period, default: .runningMonth)
+    return (window.day, try Reports.stockStatus(store, window))
+  }
+
+  private func expiry(_ scope: ReportScope, days: Int = 90) throws -> [ExpiryLine] {
+    try Reports.expiry(store, try Reports.window(store, scope: scope, period: nil, default: .runningMonth), days: days)
+  }
+
   @Test func periodsAreWeeksMonthsQuartersAndYearsAndAFuturePeriodIsRefused() throws {
     func period(_ text: String) throws -> String {
       let period = try Reports.period(store, text)
@@ -52,7 +61,7 @@ struct StockStatusReportTests {
         ("DICE-UKUNDA", "MALE-CONDOM", 1000, 1000), ("DICE-KWALE", "MALE-CONDOM", 1000, 1000),
         ("SAT-KINANGO", "MALE-CONDOM", 1000, 1000), ("SAT-MATUGA", "MALE-CONDOM", 1000, 1000),
       ])
-    let (day, lines) = try Reports.stockStatus(store, scope: .county("002"))
+    let (day, lines) = try stockStatus(.county("002"))
     #expect(day == CalendarDate("2026-11-30"))
     let condoms = Dictionary(
       lines.filter { $0.commodityCode == "MALE-CONDOM" }.map { ($0.siteCode, $0) }, uniquingKeysWith: { a, _ in a })
@@ -68,7 +77,7 @@ struct StockStatusReportTests {
     #expect(condoms["SAT-MATUGA"]?.status == "above max")
 
     // At the close of week 47, DICE-KWALE's lot had not expired yet, and no run had given a need.
-    let (then, past) = try Reports.stockStatus(store, scope: .county("002"), period: "2026-W47")
+    let (then, past) = try stockStatus(.county("002"), period: "2026-W47")
     #expect(then == CalendarDate("2026-11-22"))
     let before = past.filter { $0.commodityCode == "MALE-CONDOM" }
     #expect(before.first { $0.siteCode == "DICE-KWALE" }?.usableOnHand == 300)
@@ -98,17 +107,21 @@ struct StockStatusReportTests {
           quantity: Int64(quantity), date: CalendarDate("2026-11-20")))
     }
     _ = try forecastRun(store, needs: [("DICE-UKUNDA", "MALE-CONDOM", 1000, 1000)])
-    let (_, lines) = try Reports.expiry(store, scope: .site("DICE-UKUNDA"))
+    let lines = try expiry(.site("DICE-UKUNDA"))
     #expect(
       lines.map { "\($0.lotCode) \($0.daysLeft) \($0.quantity) \($0.weeksOfNeed ?? 0)" } == [
         "SOON 20 1500 1.5", "LATER 72 400 0.4",
       ])
-    #expect(try Reports.expiry(store, scope: .site("DICE-UKUNDA"), days: 10).lines.isEmpty)
+    #expect(try expiry(.site("DICE-UKUNDA"), days: 10).isEmpty)
   }
 
-  @Test func aScopeIsOneOfCountySiteOrNational() throws {
-    #expect(throws: LedgerRefusal.self) { try Reports.stockStatus(store, scope: .county("999")) }
-    #expect(throws: LedgerRefusal.self) { try Reports.stockStatus(store, scope: .site("NO-SUCH-SITE")) }
-    #expect(try Reports.stockStatus(store, scope: .national).lines.isEmpty)
+  @Test func aScopeIsACountyASubCountyASiteOrNational() throws {
+    #expect(throws: LedgerRefusal.self) { try stockStatus(.county("999")) }
+    #expect(throws: LedgerRefusal.self) { try stockStatus(.site("NO-SUCH-SITE")) }
+    #expect(throws: LedgerRefusal.self) { try stockStatus(.subCounty("Nowhere")) }
+    #expect(try stockStatus(.national).1.isEmpty)
+    let matuga = try Reports.window(store, scope: .subCounty("matuga"), period: nil, default: .runningMonth)
+    #expect(matuga.scopeTitle == "Matuga sub-county (002)")
+    #expect(matuga.sites.contains("SAT-MATUGA") && !matuga.sites.contains("DICE-UKUNDA"))
   }
 }

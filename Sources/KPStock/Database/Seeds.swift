@@ -36,6 +36,17 @@ public enum Seeds {
           table, from: try EmbeddedSchema.seedFile("reference/\(file).csv"), into: connection, existing: .keep)
         result.added[file] = summary.inserted
       }
+      result.added["coverage_targets"] = try insertRows(
+        connection, try EmbeddedSchema.seedFile("reference/coverage_targets.csv"),
+        columns: ["commodity", "population", "minimum_per_year", "target_per_year", "source"]
+      ) { row in
+        """
+        INSERT INTO coverage_targets (commodity_code, population_code, minimum_per_year, target_per_year, source)
+        VALUES (\(row["commodity"]), \(row["population"]), \(row["minimum_per_year"])::numeric,
+          \(row["target_per_year"])::numeric, \(row["source"]))
+        ON CONFLICT DO NOTHING
+        """
+      }
       return result
     }
   }
@@ -55,6 +66,18 @@ public enum Seeds {
         let summary = try ReferenceImport.load(
           table, from: try EmbeddedSchema.seedFile("demo/kwale/\(file).csv"), into: connection, existing: .keep)
         result.added[file] = summary.inserted
+      }
+      // Demo figures, so that the coverage report has a denominator; a county replaces them with its own.
+      result.added["size_estimates"] = try insertRows(
+        connection, try EmbeddedSchema.seedFile("demo/kwale/size_estimates.csv"),
+        columns: ["area", "population", "year", "size", "source"]
+      ) { row in
+        """
+        INSERT INTO size_estimates (county_code, population_code, year, size, source)
+        VALUES (\(row["area"]), \(row["population"]), \(row["year"])::integer, \(row["size"])::integer,
+          \(row["source"]))
+        ON CONFLICT DO NOTHING
+        """
       }
       return result
     }

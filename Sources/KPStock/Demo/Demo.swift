@@ -74,6 +74,37 @@ public enum Demo {
     return try existing ?? Forecast.run(store, county: forecastCounty)
   }
 
+  /// Weeks before the coming one that the demo forecasts as a logistics officer would have, each on the Sunday
+  /// before it: the need the reports compare consumption with.
+  static let pastForecastWeeks = 8
+
+  /// The forecasts of the weeks before the coming one, each made as it would have been on the Sunday before the
+  /// week (with that day as the programme's today), from what had happened by then; a week already forecast is left
+  /// alone. Returns how many runs were made.
+  @discardableResult
+  public static func pastForecasts(_ store: Store) throws -> Int {
+    try store.run { connection in
+      let coming: CalendarDate = try connection.query("SELECT forecast_coming_week() AS week")[0].decode("week")
+      var made = 0
+      for back in stride(from: pastForecastWeeks, through: 1, by: -1) {
+        let week = coming.adding(days: -7 * back)
+        if try !Forecast.runs(connection, week: week).filter({ $0.countyCode == forecastCounty }).isEmpty { continue }
+        try connection.transaction { connection in
+          try connection.query("SELECT set_config('kpstock.today', \(week.adding(days: -1).description), true)")
+          try connection.query("SELECT forecast_run(\(week), \(forecastCounty)::char(3))")
+        }
+        made += 1
+      }
+      return made
+    }
+  }
+
+  /// The county report of Kwale for the last month that ended: every part, as `kpstock report county` makes it.
+  public static func countyReport(_ store: Store) throws -> ReportDocument {
+    let window = try Reports.window(store, scope: .county(forecastCounty), period: nil, default: .lastMonth)
+    return try Reports.document(store, window, parts: ReportPart.allCases)
+  }
+
   /// The orders of the demo's forecast run: generated once (a second demo the same day shows the same drafts), with
   /// the run's warnings.
   public static func orders(_ store: Store, run: Int64) throws -> ([Order], [OrderLine], [OrderWarning]) {

@@ -1,0 +1,62 @@
+import Foundation
+import Postgres
+
+/// A part of a report document: each report is one, the county pack is all of them.
+public enum ReportPart: String, Sendable, CaseIterable {
+  case stockStatus = "stock-status"
+  case consumption, coverage, stockouts, expiry, orders, fcdrr
+}
+
+/// What a report shows for one scope and period, read in one snapshot so that its parts agree. Parts not asked for
+/// are empty.
+public struct ReportDocument: Sendable {
+  public var window: ReportWindow
+  public var parts: [ReportPart]
+  public var stockStatus: [StockStatusLine] = []
+  public var expiry: [ExpiryLine] = []
+  /// Days ahead the expiry part looks.
+  public var expiryDays = 90
+  public var consumption: [ConsumptionLine] = []
+  public var weeklyConsumption: [WeeklyConsumption] = []
+  public var coverage: [CoverageLine] = []
+  public var stockouts: [StockoutLine] = []
+  public var orders: [OrderReportLine] = []
+  public var fcdrr: [FCDRRLine] = []
+  public var fcdrrExplanations: [FCDRRExplanation] = []
+
+  /// Whether counts of people from 1 to 4 are withheld.
+  public var suppressed = true
+}
+
+extension Reports {
+  /// Loads the parts of a report. The F-CDRR is monthly: in the county pack of another period it is left out; asked
+  /// for alone, another period is refused.
+  public static func document(
+    _ store: Store, _ window: ReportWindow, parts: [ReportPart], expiryDays: Int = 90, suppress: Bool = true
+  ) throws -> ReportDocument {
+    try store.run { connection in
+      try connection.transaction(isolation: .repeatableRead) { connection in
+        var document = ReportDocument(window: window, parts: parts, expiryDays: expiryDays, suppressed: suppress)
+        for part in parts {
+          switch part {
+          case .stockStatus: document.stockStatus = try stockStatus(connection, window)
+          case .expiry: document.expiry = try expiry(connection, window, days: expiryDays)
+          case .consumption:
+            document.consumption = try consumption(connection, window)
+            document.weeklyConsumption = try weeklyConsumption(connection, window)
+          case .coverage: document.coverage = try coverage(connection, window, suppress: suppress)
+          case .stockouts: document.stockouts = try stockouts(connection, window)
+          case .orders: document.orders = try orders(connection, window)
+          case .fcdrr:
+            if parts.count > 1 && window.period.kind != "month" {
+              document.parts.removeAll { $0 == .fcdrr }
+            } else {
+              (document.fcdrr, document.fcdrrExplanations) = try fcdrr(connection, window)
+            }
+          }
+        }
+        return document
+      }
+    }
+  }
+}

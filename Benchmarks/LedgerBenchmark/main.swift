@@ -394,9 +394,9 @@ func pgbenchThroughput(binDirectory: String, conninfo: String, clients: Int, sec
 /// `site` (an SQL expression) under a random key.
 func ledgerDispenseSQL(site: String) -> String {
   """
-  SELECT b.* FROM programme_settings s, ledger_book(ARRAY[ledger_request_line(1, 'dispense', md5(random()::text),
-    \(site), 'MALE-CONDOM', NULL, NULL, 1, NULL, 'FSW', 'clinic', NULL, NULL, NULL, NULL, NULL,
-    programme_day(s.time_zone))]) b
+  SELECT * FROM ledger_book(ARRAY[ledger_request_line(1, 'dispense', md5(random()::text), \(site), 'MALE-CONDOM',
+    NULL, NULL, 1, NULL, 'FSW', 'clinic', NULL, NULL, NULL, NULL, NULL,
+    (SELECT programme_day(s.time_zone) FROM programme_settings s))])
   """
 }
 

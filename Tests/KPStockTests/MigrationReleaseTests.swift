@@ -27,6 +27,7 @@ struct MigrationReleaseTests {
     "0014_stock_weeks": "ad7b47fd094266ab90fc60c8b0e8928e275a3dfa0763560e1f198a60cf1d7085",
     "0015_orders": "97f7f4c1afc3b78f8dac31f060914d4d7a7f7ed666988c4e72fcb83ad2ffb7f7",
     "0016_coverage_targets": "c119ab348ab23bd56aeceac66c5ce837fef3fee2589ac6c489df15c17f901c00",
+    "0017_balance_domain": "3e3e40e898070d0c80d729c7275cee6dda2336949c763780fc99b3477992a1b3",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

@@ -247,3 +247,101 @@ struct SuppressionTests {
     #expect(refusal.field == "no-suppress")
   }
 }
+
+/// The DHIS2 payload and the HTML document, on the same simulated Kwale.
+@Suite("Report exports")
+struct ReportExportTests {
+  private let database: TestDatabaseHandle
+  private let store: Store
+
+  init() throws {
+    (database, store) = try kwaleOrderDatabase()
+    try Simulator.run(store, profile: .kwale, weeks: 3, seed: 4, through: CalendarDate("2026-11-30"))
+  }
+
+  private func window(_ scope: ReportScope, _ period: String) throws -> ReportWindow {
+    try Reports.window(store, scope: scope, period: period, default: .lastMonth)
+  }
+
+  @Test func theDHIS2PayloadIsADataValueSetOfTheMappedFiguresAndListsTheRest() throws {
+    let november = try window(.county("002"), "2026-11")
+    let payload = try Reports.dhis2(
+      store, november, reports: ["fcdrr", "consumption"], mapping: try DHIS2Mapping.standard(),
+      completeDate: CalendarDate("2026-12-01")!)
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(payload.json.utf8)) as? [String: Any])
+    #expect(object["dataSet"] as? String == "kpStockMon1")
+    #expect(object["period"] as? String == "202611")
+    #expect(object["completeDate"] as? String == "2026-12-01")
+    let values = try #require(object["dataValues"] as? [[String: String]])
+    #expect(values.allSatisfy { Set($0.keys) == ["orgUnit", "dataElement", "categoryOptionCombo", "value"] })
+    // Ukunda's male condoms received in November (kpDEMCRc001 at kpDemoKwl02) are the F-CDRR's B.
+    let fcdrr = try Reports.fcdrr(store, november).lines
+    let received = try #require(fcdrr.first { $0.siteCode == "DICE-UKUNDA" && $0.commodityCode == "MALE-CONDOM" })
+    #expect(
+      values.first { $0["orgUnit"] == "kpDemoKwl02" && $0["dataElement"] == "kpDEMCRc001" }?["value"]
+        == String(received.received))
+    // Condoms distributed to FSW at Ukunda: male and female condoms map to one element, so they add up.
+    let consumption = try Reports.consumption(store, november).filter {
+      $0.siteCode == "DICE-UKUNDA" && $0.populationCode == "FSW" && $0.commodityCode.hasSuffix("CONDOM")
+    }
+    #expect(
+      values.first {
+        $0["orgUnit"] == "kpDemoKwl02" && $0["dataElement"] == "kpDEConDis1"
+          && $0["categoryOptionCombo"] == "kpCocFSW001"
+      }?["value"] == String(consumption.reduce(0) { $0 + $1.dispensed }))
+    #expect(payload.unmapped.contains { $0.hasPrefix("fcdrr physical_count (") })
+    #expect(payload.unmapped.contains { $0.hasPrefix("consumption dispensed (") && $0.contains("LUBRICANT FSW") })
+
+    // A week is DHIS2's 2026W47; a quarter is not a period DHIS2 takes weekly or monthly data for.
+    let week = try Reports.dhis2(
+      store, try window(.county("002"), "2026-W47"), reports: ["consumption"], mapping: try DHIS2Mapping.standard(),
+      completeDate: CalendarDate("2026-12-01")!)
+    #expect(week.json.contains("\"period\": \"2026W47\""))
+    let quarter = try #require(throws: FieldError.self) {
+      try Reports.dhis2(
+        store, try window(.county("002"), "2026-Q4"), reports: ["consumption"],
+        mapping: try DHIS2Mapping.standard(), completeDate: CalendarDate("2026-12-01")!)
+    }
+    #expect(quarter.field == "period")
+    // A site without a DHIS2 uid is named, never guessed.
+    try store.execute("UPDATE sites SET dhis2_uid = NULL WHERE code = 'SAT-MATUGA'")
+    let missing = try #require(throws: FieldError.self) {
+      try Reports.dhis2(
+        store, november, reports: ["consumption"], mapping: try DHIS2Mapping.standard(),
+        completeDate: CalendarDate("2026-12-01")!)
+    }
+    #expect(missing.problem.hasPrefix("SAT-MATUGA has no DHIS2 uid"))
+  }
+
+  @Test func aMappingFileWithABadUidIsRefusedNamingItsLine() throws {
+    let path = try temporaryFile(
+      named: "mapping.csv",
+      contents: """
+        report,field,commodity,population,data_set,data_element,category_option_combo
+        consumption,dispensed,MALE-CONDOM,FSW,kpStockMon1,kpDEConDis1,HllvX50cXC0
+        consumption,dispensed,NS-SET,PWID,kpStockMon1,not-a-uid,HllvX50cXC0
+
+        """)
+    let refusal = try #require(throws: KPStockError.self) { try DHIS2Mapping.read(path: path) }
+    #expect(
+      refusal.details == [
+        "mapping.csv:3: data_element: 'not-a-uid' is not a DHIS2 uid (a letter and 10 letters or digits)"
+      ])
+  }
+
+  @Test func theHTMLReportIsOneFileThatNeedsNoNetwork() throws {
+    let document = try Reports.document(store, try window(.county("002"), "2026-11"), parts: ReportPart.allCases)
+    let html = HTMLReport.render(document, generatedOn: CalendarDate("2026-12-01")!)
+    #expect(html.hasPrefix("<!DOCTYPE html>"))
+    for part in ["Stock status", "Consumption", "Coverage", "Stock-outs", "Expiring", "Orders", "F-CDRR"] {
+      #expect(html.contains("<h2>\(part)"), "\(part) missing")
+    }
+    #expect(!html.contains("<script"))
+    #expect(!html.contains("<link"))
+    #expect(!html.contains("url("))
+    // The only address is SVG's namespace, which is a name, not a fetch.
+    let addresses = html.components(separatedBy: "http").count - 1
+    #expect(addresses == html.components(separatedBy: "http://www.w3.org/2000/svg").count - 1)
+    #expect(html.contains("<svg"))
+  }
+}

@@ -54,6 +54,11 @@ let package = Package(
       dependencies: ["KPStock", "EmbeddedCluster", "Postgres"],
       path: "Benchmarks/ForecastBenchmark"
     ),
+    .executableTarget(
+      name: "ReportBenchmark",
+      dependencies: ["KPStock", "EmbeddedCluster", "Postgres"],
+      path: "Benchmarks/ReportBenchmark"
+    ),
     .target(
       name: "KPStockTestSupport",
       dependencies: ["KPStock", "Postgres", "EmbeddedCluster"],

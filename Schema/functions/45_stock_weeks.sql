@@ -39,6 +39,9 @@ RETURNS TABLE (site_code text, commodity_code text, spell daterange)
 LANGUAGE sql STABLE
 -- The rollup rows are sorted once per lot; in the default 4 MB a national quarter spills to disk.
 SET work_mem = '64MB'
+-- The plan's cost, inflated by enable_nestloop = off, would have it compiled: a second of compiling for a query
+-- that runs in less.
+SET jit = off
 -- The plan is made without the arguments, so it guesses a few dozen cards; a nested loop probing the rollup's key
 -- card by card, which that guess picks, costs a national run several times the scan by day and hash join.
 SET enable_nestloop = off AS $$
@@ -47,14 +50,24 @@ SET enable_nestloop = off AS $$
     FROM unnest(p_sites, p_commodities, p_firsts) c (site_code, commodity_code, first_day)
     WHERE c.first_day <= p_last
   ), window_rows AS MATERIALIZED (
-    -- The rollup rows from each card's first day to today, read once, by day (a probe of the rollup per balance would
-    -- visit every lot a site ever held, nearly all of them used up long ago), each with what its lot changed from the
-    -- card's first day through that day, and the lot's next movement day.
+    -- The rollup rows from each card's first day to today, each with what its lot changed from the card's first day
+    -- through that day, and the lot's next movement day. Read once: for many cards (a national run) by day, as a
+    -- probe of the rollup per card would visit every lot a site ever held, nearly all used up long ago; for a few
+    -- (a county's report) by site, as a scan by day would read every site's rows of those days. The branch not
+    -- taken is skipped when the statement starts.
     SELECT d.site_code, d.commodity_code, d.lot_code, d.day, d.net_change,
       sum(d.net_change) OVER through_day AS changed_through_day, lead(d.day) OVER through_day AS next_day
-    FROM stock_lot_daily d
+    FROM (
+      SELECT d.site_code, d.commodity_code, d.lot_code, d.day, d.net_change
+      FROM stock_lot_daily d
+      WHERE cardinality(p_sites) > 1500 AND d.day >= (SELECT min(first_day) FROM cards)
+      UNION ALL
+      SELECT d.site_code, d.commodity_code, d.lot_code, d.day, d.net_change
+      FROM stock_lot_daily d
+      WHERE cardinality(p_sites) <= 1500 AND d.site_code = ANY (p_sites)
+        AND d.day >= (SELECT min(first_day) FROM cards)
+    ) d
     JOIN cards c ON c.site_code = d.site_code AND c.commodity_code = d.commodity_code AND d.day >= c.first_day
-    WHERE d.day >= (SELECT min(first_day) FROM cards)
     WINDOW through_day AS (PARTITION BY d.site_code, d.commodity_code, d.lot_code ORDER BY d.day)
   ), opening AS (
     -- Each lot's balance at the close of the day before its card's first day (today's less what changed since), held
@@ -107,8 +120,9 @@ RETURNS TABLE (site_code text, commodity_code text, week date, dispensed bigint,
   unclosed_days integer, kept boolean)
 LANGUAGE sql STABLE
 -- As in stock_out_spells: a nested loop over the rollup's key, which the plan's guess of a few dozen cards picks,
--- costs a national run several times a scan by day and a hash join.
-SET enable_nestloop = off AS $$
+-- costs a national run several times a scan by day and a hash join; and no compiling of the plan.
+SET enable_nestloop = off
+SET jit = off AS $$
   WITH kept AS MATERIALIZED (
     -- The kept weeks of the range, each with its place in its card's run of kept weeks from p_first_week.
     SELECT v.site_code, v.commodity_code, v.week, v.dispensed, v.stocked_out_days,
@@ -128,12 +142,20 @@ SET enable_nestloop = off AS $$
     WHERE (p_sites IS NULL OR c.site_code = ANY (p_sites))
       AND p_first_week + 7 * coalesce(k.weeks, 0)::integer <= p_last_week
   ), given AS (
+    -- Read by day for a national run, by site for a few sites, as stock_out_spells reads the rollup.
     SELECT d.site_code, d.commodity_code, d.day - (extract(isodow FROM d.day)::integer - 1) AS week,
       sum(d.dispensed)::bigint AS dispensed
-    FROM stock_lot_daily d
+    FROM (
+      SELECT d.site_code, d.commodity_code, d.day, d.dispensed FROM stock_lot_daily d
+      WHERE (p_sites IS NULL OR cardinality(p_sites) > 300) AND d.day >= (SELECT min(first_week) FROM cards)
+        AND d.day <= p_last_week + 6
+      UNION ALL
+      SELECT d.site_code, d.commodity_code, d.day, d.dispensed FROM stock_lot_daily d
+      WHERE cardinality(p_sites) <= 300 AND d.site_code = ANY (p_sites)
+        AND d.day >= (SELECT min(first_week) FROM cards) AND d.day <= p_last_week + 6
+    ) d
     JOIN cards c ON c.site_code = d.site_code AND c.commodity_code = d.commodity_code AND d.day >= c.first_week
-    WHERE d.day >= (SELECT min(first_week) FROM cards) AND d.day <= p_last_week + 6
-      AND d.day < (SELECT programme_today())
+    WHERE d.day < (SELECT programme_today())
     GROUP BY 1, 2, 3
   ), out_weeks AS (
     -- Each stocked-out day of the computed weeks, a row a day: few, where a row per site, commodity and week

@@ -1,4 +1,5 @@
--- County reports (issue: county reports from the command line). Each measure has one definition, shared by every
+-- County reports (issue: county reports from the command line). The functions that read a year of a county's
+-- events or rollup turn off JIT: compiling their plans costs a second, more than running them. Each measure has one definition, shared by every
 -- report and format: weekly dispensed and stocked-out days are stock_weeks (45_stock_weeks.sql), levels are
 -- supply_line_levels (90_orders.sql), need is the latest forecast run's.
 
@@ -194,7 +195,7 @@ $$;
 CREATE OR REPLACE FUNCTION report_stock_out_days(p_sites text[], p_first date, p_last date)
 RETURNS TABLE (site_code text, commodity_code text, closed_days integer, stocked_out_days integer,
   longest_spell integer, longest_from date)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET jit = off AS $$
   SELECT c.site_code, c.commodity_code,
     greatest(0, least(p_last + 1, (SELECT programme_today())) - p_first),
     coalesce(sum(upper(s.spell) - lower(s.spell)), 0)::integer,
@@ -214,7 +215,7 @@ $$;
 CREATE OR REPLACE FUNCTION report_consumption(p_sites text[], p_first date, p_last date)
 RETURNS TABLE (site_code text, commodity_code text, population_code text, channel text, dispensed bigint,
   closed_days integer, stocked_out_days integer, adjusted bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET jit = off AS $$
   WITH given AS (
     SELECT e.site_code, e.commodity_code, e.population_code, e.channel, -sum(e.quantity) AS dispensed
     FROM stock_events e
@@ -237,7 +238,7 @@ $$;
 CREATE OR REPLACE FUNCTION report_stockouts(p_sites text[], p_first date, p_last date)
 RETURNS TABLE (commodity_code text, sites integer, sites_affected integer, closed_days integer,
   stocked_out_site_days integer, longest_spell integer, longest_site text, longest_from date)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET jit = off AS $$
   SELECT o.commodity_code, count(*)::integer, count(*) FILTER (WHERE o.stocked_out_days > 0)::integer,
     max(o.closed_days), sum(o.stocked_out_days)::integer, max(o.longest_spell),
     (array_agg(o.site_code ORDER BY o.longest_spell DESC, o.site_code) FILTER (WHERE o.longest_spell > 0))[1],
@@ -307,7 +308,7 @@ RETURNS TABLE (site_code text, commodity_code text, beginning_balance bigint, re
   losses bigint, positive_adjustments bigint, negative_adjustments bigint, closing_balance bigint,
   physical_count bigint, physical_count_source text, expiring_6_months bigint, earliest_expiry date,
   days_out_of_stock integer, requested bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET jit = off AS $$
   WITH moved AS (
     SELECT e.site_code, e.commodity_code,
       sum(e.quantity) FILTER (WHERE x.col = 'B') AS b, -sum(e.quantity) FILTER (WHERE x.col = 'C') AS c,
@@ -431,7 +432,7 @@ CREATE OR REPLACE FUNCTION report_coverage(p_sites text[], p_first date, p_last 
   p_suppress boolean DEFAULT true)
 RETURNS TABLE (measure text, population_code text, commodity_code text, figure bigint, figure_mark text,
   base bigint, base_mark text, rate numeric, minimum numeric, target numeric)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
   v_until date := least(p_last, programme_today() - 1);
   v_days integer := greatest(0, least(p_last, programme_today() - 1) - p_first + 1);
@@ -553,7 +554,7 @@ END $$;
 -- site's own need, so that a store's echelon need does not count its DICEs twice). The report's chart.
 CREATE OR REPLACE FUNCTION report_weekly_consumption(p_sites text[], p_first date, p_last date)
 RETURNS TABLE (commodity_code text, week date, dispensed bigint, stocked_out_days bigint, need bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET jit = off AS $$
   WITH weeks AS (
     SELECT w.site_code, w.commodity_code, w.week, w.dispensed, w.stocked_out_days
     FROM stock_weeks(p_first - (extract(isodow FROM p_first)::integer - 1),

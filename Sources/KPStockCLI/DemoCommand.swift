@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmbeddedCluster
 import Foundation
 import KPStock
 
@@ -69,10 +70,16 @@ struct DemoCommand: ParsableCommand {
 }
 
 extension DemoCommand {
-  /// Where the demo writes its HTML report: the embedded cluster's home (reports/), else the current folder.
+  /// Where the demo writes its HTML report: reports/ in kpstock's own folder (the embedded cluster's home, which
+  /// $KPSTOCK_HOME sets), also when the database is a server's.
   static func reportFolder(_ target: DatabaseTarget) throws -> String {
-    guard case .embedded(let cluster) = target else { return FileManager.default.currentDirectoryPath }
-    let folder = cluster.configuration.home + "/reports"
+    let home: String
+    if case .embedded(let cluster) = target {
+      home = cluster.configuration.home
+    } else {
+      home = ClusterConfiguration.defaultHome()
+    }
+    let folder = home + "/reports"
     do {
       try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     } catch {

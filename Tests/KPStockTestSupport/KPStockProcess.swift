@@ -26,9 +26,12 @@ public struct KPStockProcess: Sendable {
   /// Environment for the child: the parent's, less anything that would point it at another database.
   public var environment: [String: String]
 
-  /// A process that uses the given database through `DATABASE_URL`.
+  /// A process that uses the given database through `DATABASE_URL`; kpstock's own folder (where the demo writes its
+  /// report) is a temporary one, removed when the tests end.
   public init(database: TestDatabaseHandle) {
-    self.init(environment: ["DATABASE_URL": database.conninfo])
+    self.init(environment: [
+      "DATABASE_URL": database.conninfo, "KPSTOCK_HOME": temporaryFilesRoot.appendingPathComponent("home").path,
+    ])
   }
 
   /// A process whose embedded cluster lives in `home`.

@@ -22,6 +22,8 @@ struct SeedTests {
     let first = try Seeds.loadKwaleDemo(store)
     #expect(first.added["sites"] == 10)
     #expect(first.added["supply_lines"] == 29)
+    // The demo adds its size estimates once.
+    #expect(try Demo.load(store).added["size_estimates"] == 6)
     let again = try Demo.load(store)
     #expect(again.total == 0)
     let sites: Int = try store.query("SELECT count(*) AS n FROM sites")[0].decode("n")

@@ -43,6 +43,7 @@ public enum Demo {
     try connection.transaction { connection in
       var result = try Seeds.loadReference(connection)
       result.added.merge(try Seeds.loadKwaleDemo(connection).added) { $0 + $1 }
+      result.added.merge(try Seeds.loadKwaleSizeEstimates(connection).added) { $0 + $1 }
       return result
     }
   }

@@ -156,7 +156,7 @@ extension Reports {
     if let missing = orgUnits.filter({ $0.value == nil }).keys.min() {
       throw FieldError(
         field: "site",
-        problem: "\(missing) has no DHIS2 uid: set it with kpstock site set \(missing) --dhis2-uid UID")
+        problem: "\(missing) has no DHIS2 uid: set it with kpstock site update \(missing) --dhis2-uid UID")
     }
     var unmapped: [(field: String, items: [String])] = []
     var byDataSet: [String: [(orgUnit: String, element: String, combo: String, value: Int64)]] = [:]

@@ -35,7 +35,18 @@ extension Reports {
     _ store: Store, _ window: ReportWindow, parts: [ReportPart], expiryDays: Int = 90, suppress: Bool = true
   ) throws -> ReportDocument {
     try store.run { connection in
-      try connection.transaction(isolation: .repeatableRead) { connection in
+      if parts.contains(.consumption) {
+        // The weekly series reads stock_weeks: its closed weeks are kept first, as a forecast run keeps them, so that
+        // the next report (or forecast) of these sites reads them instead of computing them. Keeping happens only
+        // in read committed, and never waits: it does nothing while another keeper is at work.
+        let (first, last) = (window.period.firstDay, window.period.lastDay)
+        try connection.query(
+          """
+          SELECT stock_weeks_keep(\(first) - (extract(isodow FROM \(first))::integer - 1),
+            \(last) - (extract(isodow FROM \(last))::integer - 1), \(window.siteArray))
+          """)
+      }
+      return try connection.transaction(isolation: .repeatableRead) { connection in
         var document = ReportDocument(window: window, parts: parts, expiryDays: expiryDays, suppressed: suppress)
         for part in parts {
           switch part {

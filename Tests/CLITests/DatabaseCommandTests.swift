@@ -54,7 +54,9 @@ struct DatabaseServerCommandTests {
     #expect(seeded.stdout.contains("7 commodities"))
     let reseeded = try process.run(["db", "seed", "--demo", "KWALE"])
     expectSuccess(reseeded)
-    #expect(reseeded.stdout == "added 10 sites, 6 size estimates, 29 supply lines\n", "reference rows already there are not added again")
+    #expect(
+      reseeded.stdout == "added 10 sites, 6 size estimates, 29 supply lines\n",
+      "reference rows already there are not added again")
     let third = try process.run(["db", "seed", "--demo", "kwale"])
     #expect(third.stdout == "nothing to add: the seed data are already loaded\n")
   }

@@ -87,10 +87,13 @@ struct OutreachCommandTests {
     let path = try temporaryFile(
       named: "sizes.csv", contents: "area,population,year,size,source\nDICE-UKUNDA,MSM,2026,300,hotspot mapping\n")
     expectSuccess(try cli.run("import", "size-estimates", path))
-    let rows = try cli.jsonArray("size-estimate", "list")
+    // The demo's own estimates are there too (one per population); FSW's is replaced.
+    let rows = try cli.jsonArray("size-estimate", "list").filter {
+      ["FSW", "MSM"].contains($0["population"] as? String)
+    }
     #expect(
-      rows.map { "\($0["area"] ?? "") \($0["area_kind"] ?? "") \($0["size"] ?? "")" } == [
-        "002 county 4200", "DICE-UKUNDA site 300",
+      rows.map { "\($0["area"] ?? "") \($0["area_kind"] ?? "") \($0["population"] ?? "") \($0["size"] ?? "")" } == [
+        "002 county FSW 4200", "002 county MSM 1100", "DICE-UKUNDA site MSM 300",
       ])
     let bad = try cli.run(
       "size-estimate", "set", "--area", "002", "--population", "FSW", "--year", "2026", "--size", "-1", "--source", "x")

@@ -14,7 +14,7 @@ struct SiteCommandTests {
     #expect(lines.first == "code,name,kind,county,county_name,sub_county,dhis2_uid,opened_on,closed_on")
     #expect(lines.count == 11)
     #expect(Set(lines.dropFirst().map { String($0.prefix { $0 != "," }) }) == kwaleSites)
-    #expect(lines.contains("DICE-UKUNDA,Ukunda DICE,dice,002,Kwale,Msambweni,,2016-03-01,"))
+    #expect(lines.contains("DICE-UKUNDA,Ukunda DICE,dice,002,Kwale,Msambweni,kpDemoKwl02,2016-03-01,"))
   }
 
   @Test func listingAsJSONGivesAnArrayOfObjectsKeyedByTheCSVColumns() throws {
@@ -122,7 +122,8 @@ struct SiteCommandTests {
     expectSuccess(outcome)
     #expect(
       outcome.outputLines == [
-        siteColumns.joined(separator: ","), "STORE-KWALE,Kwale County Store,store,002,Kwale,Matuga,,2015-07-01,",
+        siteColumns.joined(separator: ","),
+        "STORE-KWALE,Kwale County Store,store,002,Kwale,Matuga,kpDemoKwl01,2015-07-01,",
       ])
   }
 
@@ -243,7 +244,7 @@ struct SiteCommandTests {
     #expect(outcome.status == 2)
     #expect(outcome.stderr.hasSuffix("already used by another site\n"))
     #expect(outcome.errorLines.count == 1)
-    #expect(try cli.text("SELECT dhis2_uid FROM sites WHERE code = 'DICE-KWALE'") == nil)
+    #expect(try cli.text("SELECT dhis2_uid FROM sites WHERE code = 'DICE-KWALE'") == "kpDemoKwl03")
   }
 
   // MARK: update

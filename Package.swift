@@ -44,19 +44,23 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
+    .target(
+      name: "BenchmarkSupport",
+      path: "Benchmarks/BenchmarkSupport"
+    ),
     .executableTarget(
       name: "LedgerBenchmark",
-      dependencies: ["KPStock", "EmbeddedCluster", "Postgres"],
+      dependencies: ["KPStock", "EmbeddedCluster", "Postgres", "BenchmarkSupport"],
       path: "Benchmarks/LedgerBenchmark"
     ),
     .executableTarget(
       name: "ForecastBenchmark",
-      dependencies: ["KPStock", "EmbeddedCluster", "Postgres"],
+      dependencies: ["KPStock", "EmbeddedCluster", "Postgres", "BenchmarkSupport"],
       path: "Benchmarks/ForecastBenchmark"
     ),
     .executableTarget(
       name: "ReportBenchmark",
-      dependencies: ["KPStock", "EmbeddedCluster", "Postgres"],
+      dependencies: ["KPStock", "EmbeddedCluster", "Postgres", "BenchmarkSupport"],
       path: "Benchmarks/ReportBenchmark"
     ),
     .target(

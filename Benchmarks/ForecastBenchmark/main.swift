@@ -9,6 +9,7 @@
 // Run: swift build -c release --product kpstock && swift run -c release ForecastBenchmark [--weeks 52] [--runs 3]
 // Results and the command are recorded in docs/benchmarks.md.
 
+import BenchmarkSupport
 import EmbeddedCluster
 import Foundation
 import KPStock
@@ -33,27 +34,6 @@ struct Settings {
   }
 }
 
-struct BenchmarkError: Error, CustomStringConvertible {
-  var description: String
-  init(_ description: String) { self.description = description }
-}
-
-func seconds(_ body: () throws -> Void) rethrows -> Double {
-  try timed(body).1
-}
-
-func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
-  let start = DispatchTime.now().uptimeNanoseconds
-  let result = try body()
-  return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-}
-
-func median(_ values: [Double]) -> Double {
-  let sorted = values.sorted()
-  return sorted.count % 2 == 1
-    ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-}
-
 /// The largest resident set of any child process that has exited, in MB.
 func childrenPeakMegabytes() -> Double {
   var usage = rusage()
@@ -64,27 +44,6 @@ func childrenPeakMegabytes() -> Double {
 /// One `kpstock forecast run` as a person runs it: its own process, connecting, forecasting and printing.
 func forecastRun(kpstock: String, conninfo: String) throws -> Double {
   try kpstockRun(kpstock: kpstock, ["forecast", "run", "--database-url", conninfo])
-}
-
-/// One kpstock command in its own process, timed from start to exit.
-func kpstockRun(kpstock: String, _ arguments: [String]) throws -> Double {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: kpstock)
-  process.arguments = arguments
-  let output = Pipe()
-  process.standardOutput = output
-  process.standardError = output
-  var text = Data()
-  let elapsed = try seconds {
-    try process.run()
-    text = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-  }
-  guard process.terminationStatus == 0 else {
-    throw BenchmarkError(
-      "kpstock \(arguments.prefix(2).joined(separator: " ")) failed: \(String(decoding: text, as: UTF8.self))")
-  }
-  return elapsed
 }
 
 /// The baseline: units dispensed per site, commodity and ISO week over the 16 weeks a forecast of the coming week
@@ -133,11 +92,7 @@ struct Measured {
 
 func run() throws {
   let settings = try Settings(arguments: Array(CommandLine.arguments.dropFirst()))
-  let kpstock = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    .appendingPathComponent("kpstock").path
-  guard FileManager.default.isExecutableFile(atPath: kpstock) else {
-    throw BenchmarkError("no \(kpstock): build it first (swift build -c release --product kpstock)")
-  }
+  let kpstock = try kpstockBeside(CommandLine.arguments[0])
   let home = "/tmp/kpstock-forecast-bench-\(getpid())"
   try FileManager.default.createDirectory(
     atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])

@@ -12,6 +12,7 @@
 //      [--national-weeks 4] (104 writes the whole history)
 // Results and the command are recorded in docs/benchmarks.md.
 
+import BenchmarkSupport
 import EmbeddedCluster
 import Foundation
 import KPStock
@@ -47,18 +48,6 @@ struct Settings {
     guard let value = Int(text), value > 0 else { throw BenchmarkError("\(flag): '\(text)' is not a positive number") }
     return value
   }
-}
-
-struct BenchmarkError: Error, CustomStringConvertible {
-  var description: String
-  init(_ description: String) { self.description = description }
-}
-
-/// Wall-clock seconds taken by `body`.
-func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
-  let start = DispatchTime.now().uptimeNanoseconds
-  let result = try body()
-  return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
 }
 
 func peakResidentMegabytes() -> Double {
@@ -141,12 +130,6 @@ func copyBaseline(_ connection: Connection, path: String) throws -> Double {
 
 func dispensing(_ site: String) -> Dispensing {
   Dispensing(site: site, commodity: "MALE-CONDOM", quantity: 1, population: "FSW", channel: .clinic)
-}
-
-func median(_ values: [Double]) -> Double {
-  let sorted = values.sorted()
-  return sorted.count % 2 == 1
-    ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 func percentile(_ sorted: [Double], _ fraction: Double) -> Double {

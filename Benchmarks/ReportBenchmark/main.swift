@@ -9,6 +9,7 @@
 //      .build/release/ReportBenchmark [--database-url URL of a national history | --weeks 52] [--runs 3]
 // Results and the command are recorded in docs/benchmarks.md.
 
+import BenchmarkSupport
 import EmbeddedCluster
 import Foundation
 import KPStock
@@ -34,57 +35,11 @@ struct Settings {
   }
 }
 
-struct BenchmarkError: Error, CustomStringConvertible {
-  var description: String
-  init(_ description: String) { self.description = description }
-}
-
-func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
-  let start = DispatchTime.now().uptimeNanoseconds
-  let result = try body()
-  return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-}
-
-func median(_ values: [Double]) -> Double {
-  let sorted = values.sorted()
-  return sorted.count % 2 == 1
-    ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-}
-
-/// One kpstock command in its own process, timed from start to exit.
-func kpstockRun(kpstock: String, _ arguments: [String]) throws -> Double {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: kpstock)
-  process.arguments = arguments
-  let output = Pipe()
-  process.standardOutput = output
-  process.standardError = output
-  var text = Data()
-  let (_, elapsed) = try timed {
-    try process.run()
-    text = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-  }
-  guard process.terminationStatus == 0 else {
-    throw BenchmarkError(
-      "kpstock \(arguments.prefix(2).joined(separator: " ")) failed: \(String(decoding: text, as: UTF8.self))")
-  }
-  return elapsed
-}
-
-func runs(_ count: Int, _ body: () throws -> Double) rethrows -> [Double] {
-  try (0..<count).map { _ in try body() }
-}
-
 func list(_ values: [Double]) -> String { values.map { String(format: "%.2f", $0) }.joined(separator: ", ") }
 
 func run() throws {
   let settings = try Settings(arguments: Array(CommandLine.arguments.dropFirst()))
-  let kpstock = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    .appendingPathComponent("kpstock").path
-  guard FileManager.default.isExecutableFile(atPath: kpstock) else {
-    throw BenchmarkError("no \(kpstock): build it first (swift build -c release --product kpstock)")
-  }
+  let kpstock = try kpstockBeside(CommandLine.arguments[0])
   var cluster: EmbeddedCluster?
   let home = "/tmp/kpstock-report-bench-\(getpid())"
   defer {

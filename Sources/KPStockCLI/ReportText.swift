@@ -86,27 +86,21 @@ enum ReportText {
   static func decimal(_ value: Decimal?) -> Cell { value.map { .decimal($0) } ?? .empty }
 
   static func stockStatus(_ document: ReportDocument) -> ReportSection {
-    ReportSection(
+    let rows: [[Cell]] = document.stockStatus.map { line in
+      [
+        .text(line.siteCode), .text(line.commodityCode), integer(line.usableOnHand), integer(line.inTransit),
+        integer(line.need), decimal(line.weeksOfStock), .text(line.status), integer(line.expiringWithin90Days),
+      ]
+    }
+    return ReportSection(
       key: "stock_status", title: "Stock status at the close of \(document.window.day)",
       data: Listing(
         columns: [
           "site", "commodity", "usable_on_hand", "in_transit", "weekly_need", "weeks_of_stock", "status",
           "expiring_90_days",
-        ],
-        rows: document.stockStatus.map { line in
-          [
-            .text(line.siteCode), .text(line.commodityCode), integer(line.usableOnHand), integer(line.inTransit),
-            integer(line.need), decimal(line.weeksOfStock), .text(line.status), integer(line.expiringWithin90Days),
-          ]
-        }),
+        ], rows: rows),
       table: Listing(
-        columns: ["site", "commodity", "usable", "in_transit", "need_week", "weeks", "status", "exp_90d"],
-        rows: document.stockStatus.map { line in
-          [
-            .text(line.siteCode), .text(line.commodityCode), integer(line.usableOnHand), integer(line.inTransit),
-            integer(line.need), decimal(line.weeksOfStock), .text(line.status), integer(line.expiringWithin90Days),
-          ]
-        }),
+        columns: ["site", "commodity", "usable", "in_transit", "need_week", "weeks", "status", "exp_90d"], rows: rows),
       legend: "Usable: on hand in lots not expired; need week: the latest forecast's echelon weekly need; exp 90d: "
         + "usable units expiring within 90 days. Status: "
         + Reports.stockStatuses.map { "\($0.status) = \($0.meaning)" }.joined(separator: "; ")
@@ -114,29 +108,23 @@ enum ReportText {
   }
 
   static func consumption(_ document: ReportDocument) -> ReportSection {
-    ReportSection(
+    let rows: [[Cell]] = document.consumption.map { line in
+      [
+        .text(line.siteCode), .text(line.commodityCode), .text(line.populationCode), .text(line.channel),
+        integer(line.dispensed), .integer(line.closedDays), .integer(line.stockedOutDays), integer(line.adjusted),
+      ]
+    }
+    return ReportSection(
       key: "consumption", title: "Consumption over the period's closed days",
       data: Listing(
         columns: [
           "site", "commodity", "population", "channel", "dispensed", "closed_days", "stocked_out_days", "adjusted",
-        ],
-        rows: document.consumption.map { line in
-          [
-            .text(line.siteCode), .text(line.commodityCode), .text(line.populationCode), .text(line.channel),
-            integer(line.dispensed), .integer(line.closedDays), .integer(line.stockedOutDays), integer(line.adjusted),
-          ]
-        }),
+        ], rows: rows),
       table: Listing(
-        columns: ["site", "commodity", "population", "channel", "dispensed", "days", "out", "adjusted"],
-        rows: document.consumption.map { line in
-          [
-            .text(line.siteCode), .text(line.commodityCode), .text(line.populationCode), .text(line.channel),
-            integer(line.dispensed), .integer(line.closedDays), .integer(line.stockedOutDays), integer(line.adjusted),
-          ]
-        }),
-      legend:
-        "Days: the period's closed days; out: those with no usable stock. Adjusted = ⌈dispensed × days ÷ (days − stocked-out days − days not closed)⌉, as the forecast adjusts "
-        + "a week; empty when no day closed with stock. Base units.")
+        columns: ["site", "commodity", "population", "channel", "dispensed", "days", "out", "adjusted"], rows: rows),
+      legend: "Days: the period's closed days; out: those with no usable stock. Adjusted = ⌈dispensed × days ÷ "
+        + "(days − stocked-out days − days not closed)⌉, as the forecast adjusts a week; empty when no day closed "
+        + "with stock. Base units.")
   }
 
   static func coverage(_ document: ReportDocument) -> ReportSection {
@@ -185,28 +173,23 @@ enum ReportText {
   }
 
   static func expiry(_ document: ReportDocument) -> ReportSection {
-    ReportSection(
+    let rows: [[Cell]] = document.expiry.map { line in
+      [
+        .text(line.siteCode), .text(line.commodityCode), .text(line.lotCode), Cell(line.expiresOn),
+        .integer(line.daysLeft), integer(line.quantity), integer(line.need), decimal(line.weeksOfNeed),
+      ]
+    }
+    return ReportSection(
       key: "expiry",
       title: "Lots expiring within \(document.expiryDays) days of the close of \(document.window.day) "
         + "(negative days: expired, on the shelf)",
       data: Listing(
         columns: [
           "site", "commodity", "lot", "expires_on", "days_left", "quantity", "weekly_need", "weeks_of_need",
-        ],
-        rows: document.expiry.map { line in
-          [
-            .text(line.siteCode), .text(line.commodityCode), .text(line.lotCode), Cell(line.expiresOn),
-            .integer(line.daysLeft), integer(line.quantity), integer(line.need), decimal(line.weeksOfNeed),
-          ]
-        }),
+        ], rows: rows),
       table: Listing(
         columns: ["site", "commodity", "lot", "expires_on", "days_left", "quantity", "need_week", "weeks"],
-        rows: document.expiry.map { line in
-          [
-            .text(line.siteCode), .text(line.commodityCode), .text(line.lotCode), Cell(line.expiresOn),
-            .integer(line.daysLeft), integer(line.quantity), integer(line.need), decimal(line.weeksOfNeed),
-          ]
-        }),
+        rows: rows),
       legend: "Need week: the site's echelon weekly need (as in stock-status); weeks: the weeks of it the lot covers.")
   }
 

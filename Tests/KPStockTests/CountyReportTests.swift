@@ -4,6 +4,17 @@ import KPStockTestSupport
 import Postgres
 import Testing
 
+/// The Kwale network with `weeks` of simulated history up to Monday 2026-11-30 (today in the session).
+func simulatedKwale(weeks: Int, seed: UInt64) throws -> (TestDatabaseHandle, Store) {
+  let (database, store) = try kwaleOrderDatabase()
+  try Simulator.run(store, profile: .kwale, weeks: weeks, seed: seed, through: CalendarDate("2026-11-30"))
+  return (database, store)
+}
+
+func reportWindow(_ store: Store, _ scope: ReportScope, _ period: String) throws -> ReportWindow {
+  try Reports.window(store, scope: scope, period: period, default: .lastMonth)
+}
+
 /// The county reports (Schema/functions/95_reports.sql) on six simulated weeks of Kwale up to Monday 2026-11-30,
 /// cross-checked against independent SQL over the raw events.
 @Suite("County reports")
@@ -12,12 +23,11 @@ struct CountyReportTests {
   private let store: Store
 
   init() throws {
-    (database, store) = try kwaleOrderDatabase()
-    try Simulator.run(store, profile: .kwale, weeks: 6, seed: 2, through: CalendarDate("2026-11-30"))
+    (database, store) = try simulatedKwale(weeks: 6, seed: 2)
   }
 
   private func window(_ scope: ReportScope, _ period: String) throws -> ReportWindow {
-    try Reports.window(store, scope: scope, period: period, default: .lastMonth)
+    try reportWindow(store, scope, period)
   }
 
   private func strings(_ query: Query) throws -> [String] {
@@ -255,12 +265,11 @@ struct ReportExportTests {
   private let store: Store
 
   init() throws {
-    (database, store) = try kwaleOrderDatabase()
-    try Simulator.run(store, profile: .kwale, weeks: 3, seed: 4, through: CalendarDate("2026-11-30"))
+    (database, store) = try simulatedKwale(weeks: 3, seed: 4)
   }
 
   private func window(_ scope: ReportScope, _ period: String) throws -> ReportWindow {
-    try Reports.window(store, scope: scope, period: period, default: .lastMonth)
+    try reportWindow(store, scope, period)
   }
 
   @Test func theDHIS2PayloadIsADataValueSetOfTheMappedFiguresAndListsTheRest() throws {

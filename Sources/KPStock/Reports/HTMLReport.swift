@@ -116,7 +116,8 @@ public enum HTMLReport {
         let x = labelWidth + cellWidth * Double(column)
         guard let line = cells["\(site)|\(commodity)"] else { continue }
         let colour = statusColours.first { $0.status == line.status }?.colour ?? "#ffffff"
-        let text = line.weeksOfStock.map { "\($0)" } ?? (line.usableOnHand == 0 ? "0" : "?")
+        let text =
+          line.weeksOfStock.map { "\($0)" } ?? (line.usableOnHand == 0 ? "0" : line.need == 0 ? "∞" : "?")
         let light = ["below min", "no levels"].contains(line.status)
         svg += """
           <rect x="\(format(x + 1))" y="\(format(y + 1))" width="\(format(cellWidth - 2))" \

@@ -74,12 +74,6 @@ struct ReportCommand: ParsableCommand {
     case .dhis2:
       let payload = try flags.check {
         let map = try mapping.map { try DHIS2Mapping.read(path: $0) } ?? DHIS2Mapping.standard()
-        guard parts.contains(where: { map.reports.contains($0.rawValue) }) else {
-          throw FieldError(
-            field: "format",
-            problem: "\(map.source) has no DHIS2 mapping for \(parts.map(\.rawValue).joined(separator: ", ")): "
-              + "dhis2 is for " + map.reports.sorted().joined(separator: ", "))
-        }
         return try Reports.dhis2(
           store, window, reports: parts.map(\.rawValue), mapping: map, completeDate: window.today)
       }

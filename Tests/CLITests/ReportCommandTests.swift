@@ -64,6 +64,24 @@ struct ReportCommandTests {
     }
   }
 
+  @Test func theCountyPackOfAWeekGoesToDHIS2WithoutTheMonthlyForm() throws {
+    let cli = try demo()
+    var calendar = Calendar(identifier: .iso8601)
+    calendar.timeZone = TimeZone(identifier: "Africa/Nairobi") ?? calendar.timeZone
+    let now = Date()
+    let week = calendar.component(.weekOfYear, from: now)
+    let year = calendar.component(.yearForWeekOfYear, from: now)
+    let label = "\(year)-W\(week < 10 ? "0" : "")\(week)"
+    let outcome = try cli.run("report", "county", "--county", "002", "--period", label, "--format", "dhis2")
+    #expect(outcome.status == 0, "\(outcome.stderr)")
+    #expect(outcome.stdout.contains("\"period\": \"\(year)W\(week)\""))
+    #expect(outcome.stdout.contains("kpDEConDis1"))
+    #expect(!outcome.stdout.contains("kpDEMCRc001"), "the F-CDRR's figures are monthly")
+    expectRefused(
+      try cli.run("report", "fcdrr", "--county", "002", "--period", label, "--format", "dhis2"),
+      "--period: the F-CDRR is monthly: give a month (2026-11), not \(label)")
+  }
+
   @Test func badArgumentsAreRefusedNamingTheOption() throws {
     let cli = try CLI(demo: true)
     expectRefused(

@@ -102,18 +102,15 @@ extension Reports {
     if mappable.isEmpty {
       throw FieldError(
         field: "format",
-        problem: "\(mapping.source) maps no field of \(reports.joined(separator: ", ")): dhis2 is for "
+        problem: "\(mapping.source) has no DHIS2 mapping for \(reports.joined(separator: ", ")): dhis2 is for "
           + mapping.reports.sorted().joined(separator: ", "))
     }
     return try store.run { connection in
       try connection.transaction(isolation: .repeatableRead) { connection in
         var figures: [DHIS2Figure] = []
-        if mappable.contains("fcdrr") {
-          let fcdrrWindow = window
-          if window.period.kind != "month" {
-            throw FieldError(field: "period", problem: "the F-CDRR is monthly: give a month (2026-11)")
-          }
-          for line in try fcdrr(connection, fcdrrWindow).lines {
+        // The F-CDRR is monthly: the county pack of a week leaves it out, as its document does.
+        if mappable.contains("fcdrr") && (window.period.kind == "month" || mappable.count == 1) {
+          for line in try fcdrr(connection, window).lines {
             let values: [(String, Int64)] = [
               ("beginning_balance", line.beginningBalance), ("received", line.received), ("issued", line.issued),
               ("losses", line.losses), ("positive_adjustments", line.positiveAdjustments),

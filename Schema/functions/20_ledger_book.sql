@@ -141,10 +141,10 @@ BEGIN
       -- passed over, as if this dispense had come first. The card is locked (the first EXISTS) before any balance is
       -- read: the one-time filter runs before the scan. One query with its LIMIT, and the card's lock in an EXISTS of
       -- its own, not each in a CTE: each CTE and its scan cost more to start than they do to run.
-      SELECT b.lot_code, b.on_hand, l.expires_on
-      FROM stock_balances b LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
+      SELECT b.lot_code, b.on_hand, b.expires_on
+      FROM stock_balances b
       WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity AND b.on_hand > 0
-        AND (l.expires_on IS NULL OR l.expires_on >= v_line.day)
+        AND (b.expires_on IS NULL OR b.expires_on >= v_line.day)
         AND EXISTS (SELECT 1 FROM stock_cards c WHERE c.site_code = v_line.site AND c.commodity_code = v_line.commodity
           FOR UPDATE)
         -- One subquery for all three, not one each: each costs more to start than to run.
@@ -152,7 +152,7 @@ BEGIN
           WHERE programme_day(ps.time_zone) = v_line.day AND s.code = v_line.site
           AND coalesce(s.closed_on >= v_line.day, true) AND coalesce(s.opened_on <= v_line.day, true)
           AND p.code = v_line.population)
-      ORDER BY l.expires_on NULLS LAST, b.lot_code LIMIT 1
+      ORDER BY b.expires_on NULLS LAST, b.lot_code LIMIT 1
       FOR UPDATE OF b
     ), added AS (
       INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on, note,
@@ -566,8 +566,11 @@ BEGIN
         a.channel, a.worker, a.client, a.transfer_id, a.count_id, a.reverses_event_id, a.key, a.part, a.fingerprint
       FROM additions a ORDER BY a.req, a.part
     ), balances AS (
-      INSERT INTO stock_balances AS b (site_code, commodity_code, lot_code, on_hand)
-      SELECT site, commodity, lot, sum(quantity) FROM additions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+      -- A balance carries its lot's expiry (0018), for the everyday dispense's first-expiry-first-out.
+      INSERT INTO stock_balances AS b (site_code, commodity_code, lot_code, on_hand, expires_on)
+      SELECT a.site, a.commodity, a.lot, sum(a.quantity), lo.expires_on
+      FROM additions a LEFT JOIN lots lo ON lo.commodity_code = a.commodity AND lo.lot_code = a.lot
+      GROUP BY 1, 2, 3, 5 ORDER BY 1, 2, 3
       ON CONFLICT (site_code, commodity_code, lot_code) DO UPDATE SET on_hand = b.on_hand + excluded.on_hand
     )
     SELECT coalesce(array_agg(ROW(a.req, 'posted', NULL, NULL, NULL, NULL, a.id, a.part, a.site, a.commodity, a.lot,

@@ -134,25 +134,26 @@ BEGIN
     AND ((v_line.channel = 'outreach' AND v_line.worker IS NOT NULL)
       OR (v_line.channel = 'clinic' AND v_line.worker IS NULL)) THEN
     v_booked_flag := set_config('kpstock.booked', 'on', true);
-    RETURN QUERY WITH card AS MATERIALIZED (
-      SELECT 1 FROM stock_cards c WHERE c.site_code = v_line.site AND c.commodity_code = v_line.commodity FOR UPDATE
-    ), locked AS MATERIALIZED (
-      -- The card is locked before any balance: the query reads it first. The lots with stock are locked too, so that
-      -- if the card was waited for, their balances are read as the writer before left them (this statement's
-      -- snapshot is older); a lot that had none then is passed over, as if this dispense had come first.
-      SELECT b.lot_code, b.on_hand, l.expires_on
-      FROM stock_balances b LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
+    RETURN QUERY WITH first_usable AS MATERIALIZED (
+      -- The first usable lot with stock, locked: the lots are sorted by their expiry and code (which no writer
+      -- changes), then locked in that order until one still has stock, so that if the card was waited for, the
+      -- balance is read as the writer before left it (this statement's snapshot is older); a lot that had none then is
+      -- passed over, as if this dispense had come first. The card is locked (the first EXISTS) before any balance is
+      -- read: the one-time filter runs before the scan. One query with its LIMIT, and the card's lock in an EXISTS of
+      -- its own, not each in a CTE: each CTE and its scan cost more to start than they do to run.
+      SELECT b.lot_code, b.on_hand, b.expires_on
+      FROM stock_balances b
       WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity AND b.on_hand > 0
-        AND EXISTS (SELECT 1 FROM card)
+        AND (b.expires_on IS NULL OR b.expires_on >= v_line.day)
+        AND EXISTS (SELECT 1 FROM stock_cards c WHERE c.site_code = v_line.site AND c.commodity_code = v_line.commodity
+          FOR UPDATE)
         -- One subquery for all three, not one each: each costs more to start than to run.
         AND EXISTS (SELECT 1 FROM programme_settings ps, sites s, populations p
           WHERE programme_day(ps.time_zone) = v_line.day AND s.code = v_line.site
           AND coalesce(s.closed_on >= v_line.day, true) AND coalesce(s.opened_on <= v_line.day, true)
           AND p.code = v_line.population)
+      ORDER BY b.expires_on NULLS LAST, b.lot_code LIMIT 1
       FOR UPDATE OF b
-    ), first_usable AS (
-      SELECT * FROM locked WHERE expires_on IS NULL OR expires_on >= v_line.day
-      ORDER BY expires_on NULLS LAST, lot_code LIMIT 1
     ), added AS (
       INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on, note,
         population_code, channel, worker_code, client_uic, idempotency_key, key_part, fingerprint)
@@ -162,8 +163,10 @@ BEGIN
       ON CONFLICT (site_code, idempotency_key, key_part) DO NOTHING
       RETURNING id, lot_code
     ), taken AS (
-      UPDATE stock_balances b SET on_hand = b.on_hand + v_line.quantity FROM added a
-      WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity AND b.lot_code = a.lot_code
+      -- The lot by a subquery, not a join to added: a join would carry added's whole row for a recheck.
+      UPDATE stock_balances b SET on_hand = b.on_hand + v_line.quantity
+      WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity
+        AND b.lot_code = (SELECT a.lot_code FROM added a)
     ), daily AS (
       INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
         adjusted)
@@ -563,8 +566,11 @@ BEGIN
         a.channel, a.worker, a.client, a.transfer_id, a.count_id, a.reverses_event_id, a.key, a.part, a.fingerprint
       FROM additions a ORDER BY a.req, a.part
     ), balances AS (
-      INSERT INTO stock_balances AS b (site_code, commodity_code, lot_code, on_hand)
-      SELECT site, commodity, lot, sum(quantity) FROM additions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+      -- A balance carries its lot's expiry (0018), for the everyday dispense's first-expiry-first-out.
+      INSERT INTO stock_balances AS b (site_code, commodity_code, lot_code, on_hand, expires_on)
+      SELECT a.site, a.commodity, a.lot, sum(a.quantity), lo.expires_on
+      FROM additions a LEFT JOIN lots lo ON lo.commodity_code = a.commodity AND lo.lot_code = a.lot
+      GROUP BY 1, 2, 3, 5 ORDER BY 1, 2, 3
       ON CONFLICT (site_code, commodity_code, lot_code) DO UPDATE SET on_hand = b.on_hand + excluded.on_hand
     )
     SELECT coalesce(array_agg(ROW(a.req, 'posted', NULL, NULL, NULL, NULL, a.id, a.part, a.site, a.commodity, a.lot,

@@ -76,6 +76,11 @@ CREATE OR REPLACE FUNCTION ledger_verify() RETURNS TABLE (
   WHERE NOT EXISTS (SELECT 1 FROM stock_cards c WHERE c.site_code = b.site_code
     AND c.commodity_code = b.commodity_code)
   UNION ALL
+  -- A balance carries its lot's expiry (0018), which the everyday dispense picks its lot by; day is the lot's expiry.
+  SELECT 'balance expiry', b.site_code, b.commodity_code, b.lot_code, l.expires_on, 1, 0
+  FROM stock_balances b LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
+  WHERE b.expires_on IS DISTINCT FROM l.expires_on
+  UNION ALL
   -- One row per figure of a lot's day that differs: 'lot daily' for its net change, 'lot daily received' and so on.
   SELECT 'lot daily' || f.suffix, coalesce(e.site_code, d.site_code), coalesce(e.commodity_code, d.commodity_code),
     coalesce(e.lot_code, d.lot_code), coalesce(e.day, d.day), f.expected, f.recorded

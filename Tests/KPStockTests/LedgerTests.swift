@@ -572,6 +572,25 @@ struct DispensingRaceTests {
     #expect(try StockQueries.verify(store).map(\.check) == ["stock card"])
   }
 
+  /// A balance carries its lot's expiry (Schema/0018_balance_expiry.sql), by which the everyday dispense picks its
+  /// lot; `ledger verify` reports a balance whose expiry is not its lot's.
+  @Test func aBalanceCarriesItsLotsExpiryAndVerifyReportsOneThatDoesNot() throws {
+    let (_, store) = try ledgerDatabase()
+    try receive(store, 10, lot: "L2", expiry: "2027-01-31")
+    let expiry = """
+      SELECT expires_on FROM stock_balances
+      WHERE site_code = 'DICE-UKUNDA' AND commodity_code = 'MALE-CONDOM' AND lot_code = 'L2'
+      """
+    let carried: CalendarDate? = try store.query(Query(unsafeSQL: expiry))[0].decode("expires_on")
+    #expect(carried == CalendarDate("2027-01-31"))
+    #expect(try StockQueries.verify(store).isEmpty)
+    try store.execute("BEGIN")
+    try store.execute("SET LOCAL kpstock.booked = 'on'")
+    try store.execute("UPDATE stock_balances SET expires_on = '2027-02-01' WHERE lot_code = 'L2'")
+    try store.execute("COMMIT")
+    #expect(try StockQueries.verify(store).map(\.check) == ["balance expiry"])
+  }
+
   @Test func aDispenseThatWaitsUntilTheStockIsGoneIsRefusedWithWhatIsLeft() throws {
     let (database, store) = try ledgerDatabase()
     try receive(store, 100, lot: "ONLY", expiry: "2027-12-31")

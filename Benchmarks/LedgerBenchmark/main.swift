@@ -383,19 +383,16 @@ func ledgerDispenseSQL(site: String) -> String {
   """
 }
 
-/// What a dispense of one unit must write, as one plain statement: lock the commodity's balances at the site, take
-/// the first usable lot, write the keyed event, book the balance and the lot's daily rollup — ledger_book's fast path
+/// What a dispense of one unit must write, as one plain statement: take and lock the first usable lot (by the expiry
+/// its balance carries), write the keyed event, book the balance and the lot's daily rollup — ledger_book's fast path
 /// without a function, a JSON request, a digest, a check or a reply. Run with kpstock.booked on.
 func dispenseWritesSQL(site: String) -> String {
   """
-  WITH locked AS MATERIALIZED (
-    SELECT b.lot_code, b.on_hand, l.expires_on
-    FROM stock_balances b LEFT JOIN lots l ON l.commodity_code = b.commodity_code AND l.lot_code = b.lot_code
-    WHERE b.site_code = \(site) AND b.commodity_code = 'MALE-CONDOM'
-    ORDER BY b.lot_code FOR UPDATE OF b
-  ), first_usable AS (
-    SELECT * FROM locked WHERE on_hand > 0 AND (expires_on IS NULL OR expires_on >= CURRENT_DATE)
-    ORDER BY expires_on NULLS LAST, lot_code LIMIT 1
+  WITH first_usable AS MATERIALIZED (
+    SELECT b.lot_code, b.on_hand FROM stock_balances b
+    WHERE b.site_code = \(site) AND b.commodity_code = 'MALE-CONDOM' AND b.on_hand > 0
+      AND (b.expires_on IS NULL OR b.expires_on >= CURRENT_DATE)
+    ORDER BY b.expires_on NULLS LAST, b.lot_code LIMIT 1 FOR UPDATE OF b
   ), added AS (
     INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on,
       population_code, channel, idempotency_key, key_part, fingerprint)
@@ -404,8 +401,8 @@ func dispenseWritesSQL(site: String) -> String {
     FROM first_usable f WHERE f.on_hand >= 1
     RETURNING id, lot_code
   ), taken AS (
-    UPDATE stock_balances b SET on_hand = b.on_hand - 1 FROM added a
-    WHERE b.site_code = \(site) AND b.commodity_code = 'MALE-CONDOM' AND b.lot_code = a.lot_code
+    UPDATE stock_balances b SET on_hand = b.on_hand - 1
+    WHERE b.site_code = \(site) AND b.commodity_code = 'MALE-CONDOM' AND b.lot_code = (SELECT a.lot_code FROM added a)
   )
   INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
     adjusted)

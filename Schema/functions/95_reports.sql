@@ -283,17 +283,29 @@ LANGUAGE sql STABLE AS $$
   ORDER BY o.made_on, o.id
 $$;
 
--- The losses of the F-CDRR's column D: adjustments under a reason that only ever takes stock out (expired, damaged,
--- lost, stolen). Other adjustments and count variances are its columns E (positive) and F (negative).
-CREATE OR REPLACE FUNCTION report_fcdrr_column(p_kind text, p_quantity bigint, p_reason_direction text)
-RETURNS text LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE
-    WHEN p_kind IN ('receipt', 'transfer_in') THEN 'B'
-    WHEN p_kind IN ('dispense', 'transfer_out') THEN 'C'
-    WHEN p_kind = 'adjustment' AND p_reason_direction = 'out' THEN 'D'
-    WHEN p_quantity > 0 THEN 'E'
-    WHEN p_quantity < 0 THEN 'F'
-  END
+DROP FUNCTION IF EXISTS report_fcdrr_column(text, bigint, text);
+
+-- The month's events of the sites of p_sites, each with the F-CDRR column it goes in and the reason that explains
+-- it: B received (receipts, transfers in), C issued (dispensed, sent), D losses (adjustments under a reason that only
+-- ever takes stock out: expired, damaged, lost, stolen), E and F the other adjustments and count variances that add
+-- or take stock. Undoing an entry counts in the entry's column, with the other sign.
+CREATE OR REPLACE FUNCTION report_fcdrr_movements(p_sites text[], p_first date, p_last date)
+RETURNS TABLE (id bigint, site_code text, commodity_code text, occurred_on date, quantity bigint,
+  fcdrr_column text, reason text, note text)
+LANGUAGE sql STABLE AS $$
+  SELECT e.id, e.site_code, e.commodity_code, e.occurred_on, e.quantity,
+    CASE
+      WHEN e.kind IN ('receipt', 'transfer_in') THEN 'B'
+      WHEN e.kind IN ('dispense', 'transfer_out') THEN 'C'
+      WHEN e.kind = 'adjustment' AND r.direction = 'out' THEN 'D'
+      WHEN e.quantity > 0 THEN 'E'
+      WHEN e.quantity < 0 THEN 'F'
+    END,
+    CASE WHEN e.kind = 'count' THEN 'count variance' || coalesce(': ' || r.description, '') ELSE r.description END,
+    e.note
+  FROM stock_events e
+  LEFT JOIN stock_reasons r ON r.code = e.reason_code
+  WHERE e.site_code = ANY (p_sites) AND e.occurred_on BETWEEN p_first AND p_last
 $$;
 
 -- The facility consumption data report and request (MOH 739C) of the sites of p_sites for the month p_first …
@@ -310,14 +322,13 @@ RETURNS TABLE (site_code text, commodity_code text, beginning_balance bigint, re
   days_out_of_stock integer, requested bigint)
 LANGUAGE sql STABLE SET jit = off AS $$
   WITH moved AS (
-    SELECT e.site_code, e.commodity_code,
-      sum(e.quantity) FILTER (WHERE x.col = 'B') AS b, -sum(e.quantity) FILTER (WHERE x.col = 'C') AS c,
-      -sum(e.quantity) FILTER (WHERE x.col = 'D') AS d, sum(e.quantity) FILTER (WHERE x.col = 'E') AS e,
-      -sum(e.quantity) FILTER (WHERE x.col = 'F') AS f
-    FROM stock_events e
-    LEFT JOIN stock_reasons r ON r.code = e.reason_code
-    CROSS JOIN LATERAL (SELECT report_fcdrr_column(e.kind, e.quantity, r.direction) AS col) x
-    WHERE e.site_code = ANY (p_sites) AND e.occurred_on BETWEEN p_first AND p_last
+    SELECT m.site_code, m.commodity_code,
+      sum(m.quantity) FILTER (WHERE m.fcdrr_column = 'B') AS b, -sum(m.quantity) FILTER (WHERE m.fcdrr_column = 'C')
+        AS c,
+      -sum(m.quantity) FILTER (WHERE m.fcdrr_column = 'D') AS d,
+      sum(m.quantity) FILTER (WHERE m.fcdrr_column = 'E') AS e,
+      -sum(m.quantity) FILTER (WHERE m.fcdrr_column = 'F') AS f
+    FROM report_fcdrr_movements(p_sites, p_first, p_last) m
     GROUP BY 1, 2
   ), opening AS (
     SELECT o.site_code, o.commodity_code, sum(o.closing) AS a
@@ -376,14 +387,10 @@ CREATE OR REPLACE FUNCTION report_fcdrr_explanations(p_sites text[], p_first dat
 RETURNS TABLE (site_code text, commodity_code text, occurred_on date, fcdrr_column text, quantity bigint,
   reason text, note text)
 LANGUAGE sql STABLE AS $$
-  SELECT e.site_code, e.commodity_code, e.occurred_on, x.col, e.quantity,
-    CASE WHEN e.kind = 'count' THEN 'count variance' || coalesce(': ' || r.description, '') ELSE r.description END,
-    e.note
-  FROM stock_events e
-  LEFT JOIN stock_reasons r ON r.code = e.reason_code
-  CROSS JOIN LATERAL (SELECT report_fcdrr_column(e.kind, e.quantity, r.direction) AS col) x
-  WHERE e.site_code = ANY (p_sites) AND e.occurred_on BETWEEN p_first AND p_last AND x.col IN ('D', 'E', 'F')
-  ORDER BY 1, 2, 3, e.id
+  SELECT m.site_code, m.commodity_code, m.occurred_on, m.fcdrr_column, m.quantity, m.reason, m.note
+  FROM report_fcdrr_movements(p_sites, p_first, p_last) m
+  WHERE m.fcdrr_column IN ('D', 'E', 'F')
+  ORDER BY 1, 2, 3, m.id
 $$;
 
 -- Which cells of a row of counts of people a report may not show. p_cells holds the parts and, last, their total.

@@ -98,7 +98,8 @@ extension Reports {
       throw FieldError(
         field: "period", problem: "DHIS2 takes a week (2026-W47) or a month (2026-11), not \(window.period.label)")
     }
-    let mappable = reports.filter { mapping.reports.contains($0) }
+    let parts = ReportPart.parts(reports.compactMap(ReportPart.init(rawValue:)), for: window.period)
+    let mappable = parts.map(\.rawValue).filter { mapping.reports.contains($0) }
     if mappable.isEmpty {
       throw FieldError(
         field: "format",
@@ -108,8 +109,7 @@ extension Reports {
     return try store.run { connection in
       try connection.transaction(isolation: .repeatableRead) { connection in
         var figures: [DHIS2Figure] = []
-        // The F-CDRR is monthly: the county pack of a week leaves it out, as its document does.
-        if mappable.contains("fcdrr") && (window.period.kind == "month" || mappable.count == 1) {
+        if mappable.contains("fcdrr") {
           for line in try fcdrr(connection, window).lines {
             let values: [(String, Int64)] = [
               ("beginning_balance", line.beginningBalance), ("received", line.received), ("issued", line.issued),

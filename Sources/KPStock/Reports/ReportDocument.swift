@@ -7,6 +7,14 @@ public enum ReportPart: String, Sendable, CaseIterable {
   case consumption, coverage, stockouts, expiry, orders, fcdrr
 }
 
+extension ReportPart {
+  /// The parts of a report that apply to a period: the F-CDRR is monthly, so a pack of another period leaves it out
+  /// (asked for alone, the period is refused).
+  static func parts(_ parts: [ReportPart], for period: ReportPeriod) -> [ReportPart] {
+    parts.count > 1 && period.kind != "month" ? parts.filter { $0 != .fcdrr } : parts
+  }
+}
+
 /// What a report shows for one scope and period, read in one snapshot so that its parts agree. Parts not asked for
 /// are empty.
 public struct ReportDocument: Sendable {
@@ -29,8 +37,7 @@ public struct ReportDocument: Sendable {
 }
 
 extension Reports {
-  /// Loads the parts of a report. The F-CDRR is monthly: in the county pack of another period it is left out; asked
-  /// for alone, another period is refused.
+  /// Loads the parts of a report that apply to its period (ReportPart.parts).
   public static func document(
     _ store: Store, _ window: ReportWindow, parts: [ReportPart], expiryDays: Int = 90, suppress: Bool = true
   ) throws -> ReportDocument {
@@ -47,6 +54,7 @@ extension Reports {
           """)
       }
       return try connection.transaction(isolation: .repeatableRead) { connection in
+        let parts = ReportPart.parts(parts, for: window.period)
         var document = ReportDocument(window: window, parts: parts, expiryDays: expiryDays, suppressed: suppress)
         for part in parts {
           switch part {
@@ -58,12 +66,7 @@ extension Reports {
           case .coverage: document.coverage = try coverage(connection, window, suppress: suppress)
           case .stockouts: document.stockouts = try stockouts(connection, window)
           case .orders: document.orders = try orders(connection, window)
-          case .fcdrr:
-            if parts.count > 1 && window.period.kind != "month" {
-              document.parts.removeAll { $0 == .fcdrr }
-            } else {
-              (document.fcdrr, document.fcdrrExplanations) = try fcdrr(connection, window)
-            }
+          case .fcdrr: (document.fcdrr, document.fcdrrExplanations) = try fcdrr(connection, window)
           }
         }
         return document

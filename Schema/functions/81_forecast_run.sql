@@ -250,11 +250,13 @@ BEGIN
   LEFT JOIN fc_outreach o ON o.site_code = w.site_code AND o.commodity_code = w.commodity_code;
   ANALYZE fc_pairs (site_code, commodity_code, supplier_code);
 
-  -- Each line's methods for W and their back-test; the client-based need waits for the methadone register.
+  -- Each line's methods for W and their back-test. The client-based need is the methadone register's (for the sites
+  -- that dose MAT clients: clinics, prisons, hospitals); it has no back-test.
   CREATE TEMP TABLE fc_lines ON COMMIT DROP AS
   WITH methods AS (
     SELECT p.*, co.consumption, co.naive, p.adjusted[c_consumption_weeks + 1:] AS actual,
-      NULL::numeric AS client_need
+      CASE WHEN p.commodity_code = mat_commodity() AND p.kind IN ('mat_clinic', 'prison', 'hospital')
+        THEN mat_weekly_need(p.site_code, p_week)::numeric END AS client_need
     FROM fc_pairs p
     CROSS JOIN LATERAL forecast_consumption_origins(p.adjusted, c_consumption_weeks) co
   ), judged AS (

@@ -15,7 +15,7 @@ struct ImportCommand: ParsableCommand {
       """,
     subcommands: [
       Sites.self, Commodities.self, Norms.self, SupplyLines.self, Dispensing.self, Receipts.self, Adjustments.self,
-      Counts.self, Outreach.self, PeerNeed.self, SizeEstimates.self,
+      Counts.self, Outreach.self, PeerNeed.self, SizeEstimates.self, MatDoses.self,
     ])
 
   struct FileOptions: ParsableArguments {
@@ -124,6 +124,26 @@ struct ImportCommand: ParsableCommand {
       abstract: "Import size estimates: area,population,year,size,source (area: a site or county code).")
     @OptionGroup var options: OutreachOptions
     func run() throws { try options.run(.sizeEstimates) }
+  }
+
+  struct MatDoses: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "mat-doses",
+      abstract: "Import a MAT dosing register: site,client,witness,date[,mg,take_home,override,note,key].",
+      discussion: """
+        Each row is a dose as kpstock mat dose records it, under the same rules; all or nothing. mg empty: the \
+        prescribed dose.
+        Example: kpstock import mat-doses kombani-2026-11-30.csv --dry-run
+        """)
+    @OptionGroup var database: DatabaseOptions
+    @Argument(help: "CSV file (UTF-8, with or without BOM; CRLF or LF).") var file: String
+    @Flag(name: .customLong("dry-run"), help: "Check the file and report what would be posted; write nothing.")
+    var dryRun = false
+
+    func run() throws {
+      let store = try database.open()
+      Console.output(try MATDoseImport.run(store, path: file, dryRun: dryRun).summary)
+    }
   }
 
   struct Dispensing: ParsableCommand {

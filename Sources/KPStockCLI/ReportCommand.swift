@@ -13,7 +13,7 @@ struct ReportCommand: ParsableCommand {
       """,
     subcommands: [
       StockStatus.self, Consumption.self, Coverage.self, Stockouts.self, Expiry.self, Orders.self, FCDRR.self,
-      County.self,
+      County.self, MatRegister.self, MatMonthly.self,
     ])
 
   /// Which sites a report covers: exactly one of --county, --sub-county, --site and --national.

@@ -7,6 +7,10 @@ enum Pointer {
     case .backdatingWindow: " (kpstock settings set --backdating-window-days)"
     case .reasons: " (see kpstock reason list)"
     case .outreachChannel: " (use --channel outreach)"
+    case .matOverride: " (give --override REASON if it is right for this client)"
+    case .matPrescribe: " (kpstock mat prescribe a re-induction dose, or --override REASON)"
+    case .matSettings: " (see kpstock mat settings)"
+    case .matBatch: " (kpstock mat batch --lot LOT --mg-per-ml N)"
     case nil: ""
     }
   }

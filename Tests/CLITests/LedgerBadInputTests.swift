@@ -163,7 +163,8 @@ struct LedgerBadInputTests {
     expectRefused(try cli.run("count", "show", "99"), "ID: no count 99")
   }
 
-  static let reasonCodes = "correction, damaged, expired, found, lost, returned, theft, unexplained"
+  static let reasonCodes =
+    "correction, damaged, expired, found, lost, measurement, returned, spillage, theft, unexplained"
 
   @Test func transferDispatch() throws {
     let cli = try Self.stocked()

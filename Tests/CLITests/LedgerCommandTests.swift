@@ -281,7 +281,7 @@ struct LedgerCommandTests {
       "reason", "add", "recalled", "--direction", "out", "--description", "Recalled by the manufacturer")
     #expect(added == "added reason recalled (out): Recalled by the manufacturer\n")
     let reasons = try cli.jsonArray("reason", "list")
-    #expect(reasons.count == 9)
+    #expect(reasons.count == 11)
     #expect(reasons.contains { $0["code"] as? String == "recalled" && $0["direction"] as? String == "out" })
 
     try cli.record("receive", "--site", "DICE-UKUNDA", "--commodity", "ALCOHOL-SWAB", "--qty", "100")
@@ -299,7 +299,7 @@ struct LedgerCommandTests {
       "--direction: 'sideways' is not a direction (in, out, either)")
     expectRefused(
       try cli.run(add.changing(["2": "recall-2", "--description": " "])), "--description: must not be empty")
-    #expect(try cli.integer("SELECT count(*)::int FROM stock_reasons") == 9)
+    #expect(try cli.integer("SELECT count(*)::int FROM stock_reasons") == 11)
   }
 }
 

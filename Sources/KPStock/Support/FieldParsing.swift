@@ -78,6 +78,13 @@ public enum FieldParsing {
     return date
   }
 
+  /// A date option that may be left out (nil: the command's default day).
+  public static func date(_ text: String?, field: String) throws(FieldError) -> CalendarDate? {
+    guard let text else { return nil }
+    let day: CalendarDate = try date(text, field: field)
+    return day
+  }
+
   /// One of a fixed set of lower-case words.
   public static func choice(_ text: String, field: String, noun: String, from choices: [String]) throws(FieldError)
     -> String

@@ -67,6 +67,31 @@ enum ConstraintMessages {
     ),
     "stock_events_worker_code": ("worker", "not a peer educator code (2–32 letters, digits or dashes)"),
     "stock_events_note": ("note", "is longer than 500 characters"),
+    "mat_clients_uic": (
+      "client",
+      "not a UIC (6–32 letters, digits or dashes, with a letter and no run of 7 digits); never a name, phone or ID number"
+    ),
+    "mat_prescriptions_mg": ("mg", "must be from 1 to 1000 mg a day"),
+    "mat_prescriptions_split": ("split", "a day's dose is taken in 1 to 4 parts"),
+    "mat_prescriptions_whole_parts": ("split", "the dose does not split into parts of whole mg"),
+    "mat_prescriptions_prescriber": ("prescriber", "not a prescriber code (2–32 letters, digits or dashes)"),
+    "mat_prescriptions_reason_check": ("reason", "must be 1 to 200 characters"),
+    "mat_prescriptions_override_reason_check": ("override", "must be 1 to 200 characters"),
+    "mat_doses_witness": ("witness", "not a witness code (2–32 letters, digits or dashes)"),
+    "mat_doses_override_reason_check": ("override", "must be 1 to 200 characters"),
+    "mat_dose_returns_reason_check": ("reason", "must be 1 to 200 characters"),
+    "mat_exits_note_check": ("note", "must be 1 to 500 characters"),
+    "lots_mg_per_ml": ("mg_per_ml", "must be above 0 and at most 100"),
+    "mat_settings_active_days_check": ("active_days", "must be at least 1"),
+    "mat_settings_status_order": ("lost_after_days", "must be more than the active days"),
+    "mat_settings_review_missed_days_check": ("review_missed_days", "must be at least 1"),
+    "mat_settings_missed_order": ("reinduction_missed_days", "must be more than the review's missed days"),
+    "mat_settings_max_induction_mg_check": ("max_induction_mg", "must be above 0"),
+    "mat_settings_max_increase_mg_check": ("max_increase_mg", "must be above 0"),
+    "mat_settings_min_days_between_increases_check": ("min_days_between_increases", "must be 0 or more"),
+    "mat_settings_max_dose_mg_check": ("max_dose_mg", "must be above 0"),
+    "mat_settings_take_home_max_days_check": ("take_home_max_days", "must be from 0 to 31"),
+    "mat_settings_take_home_after_days_check": ("take_home_after_days", "must be 0 or more"),
   ]
 }
 
@@ -79,4 +104,12 @@ public enum RefusalHint: String, Sendable, Equatable {
   case reasons
   /// Naming a peer educator belongs to outreach dispensing.
   case outreachChannel = "outreach_channel"
+  /// A MAT guard rail that a reason given by the person may pass.
+  case matOverride = "mat_override"
+  /// A MAT dose that a new prescription should decide (after missed days).
+  case matPrescribe = "mat_prescribe"
+  /// The MAT programme's settings (take-home limits).
+  case matSettings = "mat_settings"
+  /// A methadone batch's concentration.
+  case matBatch = "mat_batch"
 }

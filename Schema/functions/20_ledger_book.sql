@@ -180,12 +180,19 @@ BEGIN
       WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity
         AND b.lot_code = (SELECT a.lot_code FROM added a)
     ), daily AS (
-      INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
+      -- The lot's day is added to, or made by the first dispense of the day. An update, then an insert only if it
+      -- found no row, not ON CONFLICT DO UPDATE, which locks the row it updates (a WAL record of its own): under the
+      -- card's lock no other writer can make or change the row between the two.
+      UPDATE stock_lot_daily d SET net_change = d.net_change + v_line.quantity,
+        dispensed = d.dispensed - v_line.quantity
+      WHERE d.site_code = v_line.site AND d.commodity_code = v_line.commodity
+        AND d.lot_code = (SELECT a.lot_code FROM added a) AND d.day = v_line.day
+      RETURNING 1
+    ), first_of_day AS (
+      INSERT INTO stock_lot_daily (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
         adjusted)
       SELECT v_line.site, v_line.commodity, a.lot_code, v_line.day, v_line.quantity, 0, -v_line.quantity, 0, 0
-      FROM added a
-      ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET
-        net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
+      FROM added a WHERE NOT EXISTS (SELECT FROM daily)
     )
     SELECT v_line.req, 'posted'::text, NULL::text, NULL::text, NULL::text, NULL::text, a.id, 1::smallint, v_line.site,
       v_line.commodity, a.lot_code, f.expires_on, 'dispense'::text, v_line.quantity, NULL::text, v_line.day,

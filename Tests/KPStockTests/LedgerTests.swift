@@ -511,6 +511,37 @@ struct DispensingRaceTests {
     #expect(try StockQueries.verify(store).isEmpty)
   }
 
+  /// The card's lock is taken before the everyday dispense's one statement starts, so a dispense that waited for
+  /// another reads the balance and the day's rollup as that one left them, and books on the fast path: here the
+  /// first made the day's row and the second adds to it. (Had the second read from before its wait, it would have
+  /// taken from 100 and tried to make the day's row again.)
+  @Test func anEverydayDispenseThatWaitsForAnotherAddsToTheDayThatOneMade() throws {
+    let (database, store) = try ledgerDatabase()
+    try receive(store, 100, date: day(-3))
+    try store.execute("BEGIN")
+    try Ledger.post(store, dispensing(10))
+    let (posting, generalCalls) = try contend(database, holding: store) { session in
+      try session.execute("SET track_functions = 'pl'")
+      try session.execute("BEGIN")
+      let posting = try Ledger.post(session, dispensing(20))
+      let calls: Int64 = try session.query(
+        "SELECT coalesce(sum(calls), 0)::bigint AS n FROM pg_stat_xact_user_functions WHERE funcname = 'ledger_book_general'"
+      )[0].decode("n")
+      try session.execute("COMMIT")
+      return (posting, calls)
+    }
+    #expect(generalCalls == 0)
+    #expect(posting.events.map(\.quantity) == [-20])
+    #expect(try onHand(store, "DICE-UKUNDA", "MALE-CONDOM") == 70)
+    let dispensed: Int64 = try store.query(
+      """
+      SELECT dispensed FROM stock_daily
+      WHERE site_code = 'DICE-UKUNDA' AND commodity_code = 'MALE-CONDOM' AND day = \(today)
+      """)[0].decode("dispensed")
+    #expect(dispensed == 30)
+    #expect(try StockQueries.verify(store).isEmpty)
+  }
+
   /// Writers lock the site's stock card for the commodity, not its balances: a site keeps a balance for every lot it
   /// ever held, and locking them all grew with its history. A lock on a used-up lot's balance (here another
   /// session's; in the old way, every writer's) keeps neither the everyday dispense nor a batch waiting.

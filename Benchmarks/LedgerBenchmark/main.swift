@@ -385,10 +385,10 @@ func ledgerDispenseSQL(site: String) -> String {
 }
 
 /// What a dispense of one unit must write, as one plain statement: pick the first usable lot (by the expiry its
-/// balance carries), write the keyed event, book the balance and the lot's daily rollup (an update, and an insert only
-/// for the day's first) — ledger_book's fast path without a function, a JSON request, a digest, a check or a reply.
+/// balance carries), write the keyed event, book the balance and the lot's daily rollup — ledger_book's fast path
+/// without a function, a JSON request, a digest, a check or a reply.
 /// Run with kpstock.booked on and the stock card's lock held (dispenseLockSQL), taken by an earlier statement as
-/// ledger_book takes it, so that this statement reads what the writer before left and locks no row itself.
+/// ledger_book takes it, so that this statement reads what the writer before left and locks no balance itself.
 func dispenseWritesSQL(site: String) -> String {
   """
   WITH first_usable AS MATERIALIZED (
@@ -406,16 +406,12 @@ func dispenseWritesSQL(site: String) -> String {
   ), taken AS (
     UPDATE stock_balances b SET on_hand = b.on_hand - 1
     WHERE b.site_code = \(site) AND b.commodity_code = 'MALE-CONDOM' AND b.lot_code = (SELECT a.lot_code FROM added a)
-  ), daily AS (
-    UPDATE stock_lot_daily d SET net_change = d.net_change - 1, dispensed = d.dispensed + 1
-    WHERE d.site_code = \(site) AND d.commodity_code = 'MALE-CONDOM' AND d.lot_code = (SELECT a.lot_code FROM added a)
-      AND d.day = CURRENT_DATE
-    RETURNING 1
   )
-  INSERT INTO stock_lot_daily (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
+  INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
     adjusted)
   SELECT \(site), 'MALE-CONDOM', a.lot_code, CURRENT_DATE, -1, 0, 1, 0, 0 FROM added a
-  WHERE NOT EXISTS (SELECT FROM daily)
+  ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET
+    net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
   """
 }
 

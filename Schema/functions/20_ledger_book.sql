@@ -149,8 +149,8 @@ BEGIN
       OR (v_line.channel = 'clinic' AND v_line.worker IS NULL)) THEN
     -- The card's lock (stock_card_key), as every writer of this stock takes it, and taken here, before the statement
     -- below starts: that statement's snapshot then holds all that the writer before committed, so it reads the
-    -- balances and the day's rollup as they are and locks none of them. An assignment, not PERFORM, which starts a
-    -- query; it returns nothing (an empty text).
+    -- balances as they are and locks none of them. An assignment, not PERFORM, which starts a query; it returns
+    -- nothing (an empty text).
     v_booked_flag := pg_advisory_xact_lock(stock_card_key(v_line.site, v_line.commodity));
     v_booked_flag := set_config('kpstock.booked', 'on', true);
     RETURN QUERY WITH first_usable AS MATERIALIZED (
@@ -180,19 +180,16 @@ BEGIN
       WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity
         AND b.lot_code = (SELECT a.lot_code FROM added a)
     ), daily AS (
-      -- The lot's day is added to, or made by the first dispense of the day. An update, then an insert only if it
-      -- found no row, not ON CONFLICT DO UPDATE, which locks the row it updates (a WAL record of its own): under the
-      -- card's lock no other writer can make or change the row between the two.
-      UPDATE stock_lot_daily d SET net_change = d.net_change + v_line.quantity,
-        dispensed = d.dispensed - v_line.quantity
-      WHERE d.site_code = v_line.site AND d.commodity_code = v_line.commodity
-        AND d.lot_code = (SELECT a.lot_code FROM added a) AND d.day = v_line.day
-      RETURNING 1
-    ), first_of_day AS (
-      INSERT INTO stock_lot_daily (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
+      -- An upsert, as the general path books its days. It locks the row it updates (a WAL record of its own); an
+      -- update, then an insert only when it found no row, would not, and is race-free under the card's lock, but
+      -- costs the dispense more instructions (two statement parts to start) than the record saves in writing
+      -- (docs/benchmarks.md, eleventh round).
+      INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
         adjusted)
       SELECT v_line.site, v_line.commodity, a.lot_code, v_line.day, v_line.quantity, 0, -v_line.quantity, 0, 0
-      FROM added a WHERE NOT EXISTS (SELECT FROM daily)
+      FROM added a
+      ON CONFLICT (site_code, commodity_code, lot_code, day) DO UPDATE SET
+        net_change = d.net_change + excluded.net_change, dispensed = d.dispensed + excluded.dispensed
     )
     SELECT v_line.req, 'posted'::text, NULL::text, NULL::text, NULL::text, NULL::text, a.id, 1::smallint, v_line.site,
       v_line.commodity, a.lot_code, f.expires_on, 'dispense'::text, v_line.quantity, NULL::text, v_line.day,
@@ -507,6 +504,10 @@ BEGIN
       -- of a few hundred, not of the batch.
       SELECT site, commodity, taken_lot, day, kind, sum(quantity) AS quantity FROM numbered GROUP BY 1, 2, 3, 4, 5
     ), daily AS (
+      -- An upsert, as the general path books its days. It locks the row it updates (a WAL record of its own); an
+      -- update, then an insert only when it found no row, would not, and is race-free under the card's lock, but
+      -- costs the dispense more instructions (two statement parts to start) than the record saves in writing
+      -- (docs/benchmarks.md, eleventh round).
       INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
         adjusted)
       SELECT site, commodity, taken_lot, day, sum(quantity), 0,

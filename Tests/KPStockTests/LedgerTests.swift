@@ -512,9 +512,9 @@ struct DispensingRaceTests {
   }
 
   /// The card's lock is taken before the everyday dispense's one statement starts, so a dispense that waited for
-  /// another reads the balance and the day's rollup as that one left them, and books on the fast path: here the
-  /// first made the day's row and the second adds to it. (Had the second read from before its wait, it would have
-  /// taken from 100 and tried to make the day's row again.)
+  /// another reads what that one left and still books on the fast path: here the first made the day's row and the
+  /// second adds to it. (aDispenseThatWaitsUntilTheStockIsGoneIsRefusedWithWhatIsLeft shows the read is not from
+  /// before the wait.)
   @Test func anEverydayDispenseThatWaitsForAnotherAddsToTheDayThatOneMade() throws {
     let (database, store) = try ledgerDatabase()
     try receive(store, 100, date: day(-3))

@@ -91,12 +91,12 @@ CREATE OR REPLACE FUNCTION stock_card_key(p_site text, p_commodity text) RETURNS
 $$;
 
 -- Makes (for the known codes among them) the stock cards of these site-commodities and takes their locks
--- (stock_card_key), in key order, so batches locking overlapping sets queue instead of deadlocking. A writer locks
--- all it needs in one call: locked a part at a time, a later part could need a key that sorts before one already
--- held. Cards are made where stock is first booked, and `ledger verify` lists stock without one; the lock itself no
--- longer needs the row. Only statements that start after this call see what the holder before left (READ
--- COMMITTED: a statement's snapshot is taken when it starts), so callers read stock in later statements. The
--- everyday dispense takes its one card's lock itself (ledger_book).
+-- (stock_card_key), in key order, so batches locking overlapping sets queue instead of deadlocking. A writer locks all
+-- it needs in one call: locked a part at a time, a later part could need a key that sorts before one already held. The
+-- cards are made here, as before (`ledger verify` lists stock without one), though the lock no longer needs the row.
+-- Only statements that start after this call see what the holder before left (READ COMMITTED: a statement's snapshot is
+-- taken when it starts), so callers read stock in later statements. The everyday dispense takes its one card's lock
+-- itself (ledger_book).
 CREATE OR REPLACE FUNCTION stock_cards_lock(p_sites text[], p_commodities text[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   v_booked text := current_setting('kpstock.booked', true);
@@ -504,10 +504,6 @@ BEGIN
       -- of a few hundred, not of the batch.
       SELECT site, commodity, taken_lot, day, kind, sum(quantity) AS quantity FROM numbered GROUP BY 1, 2, 3, 4, 5
     ), daily AS (
-      -- An upsert, as the general path books its days. It locks the row it updates (a WAL record of its own); an
-      -- update, then an insert only when it found no row, would not, and is race-free under the card's lock, but
-      -- costs the dispense more instructions (two statement parts to start) than the record saves in writing
-      -- (docs/benchmarks.md, eleventh round).
       INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
         adjusted)
       SELECT site, commodity, taken_lot, day, sum(quantity), 0,

@@ -194,7 +194,8 @@ func ledgerThroughput(conninfo: String, sites: [String], seconds: Double) throws
 
 /// The floor of a client shaped as kpstock is (a thread and a blocking libpq connection per client, one round trip a
 /// dispense): each thread sends a dispense's writes as one plain, prepared statement, its own transaction, with
-/// kpstock.booked set once for its session (the guards read it when a statement starts). pgbench runs its clients
+/// kpstock.booked set once for its session (the guards read it when a statement starts) and without the stock card's
+/// lock, which would take a statement of its own: each thread dispenses at a site of its own. pgbench runs its clients
 /// two threads to eight connections each, which wakes a thread once for several replies; this measures what one
 /// wake-up a reply costs a client that does nothing else.
 func writesThroughput(conninfo: String, sites: [String], seconds: Double) throws -> Double {
@@ -383,16 +384,18 @@ func ledgerDispenseSQL(site: String) -> String {
   """
 }
 
-/// What a dispense of one unit must write, as one plain statement: take and lock the first usable lot (by the expiry
-/// its balance carries), write the keyed event, book the balance and the lot's daily rollup — ledger_book's fast path
-/// without a function, a JSON request, a digest, a check or a reply. Run with kpstock.booked on.
+/// What a dispense of one unit must write, as one plain statement: pick the first usable lot (by the expiry its
+/// balance carries), write the keyed event, book the balance and the lot's daily rollup — ledger_book's fast path
+/// without a function, a JSON request, a digest, a check or a reply.
+/// Run with kpstock.booked on and the stock card's lock held (dispenseLockSQL), taken by an earlier statement as
+/// ledger_book takes it, so that this statement reads what the writer before left and locks no balance itself.
 func dispenseWritesSQL(site: String) -> String {
   """
   WITH first_usable AS MATERIALIZED (
     SELECT b.lot_code, b.on_hand FROM stock_balances b
     WHERE b.site_code = \(site) AND b.commodity_code = 'MALE-CONDOM' AND b.on_hand > 0
       AND (b.expires_on IS NULL OR b.expires_on >= CURRENT_DATE)
-    ORDER BY b.expires_on NULLS LAST, b.lot_code LIMIT 1 FOR UPDATE OF b
+    ORDER BY b.expires_on NULLS LAST, b.lot_code LIMIT 1
   ), added AS (
     INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on,
       population_code, channel, idempotency_key, key_part, fingerprint)
@@ -412,6 +415,11 @@ func dispenseWritesSQL(site: String) -> String {
   """
 }
 
+/// The statement before a dispense's writes (dispenseWritesSQL): kpstock.booked on, and the stock card's lock.
+func dispenseLockSQL(site: String) -> String {
+  "SELECT set_config('kpstock.booked', 'on', true), pg_advisory_xact_lock(stock_card_key(\(site), 'MALE-CONDOM'))"
+}
+
 /// pgbench posting the same dispense with the statement Ledger.post sends: the server's share, without this process
 /// as client.
 func pgbenchLedgerThroughput(binDirectory: String, conninfo: String, clients: Int, seconds: Double) throws -> Double {
@@ -424,8 +432,8 @@ func pgbenchLedgerThroughput(binDirectory: String, conninfo: String, clients: In
 func pgbenchWritesThroughput(binDirectory: String, conninfo: String, clients: Int, seconds: Double) throws -> Double {
   try pgbench(
     binDirectory: binDirectory, conninfo: conninfo, clients: clients, seconds: seconds,
-    script: "\\set id :client_id + 1\nBEGIN;\nSELECT set_config('kpstock.booked', 'on', true);\n"
-      + dispenseWritesSQL(site: "'BENCH-' || lpad(:id::text, 2, '0')") + ";\nEND;\n")
+    script: "\\set id :client_id + 1\nBEGIN;\n" + dispenseLockSQL(site: "'BENCH-' || lpad(:id::text, 2, '0')")
+      + ";\n" + dispenseWritesSQL(site: "'BENCH-' || lpad(:id::text, 2, '0')") + ";\nEND;\n")
 }
 
 /// The server's time for one dispense, steadier than any throughput on this machine: one backend runs `count`
@@ -439,7 +447,9 @@ func serverMicroseconds(_ connection: Connection, site: String, count: Int = 500
   defer { _ = try? connection.execute("RESET synchronous_commit") }
   let quoted = "'\(site)'"
   let ledger = "PERFORM " + ledgerDispenseSQL(site: quoted).dropFirst("SELECT ".count) + ";"
-  let writes = "PERFORM set_config('kpstock.booked', 'on', true);\n" + dispenseWritesSQL(site: quoted) + ";"
+  let writes =
+    "PERFORM " + dispenseLockSQL(site: quoted).dropFirst("SELECT ".count) + ";\n"
+    + dispenseWritesSQL(site: quoted) + ";"
   func loop(_ body: String) throws -> Double {
     try timed {
       try connection.execute(

@@ -78,12 +78,25 @@ CREATE OR REPLACE FUNCTION ledger_when_where(
   END
 $$;
 
--- Makes (for the known codes among them) and locks the stock cards of these site-commodities, in key order: the
--- lock every writer takes before it reads or changes that stock (Schema/0008_stock_cards.sql), so concurrent writers
--- queue instead of deadlocking, and each reads what the one before it left. A writer locks all it needs in one call:
--- locked a part at a time, a later part could need a card that sorts before one already held. Cards are made before
--- the lock: a card another writer has just made is not yet seen by the lock, which would pass over it, but the
--- insert waits for that writer to finish. The everyday dispense locks its one card inside its own statement.
+-- The stock card's lock: every writer of a site-commodity's stock (events, balances, daily rollup) holds it from
+-- before it reads that stock until its transaction ends, so concurrent writers queue, and each reads what the one
+-- before it left. It is a transaction-scoped advisory lock on this key, not a row lock on the card
+-- (Schema/0008_stock_cards.sql), because a row lock writes a WAL record and dirties the card's page at every
+-- posting, where an advisory lock lives in the lock table only. The 64-bit hash of the two codes (which hold no
+-- space) makes two cards sharing a key unlikely and harmless: they queue behind one another, and writers lock in
+-- the order of the key, not of the codes, so a batch holding both still cannot deadlock with another. The seed
+-- keeps these keys apart from the programme's other advisory locks, which are of 32-bit hashes.
+CREATE OR REPLACE FUNCTION stock_card_key(p_site text, p_commodity text) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+  SELECT hashtextextended(p_site || ' ' || p_commodity, 8)
+$$;
+
+-- Makes (for the known codes among them) the stock cards of these site-commodities and takes their locks
+-- (stock_card_key), in key order, so batches locking overlapping sets queue instead of deadlocking. A writer locks all
+-- it needs in one call: locked a part at a time, a later part could need a key that sorts before one already held. The
+-- cards are made here, as before (`ledger verify` lists stock without one), though the lock no longer needs the row.
+-- Only statements that start after this call see what the holder before left (READ COMMITTED: a statement's snapshot is
+-- taken when it starts), so callers read stock in later statements. The everyday dispense takes its one card's lock
+-- itself (ledger_book).
 CREATE OR REPLACE FUNCTION stock_cards_lock(p_sites text[], p_commodities text[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   v_booked text := current_setting('kpstock.booked', true);
@@ -95,9 +108,11 @@ BEGIN
   ORDER BY 1, 2
   ON CONFLICT DO NOTHING;
   PERFORM set_config('kpstock.booked', coalesce(v_booked, ''), true);
-  PERFORM 1 FROM stock_cards c
-  WHERE (c.site_code, c.commodity_code) IN (SELECT * FROM unnest(p_sites, p_commodities))
-  ORDER BY c.site_code, c.commodity_code FOR UPDATE;
+  -- The keys sorted in a subquery of their own, so the locks are taken in that order.
+  PERFORM pg_advisory_xact_lock(k.key)
+  FROM (SELECT DISTINCT stock_card_key(u.site, u.commodity) AS key
+    FROM unnest(p_sites, p_commodities) u (site, commodity)
+    WHERE u.site IS NOT NULL AND u.commodity IS NOT NULL ORDER BY 1) k;
 END $$;
 
 -- Books a batch of lines, in day order and, within a day, additions before takes (so what arrives on a day can
@@ -120,40 +135,37 @@ DECLARE
   v_booked_flag text;
 BEGIN
   -- The everyday dispense (today, no lot named, first usable lot covers it) in one statement, which checks the day is
-  -- today, locks the commodity's stock card at the site, as every writer does before it reads that stock, picks the
-  -- first usable lot, writes the event and books it. Only a request that named no day is tried (its day is the caller's
-  -- today), so a back-dated one costs nothing here. The event's unique key stands in for the key check: a key already
-  -- used writes nothing, and the general path below replays or refuses it. Anything unusual (the lot runs short, the
-  -- site is closed, the population unknown, the day not today, an expiry or a reason named) writes nothing too and
-  -- goes the general way, which words it. It evaluates as few plpgsql expressions as will do: each is compiled again
-  -- in every new transaction.
+  -- today, picks the first usable lot, writes the event and books it. Only a request that named no day is tried (its
+  -- day is the caller's today), so a back-dated one costs nothing here. The event's unique key stands in for the key
+  -- check: a key already used writes nothing, and the general path below replays or refuses it. Anything unusual (the
+  -- lot runs short, the site is closed, the population unknown, the day not today, an expiry or a reason named)
+  -- writes nothing too and goes the general way, which words it (and takes the card's lock again, which it holds
+  -- already). It evaluates as few plpgsql expressions as will do: each is compiled again in every new transaction.
   v_line := CASE WHEN cardinality(p_lines) = 1 AND NOT p_dry_run THEN p_lines[1] END;
   IF v_line.kind = 'dispense' AND v_line.asked_day IS NULL AND v_line.lot IS NULL AND v_line.quantity < 0
     AND v_line.lots = 'usable' AND v_line.expiry IS NULL AND v_line.reason IS NULL
     AND length(v_line.key) BETWEEN 1 AND 100 AND v_line.key !~ '[[:cntrl:]]'
     AND ((v_line.channel = 'outreach' AND v_line.worker IS NOT NULL)
       OR (v_line.channel = 'clinic' AND v_line.worker IS NULL)) THEN
+    -- The card's lock (stock_card_key), as every writer of this stock takes it, and taken here, before the statement
+    -- below starts: that statement's snapshot then holds all that the writer before committed, so it reads the
+    -- balances as they are and locks none of them. An assignment, not PERFORM, which starts a query; it returns
+    -- nothing (an empty text).
+    v_booked_flag := pg_advisory_xact_lock(stock_card_key(v_line.site, v_line.commodity));
     v_booked_flag := set_config('kpstock.booked', 'on', true);
     RETURN QUERY WITH first_usable AS MATERIALIZED (
-      -- The first usable lot with stock, locked: the lots are sorted by their expiry and code (which no writer
-      -- changes), then locked in that order until one still has stock, so that if the card was waited for, the
-      -- balance is read as the writer before left it (this statement's snapshot is older); a lot that had none then is
-      -- passed over, as if this dispense had come first. The card is locked (the first EXISTS) before any balance is
-      -- read: the one-time filter runs before the scan. One query with its LIMIT, and the card's lock in an EXISTS of
-      -- its own, not each in a CTE: each CTE and its scan cost more to start than they do to run.
+      -- The first usable lot with stock, read and not locked: no other writer can change it while the card's lock is
+      -- held. One query with its LIMIT, not a CTE each: each CTE and its scan cost more to start than they do to run.
       SELECT b.lot_code, b.on_hand, b.expires_on
       FROM stock_balances b
       WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity AND b.on_hand > 0
         AND (b.expires_on IS NULL OR b.expires_on >= v_line.day)
-        AND EXISTS (SELECT 1 FROM stock_cards c WHERE c.site_code = v_line.site AND c.commodity_code = v_line.commodity
-          FOR UPDATE)
         -- One subquery for all three, not one each: each costs more to start than to run.
         AND EXISTS (SELECT 1 FROM programme_settings ps, sites s, populations p
           WHERE programme_day(ps.time_zone) = v_line.day AND s.code = v_line.site
           AND coalesce(s.closed_on >= v_line.day, true) AND coalesce(s.opened_on <= v_line.day, true)
           AND p.code = v_line.population)
       ORDER BY b.expires_on NULLS LAST, b.lot_code LIMIT 1
-      FOR UPDATE OF b
     ), added AS (
       INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on, note,
         population_code, channel, worker_code, client_uic, idempotency_key, key_part, fingerprint)
@@ -168,6 +180,10 @@ BEGIN
       WHERE b.site_code = v_line.site AND b.commodity_code = v_line.commodity
         AND b.lot_code = (SELECT a.lot_code FROM added a)
     ), daily AS (
+      -- An upsert, as the general path books its days. It locks the row it updates (a WAL record of its own); an
+      -- update, then an insert only when it found no row, would not, and is race-free under the card's lock, but
+      -- costs the dispense more instructions (two statement parts to start) than the record saves in writing
+      -- (docs/benchmarks.md, eleventh round).
       INSERT INTO stock_lot_daily AS d (site_code, commodity_code, lot_code, day, net_change, received, dispensed, sent,
         adjusted)
       SELECT v_line.site, v_line.commodity, a.lot_code, v_line.day, v_line.quantity, 0, -v_line.quantity, 0, 0

@@ -430,15 +430,21 @@ struct DispensingRaceTests {
       site: "DICE-UKUNDA", commodity: "MALE-CONDOM", quantity: 12, population: "MSM", channel: .outreach,
       worker: "PE-UK-07", client: "KW-MSM-0042")
     // Neither the everyday path nor the general one (a dispense spanning lots) takes an advisory lock on its key: the
-    // events' unique key makes a concurrent request under the same key wait, and Ledger.post asks again.
+    // events' unique key makes a concurrent request under the same key wait, and Ledger.post asks again. The one
+    // advisory lock either holds is the stock card's (stock_card_key), which every writer of that stock takes.
     func keyLocksHeld(posting request: Dispensing) throws -> (Posting, Int) {
       try store.execute("BEGIN")
       let posting = try Ledger.post(store, request)
-      let locks: Int = try store.query(
-        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
-      )[0].decode("n")
+      let locks = try store.query(
+        """
+        SELECT count(*) FILTER (WHERE key <> card)::int AS others, count(*) FILTER (WHERE key = card)::int AS cards
+        FROM (SELECT (classid::bigint << 32 | objid::bigint) AS key,
+            stock_card_key('DICE-UKUNDA', 'MALE-CONDOM') AS card
+          FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND pid = pg_backend_pid()) l
+        """)[0]
+      #expect(try locks.decode("cards") as Int32 == 1)
       try store.execute("COMMIT")
-      return (posting, locks)
+      return (posting, Int(try locks.decode("others") as Int32))
     }
     let (posting, everydayLocks) = try keyLocksHeld(posting: outreach)
     #expect(everydayLocks == 0)
@@ -502,6 +508,37 @@ struct DispensingRaceTests {
     #expect(posting.events.map(\.lotCode) == ["LOT-Z", "LOT-A"])
     #expect(posting.events.map(\.quantity) == [-5, -15])
     #expect(try onHand(store, "DICE-UKUNDA", "MALE-CONDOM") == 85)
+    #expect(try StockQueries.verify(store).isEmpty)
+  }
+
+  /// The card's lock is taken before the everyday dispense's one statement starts, so a dispense that waited for
+  /// another reads what that one left and still books on the fast path: here the first made the day's row and the
+  /// second adds to it. (aDispenseThatWaitsUntilTheStockIsGoneIsRefusedWithWhatIsLeft shows the read is not from
+  /// before the wait.)
+  @Test func anEverydayDispenseThatWaitsForAnotherAddsToTheDayThatOneMade() throws {
+    let (database, store) = try ledgerDatabase()
+    try receive(store, 100, date: day(-3))
+    try store.execute("BEGIN")
+    try Ledger.post(store, dispensing(10))
+    let (posting, generalCalls) = try contend(database, holding: store) { session in
+      try session.execute("SET track_functions = 'pl'")
+      try session.execute("BEGIN")
+      let posting = try Ledger.post(session, dispensing(20))
+      let calls: Int64 = try session.query(
+        "SELECT coalesce(sum(calls), 0)::bigint AS n FROM pg_stat_xact_user_functions WHERE funcname = 'ledger_book_general'"
+      )[0].decode("n")
+      try session.execute("COMMIT")
+      return (posting, calls)
+    }
+    #expect(generalCalls == 0)
+    #expect(posting.events.map(\.quantity) == [-20])
+    #expect(try onHand(store, "DICE-UKUNDA", "MALE-CONDOM") == 70)
+    let dispensed: Int64 = try store.query(
+      """
+      SELECT dispensed FROM stock_daily
+      WHERE site_code = 'DICE-UKUNDA' AND commodity_code = 'MALE-CONDOM' AND day = \(today)
+      """)[0].decode("dispensed")
+    #expect(dispensed == 30)
     #expect(try StockQueries.verify(store).isEmpty)
   }
 

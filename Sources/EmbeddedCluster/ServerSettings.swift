@@ -11,6 +11,12 @@ enum ServerSettings {
   /// the server checks every two seconds, during a statement, that its client is still there.
   static let clientConnectionCheckInterval = "client_connection_check_interval = '2s'"
 
+  /// Every writer of stock takes a transaction-scoped advisory lock per stock card it books (Schema/functions/
+  /// 20_ledger_book.sql, stock_cards_lock), and advisory locks take slots in the server's shared lock table, which
+  /// holds max_locks_per_transaction × max_connections of them. The default (64) lets one transaction take about
+  /// 12,000: a national register of 1,000 sites × 15 commodities in one batch needs more.
+  static let maxLocksPerTransaction = "max_locks_per_transaction = 256"
+
   /// - Parameter serverMajorVersion: from the data folder's PG_VERSION; settings newer than the server are left
   ///   out, since an unknown setting stops the server from starting. Nil means a current server.
   static func render(
@@ -24,6 +30,7 @@ enum ServerSettings {
       "unix_socket_permissions = 0700",
       "port = \(configuration.port)",
     ]
+    lines.append(maxLocksPerTransaction)
     if (serverMajorVersion ?? 14) >= 14 { lines.append(clientConnectionCheckInterval) }
     if !configuration.durable {
       lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]

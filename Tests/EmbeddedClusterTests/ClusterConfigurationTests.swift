@@ -62,6 +62,8 @@ struct ClusterConfigurationTests {
     let rendered = try ServerSettings.render(ClusterConfiguration(home: "/tmp/kp"), socketDirectory: "/tmp/kp/run")
     #expect(!rendered.contains("fsync"))
     #expect(rendered.contains("unix_socket_permissions = 0700"))
+    // Room in the lock table for a batch that books stock cards all over the country (one advisory lock each).
+    #expect(rendered.contains("\nmax_locks_per_transaction = 256\n"))
   }
 
   @Test func theServerChecksForVanishedClientsFromPostgreSQL14On() throws {

@@ -553,7 +553,38 @@ BEGIN
     CASE WHEN m.reached[l.i] IS NULL AND m.size[l.i] IS NULL THEN round(100.0 * l.reached / nullif(l.size, 0), 1) END,
     NULL::numeric, NULL::numeric
   FROM reach_lines l, reach_marks m
-  ORDER BY l.i);
+  ORDER BY l.i)
+  UNION ALL
+  -- Methadone, from the register (mat_monthly) over the MAT clinics in scope: clients currently on methadone at the
+  -- period's end, new, exited, on MAT 6 months or more (KP_MAT, against those currently on), the mean dose and the
+  -- share at 60 mg or more. Counts of people from 1 to 4 are withheld, and the mean and share when they describe 1–4.
+  (WITH mat AS (
+    SELECT sum(m.currently_on)::bigint AS active, sum(m.new_clients)::bigint AS new_clients,
+      sum(m.exited_completed + m.exited_transferred_out + m.exited_died + m.exited_other)::bigint AS exited,
+      sum(m.on_mat_six_months)::bigint AS six_months,
+      round(sum(m.mean_dose_mg * m.currently_on) / nullif(sum(m.currently_on), 0), 1) AS mean_dose,
+      round(sum(m.share_at_least_60_mg * m.currently_on) / nullif(sum(m.currently_on), 0), 1) AS share_60
+    FROM sites s CROSS JOIN LATERAL mat_monthly(s.code, p_first, v_until) m
+    WHERE s.code = ANY (p_sites) AND s.kind = 'mat_clinic'
+      AND EXISTS (SELECT FROM mat_episodes e WHERE e.clinic_code = s.code)
+    HAVING count(*) > 0
+  ), marks AS (
+    -- Each count on its own: no total of these rows is printed, so none can be worked out from the others.
+    SELECT ARRAY(SELECT CASE WHEN p_suppress AND v BETWEEN 1 AND 4 THEN '<5' END
+        FROM unnest(ARRAY[x.active, x.new_clients, x.exited, x.six_months]) WITH ORDINALITY u (v, i) ORDER BY u.i)
+      AS mark, x.active BETWEEN 1 AND 4 AND p_suppress AS few
+    FROM mat x
+  )
+  SELECT f.measure, 'PWID', mat_commodity(), CASE WHEN k.mark[f.i] IS NULL THEN f.figure END, k.mark[f.i],
+    CASE WHEN f.i = 4 AND NOT k.few THEN x.active END, CASE WHEN f.i = 4 AND k.few THEN '<5' END,
+    CASE WHEN f.i = 4 AND NOT k.few AND k.mark[4] IS NULL THEN round(100.0 * x.six_months / nullif(x.active, 0), 1)
+      WHEN f.i = 5 AND NOT k.few THEN x.mean_dose WHEN f.i = 6 AND NOT k.few THEN x.share_60 END,
+    NULL::numeric, NULL::numeric
+  FROM mat x CROSS JOIN marks k
+  CROSS JOIN LATERAL (VALUES (1, 'MAT clients on methadone', x.active), (2, 'MAT new clients', x.new_clients),
+    (3, 'MAT clients exited', x.exited), (4, 'MAT KP_MAT (6+ months)', x.six_months),
+    (5, 'MAT mean dose, mg', NULL::bigint), (6, 'MAT share 60+ mg, %', NULL::bigint)) f (i, measure, figure)
+  ORDER BY f.i);
 END $$;
 
 -- Per commodity and ISO week touching p_first … p_last, over the sites of p_sites: units dispensed in the weeks

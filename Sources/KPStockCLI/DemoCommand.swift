@@ -53,6 +53,13 @@ struct DemoCommand: ParsableCommand {
     let path = folder + "/kwale-county-\(window.period.label).html"
     try ReportFile.write(HTMLReport.render(county, generatedOn: window.today), to: path)
     Console.output("The whole county report (every part, with charts): \(path)\n\n")
+    let methadone = try Demo.methadone(store)
+    Console.output(
+      "== Methadone at \(Demo.matClinic): clients today, and \(methadone.month) (kpstock report mat-monthly)\n")
+    Console.output(
+      methadone.statuses.map { "\($0.status): \($0.clients)" }.joined(separator: ", ") + "\n"
+        + Listing(columns: ["figure", "value"], rows: methadone.figures.map { [.text($0.figure), .text($0.value)] })
+        .table() + "\n")
     let explained = orders.first { $0.siteCode == "DICE-UKUNDA" }.map { "\($0.id)" } ?? "ORDER"
     Console.output(
       """
@@ -64,6 +71,8 @@ struct DemoCommand: ParsableCommand {
             kpstock outreach list --site DICE-UKUNDA --format csv
             kpstock report fcdrr --site DICE-UKUNDA --period \(window.period.label)
             kpstock report consumption --county Kwale --period \(window.period.label) --format dhis2
+            kpstock mat clients --site \(Demo.matClinic) --status defaulting
+            kpstock report mat-register --site \(Demo.matClinic) --from \(window.period.firstDay) --to \(window.period.lastDay)
 
       """)
   }

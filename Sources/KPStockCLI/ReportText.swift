@@ -140,7 +140,8 @@ enum ReportText {
             decimal(line.minimum), decimal(line.target),
           ]
         }),
-      legend: CoverageLine.measures.map { "\($0.measure): \($0.meaning)" }.joined(separator: "; ")
+      legend: (CoverageLine.measures + CoverageLine.methadoneMeasures).map { "\($0.measure): \($0.meaning)" }
+        .joined(separator: "; ")
         + ". <5: a count of people from 1 to 4; suppressed: withheld so that one cannot be worked out.")
   }
 

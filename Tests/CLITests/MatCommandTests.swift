@@ -58,6 +58,8 @@ struct MatCommandTests {
 
   @Test func badInputIsRefusedNamingTheFlagAndWritesNothing() throws {
     let cli = try clinic()
+    // The demo's network allows take-homes; a programme that has not decided allows none.
+    expectSuccess(try cli.run("mat", "settings", "--take-home-max-days", "0"))
     expectRefused(
       try cli.run("mat", "dose", "--site", "PRISON-KWALE", "--client", "KWL-MAT-0042", "--witness", "NURSE-07"),
       "--site: client KWL-MAT-0042 doses at MAT-KOMBANI, not at PRISON-KWALE")

@@ -97,6 +97,14 @@ struct MethadoneDayTests {
     try matDay(store, "2026-12-02")
     let next = try Methadone.closeDay(store, site: "MAT-KOMBANI", countedML: 5187.4, witness: "PHARM-02")
     #expect((next.expectedML, next.varianceMG, next.lot) == (Decimal(string: "5187.4")!, 0, nil))
+    // The spill turns out to have been a misreading: the correction is an adjustment dated when it is found, and the
+    // closed days stay as they were closed.
+    try Ledger.post(
+      store,
+      Adjustment(site: "MAT-KOMBANI", commodity: "METHADONE", lot: "MB5", quantity: 3, reason: "correction"))
+    #expect(try balance("MAT-KOMBANI").mg == 51000 - 60)
+    let closes = try store.query("SELECT string_agg(variance_mg::text, ',' ORDER BY day) AS v FROM mat_day_closes")
+    #expect(try closes[0].decode("v") as String == "-3,0")
   }
 
   @Test func theMonthlyReportAgreesWithTheRegisterCountedIndependently() throws {

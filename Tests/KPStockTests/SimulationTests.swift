@@ -231,10 +231,26 @@ struct SimulationTests {
       """)
     #expect(try rows.map { try $0.decode("site_code") as String } == ["HOSP-MSAMBWENI", "MAT-KOMBANI", "PRISON-KWALE"])
     for row in rows {
-      #expect(try row.decode("smallest", as: Int64.self) >= 60 && row.decode("largest", as: Int64.self) <= 120)
+      // Maintenance doses of 60–120 mg; new clients inducted at 20 mg and re-inducted ones at 30 titrate up.
+      #expect(try row.decode("smallest", as: Int64.self) >= 20 && row.decode("largest", as: Int64.self) <= 120)
       #expect(try row.decode("by_register", as: Bool.self))
       #expect(try row.decode("clients", as: Int64.self) >= 2)
     }
+    // Every methadone dispense is a dose in the MAT register, witnessed, its ml from its batch's concentration.
+    let unregistered = try store.query(
+      """
+      SELECT count(*) AS n FROM stock_events e
+      WHERE e.kind = 'dispense' AND e.commodity_code = 'METHADONE' AND NOT EXISTS (SELECT FROM mat_doses o
+        WHERE o.site_code = e.site_code AND o.idempotency_key = e.idempotency_key AND o.witness_code = 'SIM-NURSE')
+      """)[0]
+    #expect(try unregistered.decode("n") as Int64 == 0)
+    let clinic = try store.query(
+      """
+      SELECT count(*) FILTER (WHERE status = 'active') AS active, count(*) AS clients
+      FROM mat_client_states((SELECT max(take_on) FROM mat_doses)) WHERE clinic_code = 'MAT-KOMBANI'
+      """)[0]
+    #expect(try clinic.decode("clients") as Int64 >= 220)
+    #expect(try clinic.decode("active") as Int64 >= 200)
   }
 
   @Test func expiredLotsAreWrittenOffAfterTheyExpire() throws {

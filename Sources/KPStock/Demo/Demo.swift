@@ -44,6 +44,9 @@ public enum Demo {
       var result = try Seeds.loadReference(connection)
       result.added.merge(try Seeds.loadKwaleDemo(connection).added) { $0 + $1 }
       result.added.merge(try Seeds.loadKwaleSizeEstimates(connection).added) { $0 + $1 }
+      // The demo's programme allows two take-home days at a time (the register's default allows none until a
+      // programme decides), so its history shows some.
+      try connection.execute("UPDATE mat_settings SET take_home_max_days = 2 WHERE take_home_max_days = 0")
       return result
     }
   }
@@ -98,6 +101,20 @@ public enum Demo {
       }
       return made
     }
+  }
+
+  /// The MAT clinic the demo shows.
+  public static let matClinic = "MAT-KOMBANI"
+
+  /// MAT-KOMBANI's clients today by status, and its last month's figures for the national methadone report.
+  public static func methadone(_ store: Store) throws -> (
+    statuses: [(status: String, clients: Int)], month: String, figures: [(figure: String, value: String)]
+  ) {
+    let clients = try Methadone.clients(store, site: matClinic)
+    let statuses = Methadone.statuses.map { status in (status, clients.filter { $0.status == status }.count) }
+    let window = try Reports.window(store, scope: .site(matClinic), period: nil, default: .lastMonth)
+    let month = window.period.label
+    return (statuses, month, try Methadone.monthlyReport(store, site: matClinic, month: month))
   }
 
   /// The county report of Kwale for the last month that ended: every part, as `kpstock report county` makes it.

@@ -54,6 +54,16 @@ public struct CoverageLine: Sendable, Equatable {
     ("distributed vs need", "units given against the forecast's need (before wastage) over the same days, %"),
     ("reached vs size", "people reached in an average week with reports against the size estimate, %"),
   ]
+
+  /// Methadone's rows, from the MAT register: counts of clients, and the dose figures (rates).
+  public static let methadoneMeasures: [(measure: String, meaning: String)] = [
+    ("MAT clients on methadone", "on treatment at the period's end, no more than 5 doses missed in a row"),
+    ("MAT new clients", "enrolled in the period"),
+    ("MAT clients exited", "exits in the period"),
+    ("MAT KP_MAT (6+ months)", "of the clients currently on methadone, %"),
+    ("MAT mean dose, mg", "over the clients currently on methadone"),
+    ("MAT share 60+ mg, %", "of the clients currently on methadone"),
+  ]
 }
 
 /// An order made in the period: what was asked for, approved and received, and how long it took.

@@ -272,6 +272,19 @@ public enum HTMLReport {
       html += "<p class=\"note\">\(escape(meaning)).</p>\n"
       html += bars(rows, perYear: measure == "per person per year")
     }
+    let methadone = CoverageLine.methadoneMeasures.compactMap { entry in
+      lines.first { $0.measure == entry.measure }.map { (entry, $0) }
+    }
+    if !methadone.isEmpty {
+      html += "<h3>Methadone (MAT)</h3>\n<table>\n<tr><th>figure</th><th>value</th><th>meaning</th></tr>\n"
+      for (entry, line) in methadone {
+        let rate = line.rate.map { line.figure == nil ? "\($0)" : " (\($0) %)" } ?? ""
+        let value = (line.figureMark ?? line.figure.map(String.init) ?? line.baseMark ?? "") + rate
+        html += "<tr><td>\(escape(entry.measure))</td><td class=\"n\">\(escape(value))</td>"
+        html += "<td>\(escape(entry.meaning))</td></tr>\n"
+      }
+      html += "</table>\n"
+    }
     return html + "</section>\n"
   }
 

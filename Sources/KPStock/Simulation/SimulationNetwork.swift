@@ -234,7 +234,7 @@ struct SiteActivity {
     case "mat_clinic", "prison", "hospital":
       let clients =
         switch site.kind {
-        case "mat_clinic": profile == .kwale ? random.int(in: 25...35) : random.int(in: 40...120)
+        case "mat_clinic": profile == .kwale ? random.int(in: 220...260) : random.int(in: 40...120)
         case "prison": random.int(in: 6...12)
         default: random.int(in: 2...5)
         }

@@ -16,6 +16,11 @@ public enum SimulationProfile: String, CaseIterable, Sendable {
     }
   }
 
+  /// Whether its methadone sites dose through the MAT register (enrolment, prescriptions, doses judged client by
+  /// client): the Kwale demo's few hundred clients do. The national profile's thousands of clients dose as plain
+  /// dispensing, which keeps its two-year history within the time its benchmark allows.
+  var registersMethadone: Bool { self == .kwale }
+
   /// Adds the sites and supply lines the profile needs, keeping any that exist (and any local edits to them),
   /// and returns the codes of the sites it simulates.
   func prepareNetwork(_ connection: Connection) throws -> [String] {

@@ -300,7 +300,9 @@ struct SimulationRun {
     let activity = activities[site]
     let weekday = day.isoWeekday
     var random = stream("dispense", day, [stableHash(network.sites[site].code)])
-    if let methadone, network.lines[site][methadone] != nil {
+    if let methadone, network.lines[site][methadone] != nil, profile.registersMethadone {
+      try doseRegisteredClients(at: site, methadone, random: &random, connection)
+    } else if let methadone, network.lines[site][methadone] != nil {
       for client in activity.methadoneClients where random.chance(activity.attendance) {
         let dose = Int64(client.doseMilligrams)
         // A client is given the whole dose or none: the register records observed doses, not fractions.
@@ -360,6 +362,133 @@ struct SimulationRun {
         site: network.sites[site].code, commodity: network.commodities[commodity].code, quantity: quantity,
         date: day, population: population, channel: channel, worker: worker, client: client),
       at: site, changes: stock.taking(quantity, site, commodity, on: day), connection)
+  }
+
+  // MARK: - MAT register
+
+  /// The register's clinician: who enrols clients and changes their doses in the simulation.
+  static let prescriber = "SIM-DR"
+  /// Each week a clinic enrols a new client with this chance, inducted at 20 mg and titrated up 10 mg every third
+  /// day (the guard rails' pace) to a maintenance dose.
+  static let weeklyEnrolmentChance = 0.6
+  /// Chance that a client on treatment for the settings' days takes a Sunday dose home on Saturday, when the
+  /// programme allows take-homes.
+  static let takeHomeChance = 0.3
+
+  /// A MAT site's day through the register: clients enrolled on the first day it is simulated (in the two months
+  /// before, at the clinic, and moved to the prison or hospital where they dose), new clients now and then, and
+  /// each client who comes dosed at their prescribed dose, a day's doses in one posting. A client back after 3–4
+  /// missed days is dosed after a review (an override saying so); after 5 or more, re-inducted at 30 mg and titrated
+  /// back up. Three of the clinic's clients stay away: for 8 days from the 30th day, for 25 days from the 60th, and for
+  /// good from the 90th (defaulting, then lost to follow-up).
+  private mutating func doseRegisteredClients(
+    at site: Int, _ methadone: Int, random: inout SplitMix64, _ connection: Connection
+  ) throws {
+    let activity = activities[site]
+    let code = network.sites[site].code
+    let kind = network.sites[site].kind
+    let clinic = kind == "mat_clinic" ? site : network.lines[site][methadone]?.supplier
+    guard let clinic, network.sites[clinic].kind == "mat_clinic" else { return }
+    let clinicCode = network.sites[clinic].code
+    try enrolOnFirstDay(at: site, clinic: clinicCode, connection)
+    if kind == "mat_clinic" && day.isoWeekday == 1 && random.chance(Self.weeklyEnrolmentChance) {
+      let number = 5_000 + (day.daysSinceEpoch - firstDay.daysSinceEpoch) / 7
+      _ = try connection.query(
+        """
+        SELECT mat_enrol(\(code), \(activity.uic(client: number)), 'PWID', 20, \(Self.prescriber), \(day)::date, NULL)
+        WHERE NOT EXISTS (SELECT FROM mat_clients WHERE uic = \(activity.uic(client: number)))
+        """)
+    }
+    let states = try connection.query(
+      """
+      SELECT s.uic, s.mg, s.flag, s.last_taken, s.prescribed_on, s.enrolled_on, st.take_home_max_days,
+        st.take_home_after_days
+      FROM mat_client_states(\(day)::date) s, mat_settings st
+      WHERE s.dosing_site = \(code) AND s.exited_on IS NULL
+      ORDER BY s.uic
+      """)
+    let targets = Dictionary(activity.methadoneClients.map { ($0.uic, $0.doseMilligrams) }) { first, _ in first }
+    let elapsed = day.daysSinceEpoch - firstDay.daysSinceEpoch
+    let away: [(client: Int, from: Int, days: Int)] = [(0, 30, 8), (1, 60, 25), (2, 90, 100_000)]
+    var doses: [MATDayDoses.Dose] = []
+    // The stock as each dose leaves it: the ledger books every dose (and take-home) as an event of its own, first
+    // expiry first, in this order.
+    var after = stock
+    var changes: [StockModel.Change] = []
+    for row in states {
+      let uic: String = try row.decode("uic")
+      var mg = Int(try row.decode("mg") as Int32)
+      let flag: String? = try row.decode("flag")
+      let lastTaken: CalendarDate? = try row.decode("last_taken")
+      let prescribedOn: CalendarDate = try row.decode("prescribed_on")
+      let enrolledOn: CalendarDate = try row.decode("enrolled_on")
+      let takeHomeMax = Int(try row.decode("take_home_max_days") as Int32)
+      let takeHomeAfter = Int(try row.decode("take_home_after_days") as Int32)
+      if lastTaken == day { continue }
+      if kind == "mat_clinic", let index = activity.methadoneClients.firstIndex(where: { $0.uic == uic }),
+        away.contains(where: { $0.client == index && (($0.from)..<($0.from + $0.days)).contains(elapsed) })
+      {
+        continue
+      }
+      guard random.chance(activity.attendance) else { continue }
+      var override: String?
+      if flag == "re-induction needed" {
+        mg = 30
+        try prescribe(uic, mg: mg, reason: "re-induction after missed doses", connection)
+      } else if flag != nil {
+        override = "reviewed by the clinician: dose kept"
+      } else if let target = Optional(targets[uic] ?? 80), mg < target,
+        day.daysSinceEpoch - prescribedOn.daysSinceEpoch >= 3
+      {
+        mg = min(mg + 10, target)
+        try prescribe(uic, mg: mg, reason: "titration", connection)
+      }
+      let takeHome =
+        takeHomeMax > 0 && day.isoWeekday == 6 && day.daysSinceEpoch - enrolledOn.daysSinceEpoch >= takeHomeAfter
+          && override == nil && random.chance(Self.takeHomeChance) ? 1 : 0
+      // A client is given the whole dose or none: the register records observed doses, not fractions.
+      guard after.usable(site, methadone, on: day) >= Int64(mg * (1 + takeHome)) else { continue }
+      for _ in 0...takeHome {
+        let taken = after.taking(Int64(mg), site, methadone, on: day)
+        after.apply(taken)
+        changes += taken
+      }
+      doses.append(MATDayDoses.Dose(client: uic, mg: mg, takeHomeDays: takeHome, override: override))
+    }
+    guard !doses.isEmpty else { return }
+    try queue(MATDayDoses(site: code, date: day, doses: doses), at: site, changes: changes, connection)
+  }
+
+  private func prescribe(_ uic: String, mg: Int, reason: String, _ connection: Connection) throws {
+    _ = try connection.query(
+      """
+      SELECT mat_prescribe(\(uic), \(mg)::integer, \(Self.prescriber), \(reason), 1, NULL, \(day)::date)
+      """)
+  }
+
+  /// The register as the simulation finds it at its first day: every client of the site enrolled at their clinic in
+  /// the two months before (inducted at 30 mg and prescribed their maintenance dose the same day, with the reason
+  /// kept), and those of a prison or hospital moved there. A later run finds them enrolled and adds nothing.
+  private func enrolOnFirstDay(at site: Int, clinic: String, _ connection: Connection) throws {
+    guard day == firstDay else { return }
+    let activity = activities[site]
+    for (index, client) in activity.methadoneClients.enumerated() {
+      let enrolled = day.adding(days: -(index * 7 % 57))
+      let rows = try connection.query(
+        """
+        SELECT mat_enrol(\(clinic), \(client.uic), 'PWID', 30, \(Self.prescriber), \(enrolled)::date, NULL) AS episode
+        WHERE NOT EXISTS (SELECT FROM mat_clients WHERE uic = \(client.uic))
+        """)
+      guard !rows.isEmpty else { continue }
+      _ = try connection.query(
+        """
+        SELECT mat_prescribe(\(client.uic), \(client.doseMilligrams)::integer, \(Self.prescriber),
+          'maintenance dose from the paper register', 1, 'stable on this dose before the register', \(enrolled)::date)
+        """)
+      if network.sites[site].code != clinic {
+        _ = try connection.query("SELECT mat_move(\(client.uic), \(network.sites[site].code), \(day)::date)")
+      }
+    }
   }
 
   // MARK: - Outreach

@@ -559,17 +559,17 @@ CREATE OR REPLACE FUNCTION mat_client_history(p_uic text) RETURNS TABLE (
 ) LANGUAGE sql STABLE AS $$
   SELECT h.day, h.what, h.site_code, h.detail, h.recorded_by FROM (
     SELECT e.enrolled_on AS day, 'enrolled' AS what, e.clinic_code AS site_code,
-      format('induction %s mg', e.induction_mg) AS detail, e.recorded_by, e.recorded_at
+      format('induction %s mg', e.induction_mg) AS detail, e.recorded_by, e.recorded_at, 1 AS rank
     FROM mat_episodes e WHERE e.uic = p_uic
     UNION ALL
     SELECT p.starts_on, 'prescribed', NULL,
       format('%s mg a day%s by %s: %s', p.mg, CASE WHEN p.split > 1 THEN format(' in %s parts', p.split) ELSE '' END,
         p.prescriber_code, p.reason) || coalesce('; override: ' || p.override_reason, ''),
-      p.recorded_by, p.recorded_at
+      p.recorded_by, p.recorded_at, 2
     FROM mat_prescriptions p JOIN mat_episodes e ON e.id = p.episode_id
     WHERE e.uic = p_uic AND p.id <> (SELECT min(f.id) FROM mat_prescriptions f WHERE f.episode_id = p.episode_id)
     UNION ALL
-    SELECT d.from_on, 'moved', d.site_code, 'doses at ' || d.site_code, d.recorded_by, d.recorded_at
+    SELECT d.from_on, 'moved', d.site_code, 'doses at ' || d.site_code, d.recorded_by, d.recorded_at, 3
     FROM mat_dosing_sites d JOIN mat_episodes e ON e.id = d.episode_id
     WHERE e.uic = p_uic AND d.id <> (SELECT min(f.id) FROM mat_dosing_sites f WHERE f.episode_id = d.episode_id)
     UNION ALL
@@ -577,17 +577,18 @@ CREATE OR REPLACE FUNCTION mat_client_history(p_uic text) RETURNS TABLE (
       format('%s mg (%s ml), witness %s', o.mg, o.ml, o.witness_code)
         || CASE WHEN o.take_on > o.dispensed_on THEN ', to take on ' || o.take_on ELSE '' END
         || coalesce('; override: ' || o.override_reason, ''),
-      o.dispensed_by, o.recorded_at
+      o.dispensed_by, o.recorded_at, 4
     FROM mat_doses o WHERE o.uic = p_uic
     UNION ALL
     SELECT r.returned_on, 'take-home returned', r.site_code, format('dose for %s: %s', o.take_on, r.reason),
-      r.recorded_by, r.recorded_at
+      r.recorded_by, r.recorded_at, 5
     FROM mat_dose_returns r JOIN mat_doses o ON o.id = r.dose_id WHERE o.uic = p_uic
     UNION ALL
-    SELECT x.exited_on, 'exited', NULL, x.reason || coalesce(': ' || x.note, ''), x.recorded_by, x.recorded_at
+    SELECT x.exited_on, 'exited', NULL, x.reason || coalesce(': ' || x.note, ''), x.recorded_by, x.recorded_at, 6
     FROM mat_exits x JOIN mat_episodes e ON e.id = x.episode_id WHERE e.uic = p_uic
   ) h
-  ORDER BY h.day, h.recorded_at
+  -- Within a day, in the order things happen to a client: rows written in one transaction share its timestamp.
+  ORDER BY h.day, h.recorded_at, h.rank
 $$;
 
 -- The doses a delivery carries, each with the batches its mg came from: the transfer's lots (in the order they left,

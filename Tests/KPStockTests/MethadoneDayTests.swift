@@ -190,4 +190,29 @@ struct MethadoneDayTests {
     // The prison: its one client, who has not dosed since enrolment 17 days before, is not active; no inductions.
     #expect(try Methadone.weeklyNeed(store, site: "PRISON-KWALE", week: CalendarDate("2026-12-07")!) == 0)
   }
+
+  @Test func theCountyCoverageCarriesTheRegistersFiguresWithSmallCountsWithheld() throws {
+    for number in 1...6 {
+      try enrolled(store, String(format: "KWL-D-%04d", number), on: "2026-11-20", mg: number <= 3 ? 60 : 40)
+    }
+    for day in 20...30 {
+      try matDay(store, "2026-11-\(day)")
+      for number in 1...6 where !(number == 6 && day > 23) {
+        try dosed(store, String(format: "KWL-D-%04d", number))
+      }
+    }
+    try Methadone.exit(store, client: "KWL-D-0006", reason: "died", date: CalendarDate("2026-11-25"))
+    try matDay(store, "2026-12-01")
+    let window = try Reports.window(store, scope: .site("MAT-KOMBANI"), period: "2026-11", default: .lastMonth)
+    let lines = try Reports.coverage(store, window).filter { $0.measure.hasPrefix("MAT ") }
+    #expect(lines.map(\.measure) == CoverageLine.methadoneMeasures.map(\.measure))
+    #expect(
+      lines.map { "\($0.figure.map(String.init) ?? $0.figureMark ?? "-") \($0.rate.map { "\($0)" } ?? "-")" } == [
+        "5 -", "6 -", "<5 -", "0 0", "- 52", "- 60",
+      ])
+    // The same figures as the monthly report's, which reads the same function.
+    let month = try Methadone.monthly(
+      store, site: "MAT-KOMBANI", first: CalendarDate("2026-11-01")!, last: CalendarDate("2026-11-30")!)
+    #expect((month.newClients, month.exitedDied, month.meanDoseMG) == (6, 1, 52))
+  }
 }

@@ -71,18 +71,19 @@ BEGIN
   RETURN v_client;
 END $$;
 
--- The day a MAT change is for: today when none is named, never in the future nor before the back-dating window.
+-- The day a MAT change is for: today when none is named, never in the future nor before the back-dating window, as
+-- the ledger judges its entries' days (ledger_when_where, the one wording of that rule).
 CREATE OR REPLACE FUNCTION mat_day(p_day date) RETURNS date LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_today date;
   v_window integer;
+  v_refusal ledger_booked;
 BEGIN
   SELECT programme_day(ps.time_zone), ps.backdating_window_days INTO v_today, v_window FROM programme_settings ps;
-  IF p_day > v_today THEN
-    PERFORM ledger_refuse('date', format('%s is in the future (today is %s)', p_day, v_today));
-  ELSIF p_day < v_today - v_window THEN
-    PERFORM ledger_refuse('date', format('%s is more than %s days ago, outside the back-dating window', p_day,
-      v_window), 'backdating_window');
+  -- A site that passes, so only the day is judged here; each change judges its own sites.
+  v_refusal := ledger_when_where(1, coalesce(p_day, v_today), v_today, v_window, '', '', NULL, NULL);
+  IF v_refusal.problem IS NOT NULL THEN
+    PERFORM ledger_refuse(v_refusal.field, v_refusal.problem, v_refusal.hint);
   END IF;
   RETURN coalesce(p_day, v_today);
 END $$;

@@ -214,21 +214,25 @@ public enum Methadone {
   public static func clients(
     _ store: Store, site: String? = nil, status: String? = nil, on day: CalendarDate? = nil
   ) throws -> [MATClient] {
-    try store.run { connection in
-      try connection.query(
-        """
-        SELECT s.* FROM mat_client_states(coalesce(\(day)::date, programme_today())) s
-        WHERE (\(site.map(code))::text IS NULL OR s.dosing_site = \(site.map(code)) OR s.clinic_code = \(site.map(code)))
-          AND (\(status)::text IS NULL OR s.status = \(status))
-        ORDER BY s.uic
-        """
-      ).map(decodeClient)
-    }
+    try store.run { try clients($0, uic: nil, site: site, status: status, on: day) }
+  }
+
+  static func clients(
+    _ connection: Connection, uic: String?, site: String?, status: String?, on day: CalendarDate?
+  ) throws -> [MATClient] {
+    try connection.query(
+      """
+      SELECT s.* FROM mat_client_states(coalesce(\(day)::date, programme_today()), \(uic.map(code))) s
+      WHERE (\(site.map(code))::text IS NULL OR s.dosing_site = \(site.map(code)) OR s.clinic_code = \(site.map(code)))
+        AND (\(status)::text IS NULL OR s.status = \(status))
+      ORDER BY s.uic
+      """
+    ).map(decodeClient)
   }
 
   /// One client's standing today, or a refusal naming the UIC.
   public static func client(_ store: Store, _ uic: String) throws -> MATClient {
-    guard let client = try clients(store).first(where: { $0.uic == code(uic) }) else {
+    guard let client = try store.run({ try clients($0, uic: uic, site: nil, status: nil, on: nil) }).first else {
       throw FieldError(field: "client", problem: "no MAT client \(code(uic))")
     }
     return client

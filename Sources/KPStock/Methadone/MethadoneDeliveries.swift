@@ -94,6 +94,7 @@ extension Methadone {
   }
 
   /// Closes a site's day against the volume measured (ml), witnessed; a variance needs a reason.
+  @discardableResult
   public static func closeDay(
     _ store: Store, site: String, countedML: Decimal, witness: String, reason: String? = nil,
     date: CalendarDate? = nil, key: String? = nil

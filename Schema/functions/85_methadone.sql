@@ -88,18 +88,27 @@ BEGIN
   RETURN coalesce(p_day, v_today);
 END $$;
 
+-- Why a client has no open episode on a day ([field, problem]), or NULL when they have one: the one wording, for a
+-- single change (mat_open_state) and for a batch of doses (mat_doses_post). p_enrolled: the day has an episode.
+CREATE OR REPLACE FUNCTION mat_standing_refusal(
+  p_uic text, p_day date, p_enrolled boolean, p_exited_on date, p_exit_reason text
+) RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN NOT p_enrolled THEN ARRAY['client', format('client %s is not enrolled on %s', p_uic, p_day)]
+    WHEN p_exited_on IS NOT NULL THEN
+      ARRAY['client', format('client %s exited on %s (%s)', p_uic, p_exited_on, p_exit_reason)] END
+$$;
+
 -- The client's open episode on a day (their standing then), or a refusal saying why there is none.
 CREATE OR REPLACE FUNCTION mat_open_state(p_uic text, p_day date) RETURNS mat_client_state LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   v_state mat_client_state;
+  v_refusal text[];
 BEGIN
   SELECT * INTO v_state FROM mat_client_states(p_day, p_uic) s;
-  IF NOT FOUND THEN
-    PERFORM mat_refuse_state('client', format('client %s is not enrolled on %s', p_uic, p_day));
-  ELSIF v_state.exited_on IS NOT NULL THEN
-    PERFORM mat_refuse_state('client', format('client %s exited on %s (%s)', p_uic, v_state.exited_on,
-      v_state.exit_reason));
+  v_refusal := mat_standing_refusal(p_uic, p_day, FOUND, v_state.exited_on, v_state.exit_reason);
+  IF v_refusal IS NOT NULL THEN
+    PERFORM mat_refuse_state(v_refusal[1], v_refusal[2]);
   END IF;
   RETURN v_state;
 END $$;
@@ -370,10 +379,9 @@ BEGIN
       SELECT j.req, CASE
         WHEN NOT EXISTS (SELECT FROM mat_clients c WHERE c.uic = j.client) THEN
           ARRAY['KP002', 'client', format('no MAT client %s', j.client), NULL]
-        WHEN j.known IS NULL THEN
-          ARRAY['KP006', 'client', format('client %s is not enrolled on %s', j.client, v_day), NULL]
-        WHEN j.exited_on IS NOT NULL THEN ARRAY['KP006', 'client',
-          format('client %s exited on %s (%s)', j.client, j.exited_on, j.exit_reason), NULL]
+        WHEN mat_standing_refusal(j.client, v_day, j.known IS NOT NULL, j.exited_on, j.exit_reason) IS NOT NULL THEN
+          ARRAY['KP006'] || mat_standing_refusal(j.client, v_day, j.known IS NOT NULL, j.exited_on, j.exit_reason)
+            || NULL::text
         WHEN j.dosing_site IS DISTINCT FROM j.site THEN ARRAY['KP006', 'site',
           format('client %s doses at %s, not at %s', j.client, j.dosing_site, j.site), NULL]
         WHEN j.witness IS NULL THEN
@@ -699,8 +707,6 @@ BEGIN
       v_delivery.confirmed_on, v_delivery.confirmed_by));
   ELSIF v_day < v_delivery.day THEN
     PERFORM ledger_refuse('date', format('delivery %s left on %s', p_delivery, v_delivery.day));
-  ELSIF p_witness IS NULL THEN
-    PERFORM ledger_refuse('witness', 'every dose needs the code of the person who saw it taken');
   END IF;
   SELECT string_agg(k, ', ') INTO v_unknown FROM jsonb_object_keys(coalesce(p_not_given, '{}')) k
   WHERE NOT EXISTS (SELECT FROM mat_delivery_doses x WHERE x.delivery_id = p_delivery AND x.uic = k);
@@ -934,10 +940,7 @@ DECLARE
   m record;
   v_marks text[];
 BEGIN
-  IF NOT p_suppress AND NOT report_may_show_small_numbers() THEN
-    PERFORM ledger_refuse('no-suppress', format('%s may not see counts of people under 5: only the database owner may',
-      session_user));
-  END IF;
+  PERFORM report_check_suppression(p_suppress);
   SELECT * INTO m FROM mat_monthly(p_site, p_first, p_last);
   v_marks := CASE WHEN p_suppress THEN report_suppress(ARRAY[m.clients_at_start, m.new_clients, m.reinducted,
       m.exited_completed, m.exited_transferred_out, m.exited_died, m.exited_other, m.clients_at_end,

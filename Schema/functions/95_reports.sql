@@ -423,6 +423,16 @@ CREATE OR REPLACE FUNCTION report_may_show_small_numbers() RETURNS boolean LANGU
   FROM pg_database d WHERE d.datname = current_database()
 $$;
 
+-- Refuses a report without suppression (p_suppress false) to those who may not see small numbers: every report with
+-- counts of people asks here.
+CREATE OR REPLACE FUNCTION report_check_suppression(p_suppress boolean) RETURNS void LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF NOT p_suppress AND NOT report_may_show_small_numbers() THEN
+    PERFORM ledger_refuse('no-suppress', format('%s may not see counts of people under 5: only the database owner may',
+      session_user));
+  END IF;
+END $$;
+
 -- Coverage over the days of p_first … p_last that have closed, for the sites of p_sites (p_whole_counties: they are
 -- whole counties, so a county's own size estimate counts for its sites without one):
 -- * 'per person per year': units of each commodity of coverage_targets given to its population, per member of the
@@ -444,10 +454,7 @@ DECLARE
   v_until date := least(p_last, programme_today() - 1);
   v_days integer := greatest(0, least(p_last, programme_today() - 1) - p_first + 1);
 BEGIN
-  IF NOT p_suppress AND NOT report_may_show_small_numbers() THEN
-    PERFORM ledger_refuse('no-suppress', format('%s may not see counts of people under 5: only the database owner may',
-      session_user));
-  END IF;
+  PERFORM report_check_suppression(p_suppress);
   RETURN QUERY
   WITH given AS (
     SELECT e.commodity_code, e.population_code, -sum(e.quantity) AS units

@@ -371,6 +371,8 @@ struct SimulationRun {
   /// Each week a clinic enrols a new client with this chance, inducted at 20 mg and titrated up 10 mg every third
   /// day (the guard rails' pace) to a maintenance dose.
   static let weeklyEnrolmentChance = 0.6
+  /// The maintenance dose a client enrolled during the simulation is titrated up to, mg a day.
+  static let newClientTarget = 80
   /// Chance that a client on treatment for the settings' days takes a Sunday dose home on Saturday, when the
   /// programme allows take-homes.
   static let takeHomeChance = 0.3
@@ -437,10 +439,8 @@ struct SimulationRun {
         try prescribe(uic, mg: mg, reason: "re-induction after missed doses", connection)
       } else if flag != nil {
         override = "reviewed by the clinician: dose kept"
-      } else if let target = Optional(targets[uic] ?? 80), mg < target,
-        day.daysSinceEpoch - prescribedOn.daysSinceEpoch >= 3
-      {
-        mg = min(mg + 10, target)
+      } else if mg < targets[uic] ?? Self.newClientTarget, day.daysSinceEpoch - prescribedOn.daysSinceEpoch >= 3 {
+        mg = min(mg + 10, targets[uic] ?? Self.newClientTarget)
         try prescribe(uic, mg: mg, reason: "titration", connection)
       }
       let takeHome =

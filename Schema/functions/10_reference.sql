@@ -5,9 +5,14 @@
 -- kpstock.today = '2025-01-06'` moves it, so `kpstock simulate` (and tests) write history as if it were that day,
 -- through the same rules as real entries. An expression without a query, so the planner inlines it into the
 -- statement that reads programme_settings anyway (ledger_book's first): no call of its own on the hot path.
+--
+-- Only the owner may move it (access_clock): anyone else who sets it is refused rather than let post outside the
+-- back-dating window.
 CREATE OR REPLACE FUNCTION programme_day(p_time_zone text) RETURNS date LANGUAGE sql STABLE AS $$
-  SELECT coalesce(nullif(current_setting('kpstock.today', true), '')::date, (now() AT TIME ZONE p_time_zone)::date)
+  SELECT CASE WHEN current_setting('kpstock.today', true) > '' THEN access_clock()
+    ELSE (now() AT TIME ZONE p_time_zone)::date END
 $$;
+
 
 -- programme_day for callers that have not read the settings. plpgsql keeps a cached plan; a SQL function with a
 -- query in it would be planned at every call.
@@ -123,12 +128,15 @@ CREATE OR REPLACE TRIGGER populations_keep_used BEFORE DELETE OR UPDATE OF code 
 -- What a kpstock process needs to know before its first command, in one round trip: the checksums of what has been
 -- applied (the process compares them with the files it carries), whether reference data is loaded, and the session
 -- moved to the programme's time zone, so any `now()::date` in SQL is the programme's day.
+-- And whether the session acts for the schema owner (a superuser, or a member of kp_owner), which daily work refuses.
+DROP FUNCTION IF EXISTS kpstock_session_start();
 CREATE OR REPLACE FUNCTION kpstock_session_start() RETURNS TABLE (
-  migrations text, repeatables text, reference_loaded boolean
+  migrations text, repeatables text, reference_loaded boolean, acts_as_owner boolean
 ) LANGUAGE sql AS $$
   SELECT (SELECT string_agg(name || '=' || checksum, E'\n' ORDER BY name COLLATE "C") FROM schema_migrations),
     (SELECT string_agg(name || '=' || checksum, E'\n' ORDER BY name COLLATE "C") FROM schema_repeatables),
-    EXISTS (SELECT 1 FROM counties) AND set_config('TimeZone', (SELECT time_zone FROM programme_settings), false) <> ''
+    EXISTS (SELECT 1 FROM counties) AND set_config('TimeZone', (SELECT time_zone FROM programme_settings), false) <> '',
+    access_is_owner()
 $$;
 
 -- The scope a forecast or a report is asked for: a county, a site, or neither (everything). Refuses both at once and

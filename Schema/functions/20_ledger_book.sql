@@ -134,6 +134,11 @@ DECLARE
   -- Set by assignment, not PERFORM: an assignment is evaluated in place, a PERFORM starts a query.
   v_booked_flag text;
 BEGIN
+  -- Who may record stock where: the one check every writer of stock passes (docs/security.md). Admins and the owner
+  -- pass on two role lookups; anyone else must hold a grant for every site of the batch.
+  IF NOT access_unrestricted() THEN
+    PERFORM access_refuse(ARRAY(SELECT DISTINCT l.site FROM unnest(p_lines) l), 'stock', 'site');
+  END IF;
   -- The everyday dispense (today, no lot named, first usable lot covers it) in one statement, which checks the day is
   -- today, picks the first usable lot, writes the event and books it. Only a request that named no day is tried (its
   -- day is the caller's today), so a back-dated one costs nothing here. The event's unique key stands in for the key

@@ -75,7 +75,7 @@ $$;
 --     client, reason, note, to (see ledger_request_line);
 --   transfer_receipt: transfer, rejected, reason, lot (of the rejected stock), date, note. The transfer's lots arrive
 --     at its destination as they left; a rejected quantity is written off there with its reason.
-CREATE OR REPLACE FUNCTION ledger_post(p_requests jsonb) RETURNS SETOF ledger_booked LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION ledger_post(p_requests jsonb) RETURNS SETOF ledger_booked LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_today date;
   v_refusal record;
@@ -194,11 +194,29 @@ BEGIN
   WHERE t.id = r.transfer;
 END $$;
 
-CREATE OR REPLACE FUNCTION count_start(p_site text, p_commodity text, p_day date) RETURNS bigint LANGUAGE plpgsql AS $$
+-- The everyday command's entry (LedgerRequests.posting): one receipt, dispense, adjustment or dispatch, the same two
+-- steps a ledger_post batch takes, without a JSON document to unpack. Runs with the owner's rights, as every writer
+-- of stock does; today is read here, never taken from the caller.
+CREATE OR REPLACE FUNCTION ledger_post_request(
+  p_kind text, p_key text, p_site text, p_commodity text, p_lot text, p_expiry date, p_quantity bigint, p_day date,
+  p_population text, p_channel text, p_worker text, p_client text, p_reason text, p_note text, p_to text
+) RETURNS SETOF ledger_booked LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  IF p_kind NOT IN ('receipt', 'dispense', 'adjustment', 'dispatch') THEN
+    PERFORM ledger_refuse('kind', format('''%s'' is not a kind of request (receipt, dispense, adjustment, dispatch)',
+      p_kind));
+  END IF;
+  RETURN QUERY SELECT * FROM ledger_book(ARRAY[ledger_request_line(1, p_kind, p_key, p_site, p_commodity, p_lot,
+    p_expiry, p_quantity, p_day, p_population, p_channel, p_worker, p_client, p_reason, p_note, p_to,
+    (SELECT programme_day(s.time_zone) FROM programme_settings s))]);
+END $$;
+
+CREATE OR REPLACE FUNCTION count_start(p_site text, p_commodity text, p_day date) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_count bigint;
   v_refusal ledger_booked;
 BEGIN
+  PERFORM access_refuse(ARRAY[p_site], 'stock', 'site');
   p_day := coalesce(p_day, programme_today());
   v_refusal := (SELECT ledger_when_where(1, p_day, programme_day(ps.time_zone), ps.backdating_window_days, p_site,
       s.code, s.opened_on, s.closed_on)
@@ -219,7 +237,7 @@ END $$;
 CREATE OR REPLACE FUNCTION ledger_count(
   p_key text, p_site text, p_commodity text, p_lot text, p_expiry date, p_counted bigint, p_reason text, p_day date,
   p_count bigint, p_note text
-) RETURNS SETOF ledger_booked LANGUAGE plpgsql AS $$
+) RETURNS SETOF ledger_booked LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_fingerprint bytea := ledger_fingerprint('count', p_site, p_commodity, p_lot, p_expiry::text, p_counted::text,
     p_reason, p_count::text, p_note);
@@ -321,7 +339,7 @@ DROP FUNCTION IF EXISTS ledger_receive_transfer(text, bigint, bigint, text, text
 -- Reverses one event on the day it happened. Transfers are corrected by receiving with a rejection instead, since a
 -- reversed dispatch would leave the transfer's lots in two places.
 CREATE OR REPLACE FUNCTION ledger_undo(p_key text, p_event bigint, p_reason text, p_note text)
-RETURNS SETOF ledger_booked LANGUAGE plpgsql AS $$
+RETURNS SETOF ledger_booked LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_fingerprint bytea := ledger_fingerprint('undo', p_event::text, p_reason, p_note);
   e stock_events;
@@ -331,6 +349,7 @@ BEGIN
   IF NOT FOUND THEN
     PERFORM ledger_refuse('event', format('no event %s', p_event));
   END IF;
+  PERFORM access_refuse(ARRAY[e.site_code], 'stock', 'event');
   IF ledger_key_used(e.site_code, p_key) THEN
     RETURN QUERY SELECT * FROM ledger_book(ARRAY[ledger_key_line(p_key, v_fingerprint, e.site_code, NULL)]);
     RETURN;

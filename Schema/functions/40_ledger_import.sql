@@ -20,6 +20,13 @@ BEGIN
   END LOOP;
 END $$;
 
+-- The columns ledger_import_prepare reads from ledger_staging; the importer adds those its file lacks
+-- (staging_columns) before calling it.
+CREATE OR REPLACE FUNCTION ledger_import_columns() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+  SELECT ARRAY['site', 'commodity', 'lot', 'expiry', 'qty', 'date', 'population', 'channel', 'worker', 'client',
+    'reason', 'note', 'key']
+$$;
+
 -- A date in YYYY-MM-DD, or NULL when the text is not one (never an error, so a bad cell is reported, not fatal).
 -- STABLE, as the text-to-date cast is, so that it is inlined into the query that reads a register.
 CREATE OR REPLACE FUNCTION ledger_parse_date(p_text text) RETURNS date LANGUAGE sql STABLE AS $$
@@ -42,16 +49,18 @@ $$;
 -- the keys of one day's rows sit together in the key index. Dates are parsed once per distinct text, not per row.
 -- Rows are read back a span of days at a time (ledger_import_spans), through an index on the day.
 CREATE OR REPLACE FUNCTION ledger_import_prepare(p_kind text) RETURNS void LANGUAGE plpgsql
-SET work_mem = '128MB' SET jit = off AS $$
+SET work_mem = '128MB' SET jit = off SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_today date := programme_today();
 BEGIN
   IF p_kind NOT IN ('dispensing', 'receipts', 'adjustments', 'counts') THEN
     RAISE EXCEPTION 'unknown import kind %', p_kind;
   END IF;
-  PERFORM staging_columns('ledger_staging', ARRAY['site', 'commodity', 'lot', 'expiry', 'qty', 'date', 'population',
-    'channel', 'worker', 'client', 'reason', 'note', 'key']);
+  -- The importer has added the columns its file lacked (ledger_import_columns): a temporary table is changed only by
+  -- the role that made it, and this function runs as the owner.
   DROP TABLE IF EXISTS pg_temp.ledger_import_rows, pg_temp.ledger_import_errors;
+  -- Made by the owner (this function runs as it), for the importer to read (granted below); the next import of the
+  -- session drops them, as above.
   CREATE TEMP TABLE ledger_import_errors (line bigint NOT NULL, field text NOT NULL, problem text NOT NULL);
 
   CREATE TEMP TABLE ledger_import_rows AS
@@ -125,6 +134,13 @@ BEGIN
       c.note_problem) > 0
     AND p.problem IS NOT NULL;
 
+  -- Rows at a site where the person importing may not record stock.
+  INSERT INTO ledger_import_errors (line, field, problem)
+  SELECT i.line, 'site', format('%s may not record stock at %s', session_user, (i.booking).site)
+  FROM ledger_import_rows i, access_sites('stock') a
+  WHERE a IS NOT NULL AND (i.booking).site <> ALL (a);
+  GRANT SELECT ON pg_temp.ledger_import_rows, pg_temp.ledger_import_errors TO PUBLIC;
+
   -- The register's stock cards, locked before any span is booked (stock_cards_lock): each span's ledger_book locks
   -- its own, and spans doing so one after another could need a card that sorts before one already held.
   PERFORM stock_cards_lock(array_agg(k.site), array_agg(k.commodity))
@@ -139,7 +155,7 @@ DROP FUNCTION IF EXISTS ledger_import_key(text, date, bytea, integer);
 DROP FUNCTION IF EXISTS ledger_import_span(date, date);
 CREATE OR REPLACE FUNCTION ledger_import_span(p_first_day date, p_last_day date)
 RETURNS TABLE (line bigint, day date, row_key text, expires_on date, booking ledger_line, refused boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   -- plpgsql: the tables it reads exist only while an import runs.
   RETURN QUERY
@@ -156,7 +172,7 @@ END $$;
 -- Spans of whole days of the typed register, in date order, of about p_rows rows each. A day is never split, so its
 -- rows meet in one ledger_book batch.
 CREATE OR REPLACE FUNCTION ledger_import_spans(p_rows bigint)
-RETURNS TABLE (first_day date, last_day date, rows bigint) LANGUAGE plpgsql AS $$
+RETURNS TABLE (first_day date, last_day date, rows bigint) LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   -- plpgsql: the table it reads exists only while an import runs.
   RETURN QUERY
@@ -189,7 +205,7 @@ DROP FUNCTION IF EXISTS ledger_import_post(text, bigint, bigint, boolean);
 DROP FUNCTION IF EXISTS ledger_import_post(text, date, date, boolean);
 CREATE OR REPLACE FUNCTION ledger_import_post(p_kind text, p_first_day date, p_last_day date, p_dry_run boolean)
 RETURNS TABLE (line bigint, outcome text, field text, problem text, hint text, constraint_name text, rows bigint)
-LANGUAGE plpgsql SET work_mem = '128MB' SET jit = off AS $$
+LANGUAGE plpgsql SET work_mem = '128MB' SET jit = off SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   r record;
   v_outcome text;

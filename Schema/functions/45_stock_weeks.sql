@@ -188,7 +188,7 @@ $$;
 -- are not kept yet, and returns how many it wrote; 0 without writing when another keeper is at work (or a back-dated
 -- entry is being booked), so a caller never waits: it computes what is not kept.
 CREATE OR REPLACE FUNCTION stock_weeks_keep(p_first_week date, p_last_week date, p_sites text[] DEFAULT NULL)
-RETURNS bigint LANGUAGE plpgsql AS $$
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_written bigint;
 BEGIN

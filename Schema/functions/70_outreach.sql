@@ -38,11 +38,18 @@ GROUP BY site_code, week, population_code;
 
 DROP FUNCTION IF EXISTS outreach_week_problem(text, date, date);
 
+-- The columns outreach_import_check reads from outreach_staging; the importer adds those its file lacks
+-- (staging_columns) before calling it.
+CREATE OR REPLACE FUNCTION outreach_import_columns() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+  SELECT ARRAY['site', 'week', 'population', 'reached', 'new', 'worker', 'hotspot', 'commodity', 'qty', 'area', 'year',
+    'size', 'source', 'key']
+$$;
+
 -- Types outreach_staging into outreach_import_rows and lists every problem in outreach_import_errors (line, field,
 -- problem). p_kind: reach (site, week, population, reached, new, worker, hotspot, key), peer_need (site, week,
 -- population, commodity, qty, key) or size_estimates (area, population, year, size, source). Codes are compared as
 -- typed, trimmed and in upper case; hotspots in lower case.
-CREATE OR REPLACE FUNCTION outreach_import_check(p_kind text) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION outreach_import_check(p_kind text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_today date := programme_today();
   -- The Monday of the week today is in: a later week has not begun.
@@ -51,9 +58,11 @@ BEGIN
   IF p_kind NOT IN ('reach', 'peer_need', 'size_estimates') THEN
     RAISE EXCEPTION 'unknown outreach import kind %', p_kind;
   END IF;
-  PERFORM staging_columns('outreach_staging', ARRAY['site', 'week', 'population', 'reached', 'new', 'worker',
-    'hotspot', 'commodity', 'qty', 'area', 'year', 'size', 'source', 'key']);
+  -- The importer has added the columns its file lacked (outreach_import_columns): a temporary table is changed only by
+  -- the role that made it, and this function runs as the owner.
   DROP TABLE IF EXISTS pg_temp.outreach_import_rows, pg_temp.outreach_import_errors;
+  -- Made by the owner (this function runs as it), for the importer to read (granted below); the next import of the
+  -- session drops them, as above.
   CREATE TEMP TABLE outreach_import_errors (line bigint NOT NULL, field text NOT NULL, problem text NOT NULL);
 
   -- Weeks are read once per distinct text, not once per row.
@@ -75,6 +84,16 @@ BEGIN
     btrim(s.size) AS size_text, CASE WHEN btrim(s.size) ~ '^[0-9]{1,9}$' THEN btrim(s.size)::integer END AS size,
     btrim(s.source) AS source, btrim(s.key) AS key
   FROM outreach_staging s LEFT JOIN weeks wk ON wk.text = s.week;
+  GRANT SELECT ON pg_temp.outreach_import_rows, pg_temp.outreach_import_errors TO PUBLIC;
+
+  -- Rows of a site (or a county's estimate) where the person importing may not record outreach.
+  INSERT INTO outreach_import_errors (line, field, problem)
+  SELECT r.line, CASE WHEN p_kind = 'size_estimates' THEN 'area' ELSE 'site' END,
+    format('%s may not record outreach at %s', session_user, coalesce(r.site, r.area))
+  FROM outreach_import_rows r, access_sites('stock') a
+  WHERE a IS NOT NULL AND CASE WHEN p_kind = 'size_estimates'
+    THEN EXISTS (SELECT FROM sites s WHERE (s.code = r.area OR s.county_code = r.area) AND s.code <> ALL (a))
+    ELSE r.site <> ALL (a) END;
 
   INSERT INTO outreach_import_errors (line, field, problem)
   SELECT r.line, p.field, p.problem
@@ -153,7 +172,7 @@ END $$;
 -- (the old version goes to the _replaced table with who replaced it and when), and a row equal to what is recorded
 -- changes nothing, so importing a file twice saves it once. Returns how many rows were added, replaced and unchanged.
 CREATE OR REPLACE FUNCTION outreach_import_apply(p_kind text, OUT added bigint, OUT replaced bigint,
-  OUT unchanged bigint) LANGUAGE plpgsql AS $$
+  OUT unchanged bigint) LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_rows bigint;
 BEGIN

@@ -34,7 +34,7 @@ END $$;
 CREATE OR REPLACE FUNCTION forecast_run(p_week date, p_county char(3) DEFAULT NULL, p_site text DEFAULT NULL)
 RETURNS bigint LANGUAGE plpgsql
 -- Compiling a plan's expressions costs more than the run's small temporary tables save.
-SET jit = off AS $$
+SET jit = off SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   -- Weeks each origin reads, and how many origins the back-test has.
   c_outreach_weeks constant integer := 12;
@@ -54,6 +54,7 @@ BEGIN
       iso_week_label(p_week), iso_week_label(forecast_coming_week())));
   END IF;
   PERFORM scope_check(p_county, p_site);
+  PERFORM access_refuse_scope(p_county, p_site, 'plan');
   IF p_site IS NOT NULL AND NOT EXISTS (SELECT FROM sites s WHERE s.code = p_site
       AND (s.opened_on IS NULL OR s.opened_on <= p_week + 6) AND (s.closed_on IS NULL OR s.closed_on >= p_week)) THEN
     PERFORM ledger_refuse('site', format('%s is not open in %s: nothing to forecast', p_site, iso_week_label(p_week)));

@@ -106,6 +106,10 @@ DECLARE
   v_refusal text[];
 BEGIN
   SELECT * INTO v_state FROM mat_client_states(p_day, p_uic) s;
+  -- A client is theirs who work at the client's clinic or where the client doses now.
+  IF FOUND AND NOT access_allows(ARRAY[v_state.dosing_site], 'clients') THEN
+    PERFORM access_refuse(ARRAY[v_state.clinic_code], 'clients', 'uic');
+  END IF;
   v_refusal := mat_standing_refusal(p_uic, p_day, FOUND, v_state.exited_on, v_state.exit_reason);
   IF v_refusal IS NOT NULL THEN
     PERFORM mat_refuse_state(v_refusal[1], v_refusal[2]);
@@ -118,7 +122,7 @@ END $$;
 -- override reason, which is kept.
 CREATE OR REPLACE FUNCTION mat_enrol(
   p_clinic text, p_uic text, p_population text, p_mg integer, p_prescriber text, p_day date, p_override text
-) RETURNS bigint LANGUAGE plpgsql AS $$
+) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_day date := mat_day(p_day);
   v_site sites;
@@ -127,6 +131,7 @@ DECLARE
   v_episode bigint;
 BEGIN
   SELECT * INTO v_settings FROM mat_settings;
+  PERFORM access_refuse(ARRAY[p_clinic], 'clients', 'site');
   SELECT * INTO v_site FROM sites WHERE code = p_clinic;
   IF NOT FOUND THEN
     PERFORM ledger_refuse('site', format('unknown site %s', p_clinic));
@@ -169,7 +174,7 @@ END $$;
 -- largest step, or an increase too soon after the last one is refused unless an override reason is given, and kept.
 CREATE OR REPLACE FUNCTION mat_prescribe(
   p_uic text, p_mg integer, p_prescriber text, p_reason text, p_split integer, p_override text, p_day date
-) RETURNS bigint LANGUAGE plpgsql AS $$
+) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_day date := mat_day(p_day);
   v_settings mat_settings;
@@ -215,7 +220,7 @@ END $$;
 
 -- Moves a client's dosing to a prison or a hospital, or back to their clinic: the same episode and history. A move to
 -- another MAT clinic is a transfer (an exit there, an enrolment here), not a move.
-CREATE OR REPLACE FUNCTION mat_move(p_uic text, p_site text, p_day date) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION mat_move(p_uic text, p_site text, p_day date) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_day date := mat_day(p_day);
   v_state mat_client_state;
@@ -247,7 +252,7 @@ END $$;
 -- Ends an episode: completed, transferred out, died, or other (explained in the note). Take-homes meant for after the
 -- exit must come back first.
 CREATE OR REPLACE FUNCTION mat_exit(p_uic text, p_reason text, p_note text, p_day date) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_day date := mat_day(p_day);
   v_state mat_client_state;
@@ -270,10 +275,13 @@ BEGIN
 END $$;
 
 -- Records a batch's concentration, once: doses are measured in ml from it, so it never changes after it is set.
-CREATE OR REPLACE FUNCTION mat_batch(p_lot text, p_mg_per_ml numeric) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION mat_batch(p_lot text, p_mg_per_ml numeric) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_lot lots;
 BEGIN
+  IF access_sites('clients') = '{}' THEN
+    RAISE EXCEPTION '% may not record methadone batches', session_user USING ERRCODE = 'KP007', COLUMN = 'lot';
+  END IF;
   SELECT * INTO v_lot FROM lots WHERE commodity_code = mat_commodity() AND lot_code = p_lot FOR UPDATE;
   IF NOT FOUND THEN
     PERFORM ledger_refuse('lot', format('no %s batch %s has been received', mat_commodity(), p_lot));
@@ -307,7 +315,7 @@ $$;
 -- No JIT: its temporary tables have no statistics, so the planner's guesses for them cross the JIT threshold, and
 -- compiling the statements cost a site's day of 250 doses more than half a second.
 CREATE OR REPLACE FUNCTION mat_doses_post(p_requests jsonb) RETURNS SETOF mat_dosed LANGUAGE plpgsql SET jit = off
-AS $$
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_today date;
   v_window integer;
@@ -327,6 +335,7 @@ BEGIN
     EXISTS (SELECT FROM mat_doses o WHERE o.site_code = upper(btrim(r.site)) AND o.idempotency_key = r.key) AS repeat
   FROM jsonb_to_recordset(p_requests) AS r (req integer, site text, client text, mg integer, witness text,
     take_home integer, date date, key text, override text, note text);
+  PERFORM access_refuse(ARRAY(SELECT DISTINCT r.site FROM md_requests r), 'clients', 'site');
 
   SELECT r.req INTO v_refusal FROM md_requests r WHERE r.key IS NULL OR length(r.key) NOT BETWEEN 1 AND 90
   ORDER BY r.req LIMIT 1;
@@ -471,13 +480,14 @@ $$;
 -- F-CDRR's explanations, which are aggregate; mat_dose_returns keeps both, for the register.
 CREATE OR REPLACE FUNCTION mat_return(
   p_site text, p_uic text, p_take_on date, p_reason text, p_day date, p_key text
-) RETURNS SETOF mat_dosed LANGUAGE plpgsql AS $$
+) RETURNS SETOF mat_dosed LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_day date := mat_day(p_day);
   v_dose mat_doses;
   v_requests jsonb;
 BEGIN
   PERFORM mat_client_locked(p_uic);
+  PERFORM access_refuse(ARRAY[p_site], 'clients', 'site');
   IF EXISTS (SELECT FROM mat_dose_returns r WHERE r.site_code = p_site AND r.idempotency_key = p_key) THEN
     RETURN QUERY SELECT (mat_dose_row('repeat', o, NULL)).* FROM mat_dose_returns r JOIN mat_doses o ON o.id = r.dose_id
       WHERE r.site_code = p_site AND r.idempotency_key = p_key AND o.uic = p_uic AND o.take_on = p_take_on;
@@ -633,7 +643,7 @@ $$;
 -- first out). A client whose missed days call for a review is left out (named in the refusal when no one is left):
 -- the clinician decides their dose first. Once a day per destination; a repeat answers with the same delivery.
 CREATE OR REPLACE FUNCTION mat_deliver(p_from text, p_to text, p_day date) RETURNS bigint LANGUAGE plpgsql
-SET jit = off AS $$
+SET jit = off SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_day date := mat_day(p_day);
   v_delivery mat_deliveries;
@@ -642,6 +652,7 @@ DECLARE
   v_transfer bigint;
   v_held text;
 BEGIN
+  PERFORM access_refuse(ARRAY[p_from], 'clients', 'from');
   SELECT * INTO v_to FROM sites WHERE code = p_to;
   IF NOT FOUND OR v_to.kind NOT IN ('prison', 'hospital') THEN
     PERFORM ledger_refuse('to', format('%s is not a prison or hospital', p_to));
@@ -687,7 +698,7 @@ END $$;
 -- as a return transfer, received at once, so both registers balance. p_not_given: {"UIC": "released" | "refused" |
 -- "discharged" | "absent" | "other", …}.
 CREATE OR REPLACE FUNCTION mat_confirm_delivery(p_delivery bigint, p_witness text, p_not_given jsonb, p_day date)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_day date := mat_day(p_day);
   v_delivery mat_deliveries;
@@ -702,6 +713,8 @@ BEGIN
   SELECT * INTO v_delivery FROM mat_deliveries WHERE id = p_delivery FOR UPDATE;
   IF NOT FOUND THEN
     PERFORM ledger_refuse('delivery', format('no delivery %s', p_delivery));
+  ELSIF NOT access_allows(ARRAY[v_delivery.to_site], 'clients') THEN
+    PERFORM access_refuse(ARRAY[v_delivery.to_site], 'clients', 'delivery');
   ELSIF v_delivery.confirmed_on IS NOT NULL THEN
     PERFORM mat_refuse_state('delivery', format('delivery %s was confirmed on %s by %s', p_delivery,
       v_delivery.confirmed_on, v_delivery.confirmed_by));
@@ -766,7 +779,7 @@ $$;
 -- (spillage, measurement, …), through the ledger. A day closes once; a correction later is a new dated entry.
 CREATE OR REPLACE FUNCTION mat_close_day(
   p_site text, p_counted_ml numeric, p_witness text, p_reason text, p_day date, p_key text
-) RETURNS mat_day_closes LANGUAGE plpgsql AS $$
+) RETURNS mat_day_closes LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_day date := mat_day(p_day);
   v_close mat_day_closes;
@@ -779,6 +792,7 @@ BEGIN
   IF NOT EXISTS (SELECT FROM sites WHERE code = p_site) THEN
     PERFORM ledger_refuse('site', format('unknown site %s', p_site));
   END IF;
+  PERFORM access_refuse(ARRAY[p_site], 'clients', 'site');
   PERFORM pg_advisory_xact_lock(hashtextextended('mat_close_day ' || p_site, 0));
   SELECT * INTO v_close FROM mat_day_closes WHERE site_code = p_site AND day = v_day;
   IF FOUND THEN
@@ -935,12 +949,13 @@ $$;
 -- 'suppressed' when a single one would otherwise be recomputable), the mean dose and the share at 60 mg or more
 -- withheld when they describe 1 to 4 people. p_suppress false only for those report_may_show_small_numbers allows.
 CREATE OR REPLACE FUNCTION mat_monthly_report(p_site text, p_first date, p_last date, p_suppress boolean)
-RETURNS TABLE (figure text, value text) LANGUAGE plpgsql STABLE AS $$
+RETURNS TABLE (figure text, value text) LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   m record;
   v_marks text[];
 BEGIN
   PERFORM report_check_suppression(p_suppress);
+  PERFORM access_refuse(ARRAY[p_site], 'read', 'site');
   SELECT * INTO m FROM mat_monthly(p_site, p_first, p_last);
   v_marks := CASE WHEN p_suppress THEN report_suppress(ARRAY[m.clients_at_start, m.new_clients, m.reinducted,
       m.exited_completed, m.exited_transferred_out, m.exited_died, m.exited_other, m.clients_at_end,

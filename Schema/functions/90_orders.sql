@@ -89,7 +89,7 @@ SELECT site_code, category, max(depth) AS depth FROM down GROUP BY site_code, ca
 -- (order_pick).
 DROP FUNCTION IF EXISTS orders_generate(bigint);
 CREATE OR REPLACE FUNCTION orders_generate(p_run bigint, p_site text DEFAULT NULL) RETURNS integer LANGUAGE plpgsql
-SET jit = off AS $$
+SET jit = off SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_today date := programme_today();
   v_group record;
@@ -111,6 +111,8 @@ BEGIN
   ELSIF p_site IS NOT NULL AND NOT EXISTS (SELECT FROM forecast_lines WHERE run_id = p_run AND site_code = p_site) THEN
     PERFORM ledger_refuse('site', format('forecast run %s has no line for site %s', p_run, p_site));
   END IF;
+  PERFORM access_refuse_scope(r.county_code, coalesce(p_site, r.site_code), 'plan') FROM forecast_runs r
+  WHERE r.id = p_run;
   -- One generation of a run at a time: the second waits, then replaces the first one's drafts.
   PERFORM pg_advisory_xact_lock(hashtext('kpstock.orders_generate'), hashtext(p_run::text));
 
@@ -310,6 +312,9 @@ BEGIN
   IF NOT FOUND THEN
     PERFORM ledger_refuse('order', format('no order %s', p_order));
   END IF;
+  -- Logistics officers change orders; the site that receives one records its arrival, as it records any stock.
+  PERFORM access_refuse(ARRAY[CASE WHEN p_action = 'dispatched' THEN v_order.supplier_code ELSE v_order.site_code END],
+    CASE WHEN p_action = 'received' THEN 'stock' ELSE 'plan' END, 'order');
   IF NOT v_order.status = ANY (p_allowed) THEN
     SELECT * INTO v_last FROM order_changes WHERE order_id = p_order ORDER BY id DESC LIMIT 1;
     RAISE EXCEPTION 'order % is %: only % can be %', p_order,
@@ -388,7 +393,7 @@ BEGIN
 END $$;
 
 -- Approves a draft: its lots are picked (order_pick) and it counts as on order for its destination.
-CREATE OR REPLACE FUNCTION order_approve(p_order bigint) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION order_approve(p_order bigint) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_order orders := order_for_change(p_order, ARRAY['draft'], 'approved');
   v_cut jsonb;
@@ -408,7 +413,7 @@ END $$;
 -- Sets a line's quantity, in whole packs, with the reason, on a draft or an approved order (whose lots are picked
 -- again).
 CREATE OR REPLACE FUNCTION order_set_packs(p_order bigint, p_commodity text, p_packs integer, p_reason text)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_order orders := order_for_change(p_order, ARRAY['draft', 'approved'], 'changed');
   v_before bigint;
@@ -436,7 +441,7 @@ END $$;
 
 -- Dispatches an approved order: each picked lot leaves the supplier as a transfer through the ledger's one booking
 -- path (ledger_post), keyed by order, commodity and lot, so a repeat books nothing twice.
-CREATE OR REPLACE FUNCTION order_dispatch(p_order bigint, p_day date DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION order_dispatch(p_order bigint, p_day date DEFAULT NULL) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_order orders := order_for_change(p_order, ARRAY['approved'], 'dispatched');
   v_requests jsonb;
@@ -473,7 +478,7 @@ END $$;
 -- ledger; a line's rejected units are written off from its lots in the order they were picked. A requisition,
 -- approved, is closed as received here (its stock is recorded as a receipt at the store).
 CREATE OR REPLACE FUNCTION order_receive(p_order bigint, p_rejections jsonb DEFAULT '[]', p_day date DEFAULT NULL)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_order orders;
   v_problem text[];
@@ -538,7 +543,7 @@ BEGIN
 END $$;
 
 -- Cancels a draft or an approved order (its picked lots are freed), with the reason.
-CREATE OR REPLACE FUNCTION order_cancel(p_order bigint, p_reason text) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION order_cancel(p_order bigint, p_reason text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_order orders := order_for_change(p_order, ARRAY['draft', 'approved'], 'cancelled');
 BEGIN

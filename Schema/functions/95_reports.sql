@@ -83,11 +83,16 @@ BEGIN
   IF p_sub_county IS NOT NULL THEN
     SELECT r.county_code, r.name INTO v_county, v_name FROM report_sub_county(p_sub_county) r;
   END IF;
+  -- A county or site the person may not see is refused by name; a report of everything is of what they may see.
+  IF p_county IS NOT NULL OR p_site IS NOT NULL OR p_sub_county IS NOT NULL THEN
+    PERFORM access_refuse_scope(coalesce(p_county, v_county), p_site, 'read');
+  END IF;
   RETURN QUERY
   SELECT s.code FROM sites s
   WHERE (p_county IS NULL OR s.county_code = p_county) AND (p_site IS NULL OR s.code = p_site)
     AND (p_sub_county IS NULL OR (s.county_code = v_county AND s.sub_county = v_name))
     AND (s.opened_on IS NULL OR s.opened_on <= p_last) AND (s.closed_on IS NULL OR s.closed_on >= p_first)
+    AND access_allows(ARRAY[s.code], 'read')
   ORDER BY s.code;
 END $$;
 
@@ -417,10 +422,11 @@ BEGIN
   RETURN v_marks;
 END $$;
 
--- Small numbers may be shown only to those allowed to see them: until roles exist, the database's owner.
+-- Small numbers may be shown to those who work with the people behind them (pharmacists, logistics officers) and to
+-- admins; a county viewer reads aggregates only (docs/security.md).
 CREATE OR REPLACE FUNCTION report_may_show_small_numbers() RETURNS boolean LANGUAGE sql STABLE AS $$
-  SELECT session_user = pg_get_userbyid(d.datdba) OR (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)
-  FROM pg_database d WHERE d.datname = current_database()
+  SELECT access_unrestricted() OR pg_has_role(session_user, 'kp_pharmacist', 'MEMBER')
+    OR pg_has_role(session_user, 'kp_logistics', 'MEMBER')
 $$;
 
 -- Refuses a report without suppression (p_suppress false) to those who may not see small numbers: every report with
@@ -428,7 +434,7 @@ $$;
 CREATE OR REPLACE FUNCTION report_check_suppression(p_suppress boolean) RETURNS void LANGUAGE plpgsql STABLE AS $$
 BEGIN
   IF NOT p_suppress AND NOT report_may_show_small_numbers() THEN
-    PERFORM ledger_refuse('no-suppress', format('%s may not see counts of people under 5: only the database owner may',
+    PERFORM ledger_refuse('no-suppress', format('%s may not see counts of people under 5: a county viewer reads aggregates only',
       session_user));
   END IF;
 END $$;
@@ -449,12 +455,15 @@ CREATE OR REPLACE FUNCTION report_coverage(p_sites text[], p_first date, p_last 
   p_suppress boolean DEFAULT true)
 RETURNS TABLE (measure text, population_code text, commodity_code text, figure bigint, figure_mark text,
   base bigint, base_mark text, rate numeric, minimum numeric, target numeric)
-LANGUAGE plpgsql STABLE SET jit = off AS $$
+LANGUAGE plpgsql STABLE SET jit = off SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_until date := least(p_last, programme_today() - 1);
   v_days integer := greatest(0, least(p_last, programme_today() - 1) - p_first + 1);
 BEGIN
   PERFORM report_check_suppression(p_suppress);
+  -- It reads client-level rows with the owner's rights (a county viewer may not read them), so it keeps to the sites
+  -- the person may see itself.
+  PERFORM access_refuse(p_sites, 'read', 'site');
   RETURN QUERY
   WITH given AS (
     SELECT e.commodity_code, e.population_code, -sum(e.quantity) AS units

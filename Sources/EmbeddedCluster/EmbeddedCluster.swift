@@ -81,11 +81,12 @@ public struct EmbeddedCluster: Sendable {
     }
   }
 
-  public func connectionString(database: String? = nil) -> String {
+  /// - Parameter user: the login to use; the cluster's superuser when nil.
+  public func connectionString(database: String? = nil, user: String? = nil) -> String {
     [
       ("host", paths.socketDirectory),
       ("port", String(configuration.port)),
-      ("user", configuration.superuser),
+      ("user", user ?? configuration.superuser),
       ("dbname", database ?? configuration.database),
     ]
     .map { "\($0.0)=\(Self.conninfoValue($0.1))" }

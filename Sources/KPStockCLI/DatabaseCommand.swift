@@ -50,7 +50,7 @@ struct DatabaseCommand: ParsableCommand {
       }
       if reachable {
         do {
-          let store = try database.open(migrate: false)
+          let store = try database.open(migrate: false, asOwner: true)
           let migrations = try database.explainingUnavailable { try store.migrationStatus() }
           let pending = migrations.filter { !$0.applied }.map(\.name)
           fields.append(("connected", .boolean(true)))
@@ -111,7 +111,7 @@ struct DatabaseCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-      let store = try database.open(migrate: false)
+      let store = try database.open(migrate: false, asOwner: true)
       let applied = try store.migrate()
       Console.output(
         applied.isEmpty ? "the database is up to date\n" : "applied \(applied.joined(separator: ", "))\n")
@@ -129,7 +129,7 @@ struct DatabaseCommand: ParsableCommand {
       if let demo, demo.lowercased() != "kwale" {
         throw KPStockError.badInput("--demo: unknown demo '\(demo)' (kwale)")
       }
-      let store = try database.open(seedReference: false)
+      let store = try database.open(seedReference: false, asOwner: true)
       let result = demo == nil ? try Seeds.loadReference(store) : try Demo.load(store)
       Console.output(
         result.total == 0 ? "nothing to add: the seed data are already loaded\n" : "added \(result.summary)\n")

@@ -23,13 +23,30 @@ enum DatabaseTarget: Sendable, CustomStringConvertible {
     return .embedded(EmbeddedCluster(configuration: ClusterConfiguration(home: home)))
   }
 
-  /// The conninfo to hand libpq.
+  /// The login the embedded cluster works as when `KPSTOCK_USER` names none: an admin, made on first use. Never the
+  /// cluster's superuser, which owns the schema and is kept for migrating and simulating.
+  static let embeddedDefaultUser = "kpstock_admin"
+
+  /// The login daily work uses on the embedded cluster.
+  static func embeddedUser(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    environment["KPSTOCK_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? embeddedDefaultUser
+  }
+
+  /// The conninfo to hand libpq for daily work: on the embedded cluster, a person's login, not the owner.
   var conninfo: String {
     switch self {
     case .server(let url): url
     case .libpqEnvironment: ""
-    case .embedded(let cluster): cluster.connectionString()
+    case .embedded(let cluster): cluster.connectionString(user: Self.embeddedUser())
     }
+  }
+
+  /// The way in as the schema owner, where kpstock has one: its embedded cluster's superuser.
+  var ownerAccess: OwnerAccess? {
+    guard case .embedded(let cluster) = self else { return nil }
+    let user = Self.embeddedUser()
+    return OwnerAccess(
+      conninfo: cluster.connectionString(), defaultLogin: user == Self.embeddedDefaultUser ? user : nil)
   }
 
   /// Says where, without a password.

@@ -20,7 +20,7 @@ struct DemoCommand: ParsableCommand {
   @OptionGroup var database: DatabaseOptions
 
   func run() throws {
-    let store = try database.open()
+    let store = try database.open(asOwner: true)
     let loaded = try Demo.load(store)
     Console.output(
       loaded.total == 0

@@ -14,7 +14,11 @@ struct DatabaseOptions: ParsableArguments {
 
   /// Opens the store, starting the embedded cluster first when that is the target; the store migrates as needed.
   /// A signal from then on cancels what the store runs on the server (see Interruption).
-  func open(migrate: Bool = true, seedReference: Bool = true) throws -> Store {
+  ///
+  /// - Parameter asOwner: work as the schema owner (migrating, simulating history on chosen days). On the embedded
+  ///   cluster that is its superuser; everything else runs as a person's login (`KPSTOCK_USER`, or kpstock_admin).
+  ///   A server named by URL is used as the URL's login, whichever the command.
+  func open(migrate: Bool = true, seedReference: Bool = true, asOwner: Bool = false) throws -> Store {
     let target = self.target
     var recreateMissingDatabase: (() throws -> Void)?
     if case .embedded(let cluster) = target {
@@ -24,8 +28,10 @@ struct DatabaseOptions: ParsableArguments {
       recreateMissingDatabase = { try cluster.createDatabaseIfMissing() }
     }
     do {
+      let owner = target.ownerAccess
       let store = try Store.open(
-        conninfo: target.conninfo, migrate: migrate, seedReference: seedReference,
+        conninfo: asOwner ? owner?.conninfo ?? target.conninfo : target.conninfo, owner: owner, migrate: migrate,
+        seedReference: seedReference,
         recreateMissingDatabase: recreateMissingDatabase, notice: Console.notice)
       Interruption.watch(store)
       return store

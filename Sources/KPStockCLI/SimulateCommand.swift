@@ -30,7 +30,7 @@ struct SimulateCommand: ParsableCommand {
   @OptionGroup var database: DatabaseOptions
 
   func run() throws {
-    let store = try database.open()
+    let store = try database.open(asOwner: true)
     let report = try FlagNames().check {
       try Simulator.run(store, profile: profile, weeks: weeks, seed: seed, progress: Self.progressPrinter())
     }

@@ -26,14 +26,29 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
 /// file exactly once. An applied file whose text has changed is refused rather than silently skipped:
 /// the database would no longer match the code that describes it.
 public struct Migrator: Sendable {
+  /// A role that owns the schema once a migration has handed it over: the migrations after that one, and the
+  /// repeatable files, run as it (`SET LOCAL ROLE`), so what they create belongs to it and not to whoever migrates.
+  public struct Owner: Sendable {
+    public let role: String
+    /// The migration that creates the role and hands it the schema.
+    public let since: String
+
+    public init(role: String, since: String) {
+      self.role = role
+      self.since = since
+    }
+  }
+
   public let migrations: [Migration]
   public let repeatables: [Migration]
   public let lockKey: Int64
+  public let owner: Owner?
 
-  public init(migrations: [Migration], repeatables: [Migration] = [], lockKey: Int64) {
+  public init(migrations: [Migration], repeatables: [Migration] = [], lockKey: Int64, owner: Owner? = nil) {
     self.migrations = migrations.sorted { $0.name < $1.name }
     self.repeatables = repeatables.sorted { $0.name < $1.name }
     self.lockKey = lockKey
+    self.owner = owner
   }
 
   /// Applies what is missing and returns the names applied, oldest first.
@@ -63,6 +78,7 @@ public struct Migrator: Sendable {
     let pending = try verify(connection)
     for migration in pending {
       try connection.transaction { connection in
+        try actAsOwner(connection)
         try connection.executeScript(unsafeSQL: migration.sql)
         try connection.execute(
           """
@@ -74,6 +90,7 @@ public struct Migrator: Sendable {
     let changed = try changedRepeatables(connection)
     if !changed.isEmpty {
       try connection.transaction { connection in
+        try actAsOwner(connection)
         for file in changed {
           try connection.executeScript(unsafeSQL: file.sql)
           try connection.execute(
@@ -90,6 +107,16 @@ public struct Migrator: Sendable {
       try connection.transaction { connection in try finishing(connection, applied) }
     }
     return applied
+  }
+
+  /// Moves the transaction to the owner's role once its handover migration is applied here (the role itself is
+  /// server-wide, so it may exist before this database has handed anything over).
+  private func actAsOwner(_ connection: Connection) throws {
+    guard let owner else { return }
+    try connection.execute(
+      """
+      SELECT set_config('role', \(owner.role), true) FROM schema_migrations WHERE name = \(owner.since)
+      """)
   }
 
   /// The migrations not yet applied; throws if an applied one has drifted or is unknown to this build.

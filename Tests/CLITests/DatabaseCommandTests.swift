@@ -196,6 +196,39 @@ struct EmbeddedClusterCommandTests {
     }
   }
 
+  /// Daily work runs as a person's login (kpstock_admin, or KPSTOCK_USER), never as the cluster's superuser, which
+  /// owns the schema and is kept for migrating and simulating (docs/security.md).
+  @Test func theEmbeddedClustersDailyConnectionIsNotTheOwner() throws {
+    try withClusterHome { process, home in
+      expectSuccess(try process.run(["db", "seed", "--demo", "kwale"]))
+      let receipt = [
+        "receive", "--site", "DICE-UKUNDA", "--commodity", "MALE-CONDOM", "--qty", "10", "--lot", "L1", "--expiry",
+        "2030-01-31",
+      ]
+      expectSuccess(try process.run(receipt))
+      expectSuccess(try process.run(["user", "add", "amina", "--role", "pharmacist", "--site", "DICE-UKUNDA"]))
+      var amina = process
+      amina.environment["KPSTOCK_USER"] = "amina"
+      let elsewhere = try amina.run(receipt.map { $0 == "DICE-UKUNDA" ? "STORE-KWALE" : $0 })
+      #expect(elsewhere.status == 2)
+      #expect(
+        elsewhere.stderr == "kpstock: error: --site: amina may not record stock at STORE-KWALE (only at DICE-UKUNDA)\n")
+      expectSuccess(try amina.run(receipt + ["--key", "amina-1"]))
+      let refusedListing = try amina.run(["user", "list"])
+      #expect(refusedListing.status != 0)
+      #expect(refusedListing.stderr.contains("amina may not list users: only an admin may"))
+
+      let owner = try Connection(connectingTo: clusterConnectionString(home: home))
+      let recorders: [String] = try owner.query(
+        """
+        SELECT e.recorded_by FROM stock_events e JOIN pg_roles r ON r.rolname = e.recorded_by
+        WHERE NOT r.rolsuper AND NOT pg_has_role(e.recorded_by, 'kp_owner', 'MEMBER') ORDER BY e.id
+        """
+      ).map { try $0.decode("recorded_by") }
+      #expect(recorders == ["kpstock_admin", "amina"])
+    }
+  }
+
   @Test func aKilledServerIsRestartedByTheNextCommand() throws {
     try withClusterHome { process, home in
       let demo = try process.run(["demo"])

@@ -113,3 +113,9 @@ extension TestDatabaseHandle {
     }
   }
 }
+
+/// The owner's conninfo of the embedded cluster kept in `home` (its superuser), for checking from a test what a
+/// `kpstock` process wrote there.
+public func clusterConnectionString(home: String) -> String {
+  EmbeddedCluster(configuration: ClusterConfiguration(home: home)).connectionString()
+}

@@ -22,7 +22,9 @@ enum EmbeddedSchema {
   static let migrationLockKey: Int64 = 0x6B_7073_746F_636B
 
   static var migrator: Migrator {
-    Migrator(migrations: migrations, repeatables: repeatables, lockKey: migrationLockKey)
+    Migrator(
+      migrations: migrations, repeatables: repeatables, lockKey: migrationLockKey,
+      owner: Migrator.Owner(role: "kp_owner", since: "0020_access"))
   }
 
   /// Migrations that only a kpstock from before the ledger schema was squashed into 0002 applied.

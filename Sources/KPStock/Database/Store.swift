@@ -35,14 +35,31 @@ public final class Store {
   ///   one more try; the embedded cluster's owner passes one, since someone may have dropped its database.
   /// - Parameter notice: receives one line for each thing done on the user's behalf (database migrated), for the
   ///   CLI to print on stderr.
+  /// - Parameter owner: a way in as the schema owner, for what a person's login may not do (the embedded cluster has
+  ///   one); without it, `conninfo`'s login must be able to migrate when the schema is behind.
   public static func open(
-    conninfo: String, migrate: Bool = true, seedReference: Bool = true,
+    conninfo: String, owner: OwnerAccess? = nil, migrate: Bool = true, seedReference: Bool = true,
     recreateMissingDatabase: (() throws -> Void)? = nil, notice: (String) -> Void = { _ in }
   ) throws -> Store {
     do {
-      let connection = try connect(conninfo, recreateMissingDatabase: recreateMissingDatabase)
+      let connection: Connection
+      do {
+        connection = try connect(conninfo, recreateMissingDatabase: recreateMissingDatabase)
+      } catch let failure as PostgresError
+        where failure.kind == .connection && owner?.defaultLogin != nil
+        && failure.message.contains("role \"") && failure.message.contains("\" does not exist")
+      {
+        // The first use of a new cluster: its default login is made once the schema (and its roles) exist.
+        guard let owner else { throw failure }
+        try prepare(as: owner, seedReference: seedReference, notice: notice)
+        connection = try connect(conninfo, recreateMissingDatabase: recreateMissingDatabase)
+      }
       if migrate, try !isReady(connection, seedReference: seedReference) {
-        try prepare(connection, seedReference: seedReference, notice: notice)
+        if let owner {
+          try prepare(as: owner, seedReference: seedReference, notice: notice)
+        } else {
+          try prepare(connection, seedReference: seedReference, notice: notice)
+        }
         try useProgrammeTimeZone(connection)
       }
       return Store(connection)
@@ -97,6 +114,10 @@ public final class Store {
     }
     if error.sqlState?.isIntegrityConstraintViolation == true || error.sqlState?.isDataException == true {
       return KPStockError.badInput(error.message)
+    }
+    if error.sqlState?.code == "42501" {
+      return KPStockError(
+        .badInput, "not allowed: \(error.message) (your role does not allow it; see docs/security.md)")
     }
     if error.kind == .connection {
       return KPStockError(.operational, "cannot reach the database: \(error.message)")
@@ -154,6 +175,15 @@ public final class Store {
     if !parts.isEmpty { notice(parts.joined(separator: " and ")) }
   }
 
+  /// Brings the schema up to date as the owner and makes sure the owner's default login exists.
+  private static func prepare(as owner: OwnerAccess, seedReference: Bool, notice: (String) -> Void) throws {
+    let connection = try Connection(connectingTo: owner.conninfo)
+    try prepare(connection, seedReference: seedReference, notice: notice)
+    if let login = owner.defaultLogin {
+      try connection.execute("SELECT access_user_add(\(login), 'admin', '{}', '{}')")
+    }
+  }
+
   /// A database made before the ledger's migrations were squashed holds a schema this kpstock cannot upgrade; no
   /// such database was ever deployed, so it is refused rather than migrated.
   static func refuseSquashedSchema(_ connection: Connection) throws {
@@ -204,6 +234,20 @@ public final class Store {
       let pending = Set(try EmbeddedSchema.migrator.pending(connection).map(\.name))
       return EmbeddedSchema.migrations.map { ($0.name, !pending.contains($0.name)) }
     }
+  }
+}
+
+/// How kpstock reaches a database as the schema owner (kp_owner, or a superuser acting for it), for the work a
+/// person's login may not do: bring the schema up to date and make the login it works as by default. The embedded
+/// cluster has one; daily work never runs on it (docs/security.md).
+public struct OwnerAccess: Sendable {
+  public let conninfo: String
+  /// An admin login made on first use, the one the embedded cluster works as when no user is named.
+  public let defaultLogin: String?
+
+  public init(conninfo: String, defaultLogin: String?) {
+    self.conninfo = conninfo
+    self.defaultLogin = defaultLogin
   }
 }
 

@@ -35,6 +35,14 @@ public enum Demo {
   static let stockCardDays = 14
 
   /// Loads reference data and the Kwale network in one transaction (idempotent: a second run adds nothing).
+  /// One login per daily role, for trying what each may see: `KPSTOCK_USER=kwale_viewer kpstock report …`.
+  public static let users: [(name: String, role: String, sites: [String], counties: [String])] = [
+    ("kwale_pharmacist", "pharmacist", ["DICE-UKUNDA", "MAT-KOMBANI"], []),
+    ("kwale_logistics", "logistics", [], ["Kwale"]),
+    ("kwale_viewer", "county-viewer", [], ["Kwale"]),
+    ("kwale_admin", "admin", [], []),
+  ]
+
   public static func load(_ store: Store) throws -> Seeds.Result {
     try store.run { try load($0) }
   }
@@ -47,6 +55,9 @@ public enum Demo {
       // The demo's programme allows two take-home days at a time (the register's default allows none until a
       // programme decides), so its history shows some.
       try connection.execute("UPDATE mat_settings SET take_home_max_days = 2 WHERE take_home_max_days = 0")
+      for user in users {
+        try Users.add(connection, name: user.name, role: user.role, sites: user.sites, counties: user.counties)
+      }
       return result
     }
   }

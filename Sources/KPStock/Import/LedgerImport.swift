@@ -115,7 +115,7 @@ public enum LedgerImport {
         try connection.execute("ROLLBACK")
       } else {
         try connection.execute(
-          "DROP TABLE pg_temp.ledger_staging, pg_temp.ledger_import_rows, pg_temp.ledger_import_errors")
+          "DROP TABLE pg_temp.ledger_staging")
         try connection.execute("COMMIT")
       }
       if !report.rejected.isEmpty && !skipInvalid { throw ImportRefused(report: report) }
@@ -141,6 +141,7 @@ public enum LedgerImport {
       progress: progress.map { report in
         { read, total in report("read \(percent(read, of: total)) of \(total / 1_000_000) MB") }
       })
+    try connection.execute("SELECT staging_columns('ledger_staging', ledger_import_columns())")
     try connection.execute("SELECT ledger_import_prepare(\(kind.rawValue))")
     var posted = 0
     var repeats = 0

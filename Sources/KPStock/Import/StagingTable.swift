@@ -15,6 +15,12 @@ public struct StagedFile: Sendable, Equatable {
 /// Streams a CSV file into a temporary table through COPY, so a million-row import never holds the file
 /// in memory and the database does the bulk work.
 public enum StagingTable {
+  /// Lets the import's functions, which run with the schema owner's rights, read a staging table the person made.
+  /// A temporary table is seen by its own session only, so a grant to PUBLIC reaches no one else.
+  static func shareWithOwner(_ connection: Connection, _ tableName: String) throws {
+    try connection.execute("GRANT SELECT ON pg_temp.\(identifier: tableName) TO PUBLIC")
+  }
+
   /// Output is handed to the COPY in batches at least this big, since each hand-over costs a libpq call.
   static let batchSize = 256 * 1024
 
@@ -53,6 +59,7 @@ public enum StagingTable {
     do {
       try connection.execute("CREATE TEMP TABLE \(identifier: tableName) (line bigint NOT NULL, \(definitions))")
       created = true
+      try StagingTable.shareWithOwner(connection, tableName)
       let rows = try connection.copyFrom("COPY \(identifier: tableName) (line, \(copied)) FROM STDIN") { writer in
         try copyRows(from: stream, staging: staged, to: writer, progress: progress)
       }

@@ -211,6 +211,8 @@ public struct LedgerRefusal: Error, Sendable, Equatable, CustomStringConvertible
     case forbidden = "KP005"
     /// A record is not in the state the change needs (an order already approved, dispatched, …).
     case wrongState = "KP006"
+    /// The person may not do this here: their role or their sites do not allow it (Schema/functions/05_access.sql).
+    case notPermitted = "KP007"
   }
 
   public var rule: Rule

@@ -114,7 +114,7 @@ public enum OutreachImport {
     try stage(connection, kind: kind, rows: rows)
     let report = try checkAndApply(connection, kind: kind, fileName: "simulation", rows: rows.count)
     try connection.execute(
-      "DROP TABLE pg_temp.outreach_staging, pg_temp.outreach_import_rows, pg_temp.outreach_import_errors")
+      "DROP TABLE pg_temp.outreach_staging")
     if let first = report.rejected.first {
       let row = rows[first.line - 1]
       throw KPStockError(
@@ -134,6 +134,7 @@ public enum OutreachImport {
       .reduce(into: [String]()) { all, column in if !all.contains(column) { all.append(column) } }
     let definitions = Query.joined(everyColumn.map { "\(identifier: $0) text" }, separator: ", ")
     try connection.execute("CREATE TEMP TABLE outreach_staging (line bigint NOT NULL, \(definitions))")
+    try StagingTable.shareWithOwner(connection, "outreach_staging")
     guard !rows.isEmpty else { return }
     let names = Query.joined(columns.map { "\(identifier: $0)" }, separator: ", ")
     let arrays = Query.joined(
@@ -161,7 +162,7 @@ public enum OutreachImport {
         try connection.execute("ROLLBACK")
       } else {
         try connection.execute(
-          "DROP TABLE pg_temp.outreach_staging, pg_temp.outreach_import_rows, pg_temp.outreach_import_errors")
+          "DROP TABLE pg_temp.outreach_staging")
         try connection.execute("COMMIT")
       }
       if refused {
@@ -182,6 +183,7 @@ public enum OutreachImport {
   private static func checkAndApply(_ connection: Connection, kind: OutreachImportKind, fileName: String, rows: Int)
     throws -> OutreachImportReport
   {
+    try connection.execute("SELECT staging_columns('outreach_staging', outreach_import_columns())")
     try connection.execute("SELECT outreach_import_check(\(kind.sqlName))")
     let rejected = try connection.query("SELECT line, field, problem FROM outreach_import_errors ORDER BY line, field")
       .map { row in

@@ -1,0 +1,133 @@
+-- What each daily role may touch (docs/security.md), applied last, after every table and function exists. Re-applied
+-- whenever this file changes; a table added by a later migration is added here (SchemaLayoutTests checks that every
+-- table is named below).
+--
+-- Nobody but the owner writes the ledger, the methadone register, forecasts or orders: the functions that do
+-- (SECURITY DEFINER, owned by kp_owner) check who is asking. Admins write reference data, settings and norms
+-- directly. Row-level security keeps every other read to the sites of the person's grants (access_sites).
+
+-- Reference data and settings: everyone reads, admins change.
+GRANT SELECT ON counties, sub_counties, site_kinds, sites, commodity_categories, commodities, populations, norms,
+  supply_lines, programme_settings, stock_reasons, lots, coverage_targets, forecast_methods, mat_settings,
+  schema_migrations, schema_repeatables, site_norms, supply_line_depths, supply_line_levels
+  TO kp_admin, kp_pharmacist, kp_logistics, kp_county_viewer;
+GRANT INSERT, UPDATE, DELETE ON counties, sub_counties, site_kinds, sites, commodity_categories, commodities,
+  populations, norms, supply_lines, programme_settings, stock_reasons, coverage_targets, forecast_methods,
+  mat_settings, size_estimates, size_estimates_replaced
+  TO kp_admin;
+
+-- Stock, forecasts and orders: every daily role reads those of its sites. A dispense's client code is client-level:
+-- logistics officers and county viewers read every column of stock_events but that one.
+GRANT SELECT ON stock_balances, stock_lot_daily, stock_cards, stock_weeks, stock_weeks_changed, stock_counts,
+  stock_count_lines, transfers, stock_daily, stock_weeks_valid, forecast_runs, forecast_lines,
+  forecast_line_populations, orders, order_lines, order_line_lots, order_warnings, order_changes
+  TO kp_admin, kp_pharmacist, kp_logistics, kp_county_viewer;
+GRANT SELECT ON stock_events TO kp_admin, kp_pharmacist;
+DO $$
+BEGIN
+  EXECUTE format('GRANT SELECT (%s) ON stock_events TO kp_logistics, kp_county_viewer', (
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
+    WHERE a.attrelid = 'stock_events'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'client_uic'));
+END $$;
+
+-- Outreach counts and size estimates are counts of people, often small: those who record and plan with them read
+-- them; a county viewer sees them only through the reports, with small numbers withheld.
+GRANT SELECT ON outreach_reach, outreach_reach_replaced, peer_need, peer_need_replaced, size_estimates,
+  size_estimates_replaced, outreach_weekly
+  TO kp_admin, kp_pharmacist, kp_logistics;
+
+-- The methadone register is client-level: pharmacists of the client's sites and admins only.
+GRANT SELECT ON mat_clients, mat_episodes, mat_exits, mat_prescriptions, mat_dosing_sites, mat_doses,
+  mat_dose_returns, mat_deliveries, mat_delivery_doses, mat_day_closes
+  TO kp_admin, kp_pharmacist;
+
+-- Grants are read through access_users and access_sites.
+GRANT SELECT ON access_grants TO kp_admin;
+
+-- Views read with the rights of whoever reads them, so their rows pass the same policies as the tables'.
+ALTER VIEW stock_daily SET (security_invoker = true);
+ALTER VIEW stock_weeks_valid SET (security_invoker = true);
+ALTER VIEW outreach_weekly SET (security_invoker = true);
+ALTER VIEW site_norms SET (security_invoker = true);
+ALTER VIEW supply_line_depths SET (security_invoker = true);
+ALTER VIEW supply_line_levels SET (security_invoker = true);
+
+-- One read policy per table: its rows are those of a site (any of the columns named) the person may p_for there.
+-- Policies evaluate access_sites once per statement (an InitPlan), not once per row.
+DO $$
+DECLARE
+  v_table record;
+BEGIN
+  FOR v_table IN
+    SELECT * FROM (VALUES
+      ('stock_events', 'site_code', NULL, 'read'), ('stock_balances', 'site_code', NULL, 'read'),
+      ('stock_lot_daily', 'site_code', NULL, 'read'), ('stock_cards', 'site_code', NULL, 'read'),
+      ('stock_weeks', 'site_code', NULL, 'read'), ('stock_weeks_changed', 'site_code', NULL, 'read'),
+      ('stock_counts', 'site_code', NULL, 'read'), ('stock_count_lines', 'site_code', NULL, 'read'),
+      ('transfers', 'from_site_code', 'to_site_code', 'read'),
+      ('forecast_lines', 'site_code', NULL, 'read'), ('forecast_line_populations', 'site_code', NULL, 'read'),
+      ('orders', 'site_code', 'supplier_code', 'read'), ('order_warnings', 'site_code', NULL, 'read'),
+      ('outreach_reach', 'site_code', NULL, 'read'), ('outreach_reach_replaced', 'site_code', NULL, 'read'),
+      ('peer_need', 'site_code', NULL, 'read'), ('peer_need_replaced', 'site_code', NULL, 'read'),
+      ('mat_doses', 'site_code', NULL, 'clients'), ('mat_dose_returns', 'site_code', NULL, 'clients'),
+      ('mat_day_closes', 'site_code', NULL, 'clients'), ('mat_dosing_sites', 'site_code', NULL, 'clients'),
+      ('mat_deliveries', 'from_site', 'to_site', 'clients')
+    ) t (name, site, other_site, capability)
+  LOOP
+    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', v_table.name);
+    EXECUTE format('DROP POLICY IF EXISTS access_read ON %I', v_table.name);
+    EXECUTE format('CREATE POLICY access_read ON %I FOR SELECT USING ((SELECT access_sites(%L)) IS NULL '
+      'OR %I = ANY ((SELECT access_sites(%L))::text[])%s)', v_table.name, v_table.capability, v_table.site,
+      v_table.capability, CASE WHEN v_table.other_site IS NOT NULL THEN
+        format(' OR %I = ANY ((SELECT access_sites(%L))::text[])', v_table.other_site, v_table.capability) ELSE '' END);
+  END LOOP;
+END $$;
+
+-- Tables whose place is another row's: an order's lines, a methadone episode's prescriptions. Their policies read the
+-- parent table, whose own policy applies.
+ALTER TABLE order_lines ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON order_lines;
+CREATE POLICY access_read ON order_lines FOR SELECT USING (order_id IN (SELECT o.id FROM orders o));
+ALTER TABLE order_line_lots ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON order_line_lots;
+CREATE POLICY access_read ON order_line_lots FOR SELECT USING (order_id IN (SELECT o.id FROM orders o));
+ALTER TABLE order_changes ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON order_changes;
+CREATE POLICY access_read ON order_changes FOR SELECT USING (order_id IN (SELECT o.id FROM orders o));
+ALTER TABLE forecast_runs ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON forecast_runs;
+CREATE POLICY access_read ON forecast_runs FOR SELECT USING ((SELECT access_sites('read')) IS NULL
+  OR site_code = ANY ((SELECT access_sites('read'))::text[])
+  OR county_code IN (SELECT s.county_code FROM sites s WHERE s.code = ANY ((SELECT access_sites('read'))::text[])));
+ALTER TABLE size_estimates ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON size_estimates;
+CREATE POLICY access_read ON size_estimates FOR SELECT USING ((SELECT access_sites('read')) IS NULL
+  OR site_code = ANY ((SELECT access_sites('read'))::text[])
+  OR county_code IN (SELECT s.county_code FROM sites s WHERE s.code = ANY ((SELECT access_sites('read'))::text[])));
+ALTER TABLE size_estimates_replaced ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON size_estimates_replaced;
+CREATE POLICY access_read ON size_estimates_replaced FOR SELECT USING ((SELECT access_sites('read')) IS NULL
+  OR site_code = ANY ((SELECT access_sites('read'))::text[])
+  OR county_code IN (SELECT s.county_code FROM sites s WHERE s.code = ANY ((SELECT access_sites('read'))::text[])));
+-- Admins write size estimates directly (reference seeds); the policy above lets them read, this one write.
+DROP POLICY IF EXISTS access_admin ON size_estimates;
+CREATE POLICY access_admin ON size_estimates FOR ALL TO kp_admin USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS access_admin ON size_estimates_replaced;
+CREATE POLICY access_admin ON size_estimates_replaced FOR ALL TO kp_admin USING (true) WITH CHECK (true);
+ALTER TABLE mat_delivery_doses ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON mat_delivery_doses;
+CREATE POLICY access_read ON mat_delivery_doses FOR SELECT
+  USING (delivery_id IN (SELECT d.id FROM mat_deliveries d));
+ALTER TABLE mat_episodes ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON mat_episodes;
+CREATE POLICY access_read ON mat_episodes FOR SELECT USING ((SELECT access_sites('clients')) IS NULL
+  OR clinic_code = ANY ((SELECT access_sites('clients'))::text[]) OR id IN (SELECT d.episode_id FROM mat_dosing_sites d));
+ALTER TABLE mat_clients ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON mat_clients;
+CREATE POLICY access_read ON mat_clients FOR SELECT USING (uic IN (SELECT e.uic FROM mat_episodes e));
+ALTER TABLE mat_exits ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON mat_exits;
+CREATE POLICY access_read ON mat_exits FOR SELECT USING (episode_id IN (SELECT e.id FROM mat_episodes e));
+ALTER TABLE mat_prescriptions ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON mat_prescriptions;
+CREATE POLICY access_read ON mat_prescriptions FOR SELECT USING (episode_id IN (SELECT e.id FROM mat_episodes e));

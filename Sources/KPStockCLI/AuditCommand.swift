@@ -23,7 +23,10 @@ struct AuditCommand: ParsableCommand {
   @Option(help: "Only events, doses or changes.") var kind: String?
   @Option(help: "At most this many entries, the newest (default \(AuditTrail.defaultLimit)).") var limit: String?
 
-  static let kinds: [String: AuditKind] = ["events": .event, "doses": .dose, "changes": .change]
+  /// `--kind` words and the kind each keeps.
+  static let kindWords: [(word: String, kind: AuditKind)] = [
+    ("events", .event), ("doses", .dose), ("changes", .change),
+  ]
 
   func run() throws {
     let (from, to, kinds, limit, user) = try FlagNames().check {
@@ -31,15 +34,14 @@ struct AuditCommand: ParsableCommand {
         try FieldParsing.date(self.from, field: "from"),
         try FieldParsing.date(self.to, field: "to"),
         try self.kind.map { text throws(FieldError) in
-          Set([
-            Self.kinds[
-              try FieldParsing.choice(text, field: "kind", noun: "kind", from: ["events", "doses", "changes"])]!
-          ])
+          let word = try FieldParsing.choice(text, field: "kind", noun: "kind", from: Self.kindWords.map(\.word))
+          return Set(Self.kindWords.filter { $0.word == word }.map(\.kind))
         } ?? Set(AuditKind.allCases),
         try self.limit.map { text throws(FieldError) in
           try FieldParsing.integer(text, field: "limit", range: 1...100_000)
         } ?? AuditTrail.defaultLimit,
-        try self.user.map { text throws(FieldError) in try FieldParsing.requiredText(text, field: "user", maxLength: 63)
+        try self.user.map { text throws(FieldError) in
+          try FieldParsing.requiredText(text, field: "user", maxLength: 63)
         }
       )
     }
@@ -48,11 +50,12 @@ struct AuditCommand: ParsableCommand {
       throw KPStockError.badInput("--from: \(from) is after --to \(to)")
     }
     let store = try database.open()
-    let sites = try self.site.map { _ in try ReferenceData.load(store).sites }
+    let site = try self.site.map { text in
+      let sites = try ReferenceData.load(store).sites
+      return try FlagNames().check { try sites.resolve(text, field: "site") }
+    }
     let page = try FlagNames().check {
-      let site = try self.site.map { text throws(FieldError) in try sites!.resolve(text, field: "site") }
-      return try AuditTrail.entries(
-        store, site: site, user: user, from: from, to: to, kinds: kinds, limit: limit)
+      try AuditTrail.entries(store, site: site, user: user, from: from, to: to, kinds: kinds, limit: limit)
     }
     Console.output(Self.listing(page.entries).rendered(as: output.format))
     if page.hasMore {

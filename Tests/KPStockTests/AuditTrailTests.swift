@@ -119,7 +119,8 @@ struct AuditTrailTests {
       "UPDATE audit_log SET who = 'someone-else'", "DELETE FROM audit_log", "TRUNCATE audit_log",
       "UPDATE order_changes SET changed_by = 'someone-else'", "DELETE FROM order_changes", "TRUNCATE order_changes",
     ] {
-      #expect(throws: (any Error).self, "\(statement)") { try store.execute(statement) }
+      let error = #expect(throws: PostgresError.self) { try store.execute(statement) }
+      #expect(error?.sqlState == SQLState(LedgerRefusal.Rule.forbidden.rawValue), "\(statement)")
     }
     #expect(try auditRows() == rows)
     let orderChanges: Int = try store.query("SELECT count(*)::int AS n FROM order_changes")[0].decode("n")

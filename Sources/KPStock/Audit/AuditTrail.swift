@@ -59,57 +59,50 @@ public enum AuditTrail {
   ) throws -> AuditPage {
     let range = try connection.query(
       """
-      SELECT coalesce(\(from)::date, last_day - \(defaultDays - 1)::integer) AS from_day, last_day AS to_day
-      FROM (SELECT coalesce(\(to)::date, (now() AT TIME ZONE time_zone)::date) AS last_day FROM programme_settings) d
+      SELECT from_day, to_day, (from_day::timestamp AT TIME ZONE time_zone) AS since,
+        ((to_day + 1)::timestamp AT TIME ZONE time_zone) AS until
+      FROM (
+        SELECT coalesce(\(from)::date, last_day - \(defaultDays - 1)::integer) AS from_day, last_day AS to_day, time_zone
+        FROM (SELECT coalesce(\(to)::date, (now() AT TIME ZONE time_zone)::date) AS last_day, time_zone
+          FROM programme_settings) d
+      ) r
       """
     ).first!
     let firstDay: CalendarDate = try range.decode("from_day")
     let lastDay: CalendarDate = try range.decode("to_day")
+    let since: Date = try range.decode("since")
+    let until: Date = try range.decode("until")
     // Only a first day given after today gets here; swapped days given both are the caller's to word.
     if firstDay > lastDay {
       throw FieldError(field: "from", problem: "\(firstDay) is after today, \(lastDay)")
     }
-    // Each source is read by its time of recording within the range, newest first; only the entries kept are put
-    // into words. The client a dose was for is never selected.
+    // Every source's who, when and site, filtered once: PostgreSQL pushes the conditions into each branch (a kind not
+    // asked for is not read at all, audit_log is read through its index on the time). Only the entries kept, newest
+    // first, are put into words. The client a dose was for is never selected. An order is at its destination and at
+    // its supplier.
     let rows = try connection.query(
       """
-      WITH span AS (
-        SELECT (\(firstDay)::date::timestamp AT TIME ZONE time_zone) AS since,
-          ((\(lastDay)::date + 1)::timestamp AT TIME ZONE time_zone) AS until, time_zone
-        FROM programme_settings
-      ), trail AS (
-        SELECT e.recorded_at AS at, e.recorded_by AS who, 'event' AS kind, e.site_code, 'stock_events' AS source,
-          e.id AS source_id
-        FROM stock_events e, span
-        WHERE \(kinds.contains(.event)) AND e.recorded_at >= span.since AND e.recorded_at < span.until
-          AND (\(site)::text IS NULL OR e.site_code = \(site)) AND (\(user)::text IS NULL OR e.recorded_by = \(user))
-        UNION ALL
-        SELECT d.recorded_at, d.dispensed_by, 'dose', d.site_code, 'mat_doses', d.id
-        FROM mat_doses d, span
-        WHERE \(kinds.contains(.dose)) AND d.recorded_at >= span.since AND d.recorded_at < span.until
-          AND (\(site)::text IS NULL OR d.site_code = \(site)) AND (\(user)::text IS NULL OR d.dispensed_by = \(user))
-        UNION ALL
-        SELECT r.recorded_at, r.recorded_by, 'dose', r.site_code, 'mat_dose_returns', r.dose_id
-        FROM mat_dose_returns r, span
-        WHERE \(kinds.contains(.dose)) AND r.recorded_at >= span.since AND r.recorded_at < span.until
-          AND (\(site)::text IS NULL OR r.site_code = \(site)) AND (\(user)::text IS NULL OR r.recorded_by = \(user))
-        UNION ALL
-        SELECT p.recorded_at, p.recorded_by, 'dose', ep.clinic_code, 'mat_prescriptions', p.id
-        FROM mat_prescriptions p JOIN mat_episodes ep ON ep.id = p.episode_id, span
-        WHERE \(kinds.contains(.dose)) AND p.recorded_at >= span.since AND p.recorded_at < span.until
-          AND (\(site)::text IS NULL OR ep.clinic_code = \(site))
-          AND (\(user)::text IS NULL OR p.recorded_by = \(user))
-        UNION ALL
-        SELECT a.at, a.who, 'change', a.site_code, 'audit_log', a.id
-        FROM audit_log a, span
-        WHERE \(kinds.contains(.change)) AND a.at >= span.since AND a.at < span.until
-          AND (\(site)::text IS NULL OR a.site_code = \(site)) AND (\(user)::text IS NULL OR a.who = \(user))
-        UNION ALL
-        SELECT c.changed_at, c.changed_by, 'change', o.site_code, 'order_changes', c.id
-        FROM order_changes c JOIN orders o ON o.id = c.order_id, span
-        WHERE \(kinds.contains(.change)) AND c.changed_at >= span.since AND c.changed_at < span.until
-          AND (\(site)::text IS NULL OR \(site) IN (o.site_code, o.supplier_code))
-          AND (\(user)::text IS NULL OR c.changed_by = \(user))
+      WITH trail AS (
+        SELECT * FROM (
+          SELECT recorded_at AS at, recorded_by AS who, 'event' AS kind, site_code, NULL AS supplier_code,
+            'stock_events' AS source, id AS source_id
+          FROM stock_events
+          UNION ALL
+          SELECT recorded_at, dispensed_by, 'dose', site_code, NULL, 'mat_doses', id FROM mat_doses
+          UNION ALL
+          SELECT recorded_at, recorded_by, 'dose', site_code, NULL, 'mat_dose_returns', dose_id FROM mat_dose_returns
+          UNION ALL
+          SELECT p.recorded_at, p.recorded_by, 'dose', ep.clinic_code, NULL, 'mat_prescriptions', p.id
+          FROM mat_prescriptions p JOIN mat_episodes ep ON ep.id = p.episode_id
+          UNION ALL
+          SELECT at, who, 'change', site_code, NULL, 'audit_log', id FROM audit_log
+          UNION ALL
+          SELECT c.changed_at, c.changed_by, 'change', o.site_code, o.supplier_code, 'order_changes', c.id
+          FROM order_changes c JOIN orders o ON o.id = c.order_id
+        ) every
+        WHERE kind = ANY(\(PostgresArray(kinds.map(\.rawValue)))::text[]) AND at >= \(since) AND at < \(until)
+          AND (\(site)::text IS NULL OR site_code = \(site) OR supplier_code = \(site))
+          AND (\(user)::text IS NULL OR who = \(user))
         ORDER BY at DESC, source, source_id DESC
         LIMIT \(limit + 1)
       )
@@ -132,10 +125,10 @@ public enum AuditTrail {
         WHEN 'mat_doses' THEN (
           SELECT concat('dose ', d.mg, ' mg (', d.ml, ' ml) at ', d.site_code, ', witness ', d.witness_code,
             CASE WHEN d.take_on > d.dispensed_on THEN ', take-home for ' || d.take_on END,
-            CASE WHEN d.dispensed_on <> (d.recorded_at AT TIME ZONE span.time_zone)::date
+            CASE WHEN d.dispensed_on <> (d.recorded_at AT TIME ZONE s.time_zone)::date
               THEN ', handed over ' || d.dispensed_on END,
             CASE WHEN d.override_reason IS NOT NULL THEN ', override: ' || d.override_reason END)
-          FROM mat_doses d WHERE d.id = t.source_id)
+          FROM mat_doses d, programme_settings s WHERE d.id = t.source_id)
         WHEN 'mat_dose_returns' THEN (
           SELECT concat('return of dose ', r.dose_id, ' (', d.mg, ' mg) at ', r.site_code, ' on ', r.returned_on, ': ',
             r.reason)
@@ -153,7 +146,7 @@ public enum AuditTrail {
             o.site_code, ')', CASE WHEN c.detail IS NOT NULL THEN ': ' || c.detail::text END)
           FROM order_changes c JOIN orders o ON o.id = c.order_id WHERE c.id = t.source_id)
         END AS what
-      FROM trail t, span
+      FROM trail t
       ORDER BY t.at DESC, t.source, t.source_id DESC
       """)
     let entries = try rows.prefix(limit).map { row in

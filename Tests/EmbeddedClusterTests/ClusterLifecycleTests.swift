@@ -163,6 +163,28 @@ struct ClusterLifecycleTests {
     }
   }
 
+  /// The running server, not only its settings file: no TCP port, and a socket only its own user may open.
+  @Test func theRunningServerListensOnlyOnItsPrivateSocket() throws {
+    let home = try TestHome()
+    try home.cluster.start()
+    let status = try home.cluster.status()
+    let binaries = try BinaryLocator.locate(configured: nil, environment: ProcessInfo.processInfo.environment)
+    let psql = try #require(BinaryLocator.clientTool("psql", near: binaries, environment: [:]))
+    let output = home.path + "/listening.txt"
+    let result = try ProcessRunner.run(
+      psql,
+      [
+        "-X", "-A", "-t", "-h", status.socketDirectory, "-p", "5432", "-U", home.cluster.configuration.superuser,
+        "-d", "postgres", "-c",
+        "SELECT '[' || current_setting('listen_addresses') || '] ' || current_setting('unix_socket_permissions')",
+      ],
+      environment: ProcessRunner.childEnvironment(account: try ServerAccount.resolve()), outputPath: output)
+    #expect(result.succeeded)
+    let answer = try String(contentsOfFile: output, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(answer == "[] 0700")
+    #expect(permissions(of: status.socketDirectory) == 0o700)
+  }
+
   @Test func invalidServerSettingFailsWithTheServerLogReason() throws {
     let home = try TestHome(serverSettings: ["max_connections": "many"])
     let error = #expect(throws: ClusterError.self) { try home.cluster.start() }

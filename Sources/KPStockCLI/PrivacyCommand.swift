@@ -27,12 +27,9 @@ struct PrivacyCommand: ParsableCommand {
     func run() throws {
       let store = try database.open()
       let findings = try PrivacyCheck.findings(store)
-      if findings.isEmpty && output.format == .table {
-        Console.output("no phone or ID numbers found in notes, reasons, sources or client UICs\n")
-        return
-      }
-      Console.output(PrivacyCommand.listing(findings).rendered(as: output.format))
-      if !findings.isEmpty {
+      let found = PrivacyCommand.listing(findings).printedAsFindings(
+        output.format, noneFound: "no phone or ID numbers found in notes, reasons, sources or client UICs")
+      if found {
         let rows = Set(findings.map { [$0.table, $0.row] }).count
         Console.error(
           "kpstock: error: \(rows) row\(rows == 1 ? "" : "s") hold\(rows == 1 ? "s" : "") what looks like a phone or "

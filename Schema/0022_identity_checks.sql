@@ -6,9 +6,10 @@
 -- refused alike. Both are checks on the columns' domains (0004), compiled once per session, so the everyday dispense
 -- pays one regular expression on a note that is nearly always NULL. They are NOT VALID: a database that already
 -- holds such rows still upgrades, and `kpstock privacy check` lists them to be fixed. The patterns are the ones
--- privacy_findings (Schema/functions/96_privacy.sql) searches for; a test holds the two together.
+-- privacy_findings (Schema/functions/96_privacy.sql) searches for; a test holds the two together. A domain's checks
+-- run in name order, so each is named after the check it extends and a UIC without a letter is worded as before.
 ALTER DOMAIN client_uic
-  ADD CONSTRAINT client_uic_digit_run CHECK (VALUE !~ '[0-9]{7}') NOT VALID;
+  ADD CONSTRAINT stock_events_client_uic_digits CHECK (VALUE !~ '[0-9]{7}') NOT VALID;
 ALTER DOMAIN stock_event_note
   ADD CONSTRAINT stock_events_note_identifier
   CHECK (VALUE !~ '[0-9]{7}' AND VALUE !~ '(^|[^0-9])(\+?254[ .-]?|0)[17]([ .-]?[0-9]){8}') NOT VALID;

@@ -57,7 +57,7 @@ struct PrivacyCommandTests {
     // off, writing the note and applying 0022 again, which an upgrade with such rows must survive.
     let connection = try cli.database.connect()
     try connection.execute("ALTER DOMAIN stock_event_note DROP CONSTRAINT stock_events_note_identifier")
-    try connection.execute("ALTER DOMAIN client_uic DROP CONSTRAINT client_uic_digit_run")
+    try connection.execute("ALTER DOMAIN client_uic DROP CONSTRAINT stock_events_client_uic_digits")
     let received = try cli.run(
       "receive", "--site", "DICE-UKUNDA", "--commodity", "ALCOHOL-SWAB", "--qty", "100", "--note",
       "driver 0712 345 678")

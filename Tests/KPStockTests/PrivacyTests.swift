@@ -51,10 +51,10 @@ struct PrivacyTests {
     #expect(refusal.field == "client")
 
     let connection = try database.connect()
-    try connection.execute("ALTER DOMAIN client_uic DROP CONSTRAINT client_uic_digit_run")
+    try connection.execute("ALTER DOMAIN client_uic DROP CONSTRAINT stock_events_client_uic_digits")
     let posting = try Ledger.post(store, dispensing)
     try connection.execute(
-      "ALTER DOMAIN client_uic ADD CONSTRAINT client_uic_digit_run CHECK (VALUE !~ '[0-9]{7}') NOT VALID")
+      "ALTER DOMAIN client_uic ADD CONSTRAINT stock_events_client_uic_digits CHECK (VALUE !~ '[0-9]{7}') NOT VALID")
 
     let findings = try PrivacyCheck.findings(store)
     #expect(findings.count == 1)

@@ -233,7 +233,7 @@ public struct LedgerInput: Sendable {
         field: "client",
         problem: "'\(text)' is not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number")
     }
-    if code.contains(/[0-9]{7}/), let refusal = ConstraintMessages.fieldError(for: "client_uic_digit_run") {
+    if code.contains(/[0-9]{7}/), let refusal = ConstraintMessages.fieldError(for: "stock_events_client_uic_digits") {
       throw refusal
     }
     return code

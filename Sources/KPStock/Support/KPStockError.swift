@@ -65,7 +65,7 @@ enum ConstraintMessages {
     "stock_events_client_uic": (
       "client", "not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number"
     ),
-    "client_uic_digit_run": (
+    "stock_events_client_uic_digits": (
       "client", "holds a run of 7 or more digits, as a phone or ID number does; a UIC never carries one"
     ),
     "stock_events_note_identifier": (

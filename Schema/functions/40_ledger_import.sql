@@ -122,9 +122,14 @@ BEGIN
         THEN format('''%s'' is not a valid code (2–32 letters, digits or dashes)', (i.booking).worker) END
         AS worker_problem,
       CASE WHEN (i.booking).client !~ '^[A-Z0-9-]{6,32}$' OR (i.booking).client !~ '[A-Z]' THEN format(
-        '''%s'' is not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number',
-        (i.booking).client) END AS client_problem,
-      CASE WHEN length((i.booking).note) > 500 THEN 'is longer than 500 characters' END AS note_problem
+          '''%s'' is not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number',
+          (i.booking).client)
+        WHEN (i.booking).client ~ '[0-9]{7}'
+          THEN 'holds a run of 7 or more digits, as a phone or ID number does; a UIC never carries one' END
+        AS client_problem,
+      CASE WHEN length((i.booking).note) > 500 THEN 'is longer than 500 characters'
+        WHEN privacy_identifier_found((i.booking).note)
+          THEN 'looks like it holds a phone or ID number; kpstock never stores one — leave it out' END AS note_problem
     FROM ledger_import_rows i
     OFFSET 0
   ) c

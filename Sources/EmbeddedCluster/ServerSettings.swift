@@ -17,6 +17,11 @@ enum ServerSettings {
   /// 12,000: a national register of 1,000 sites × 15 commodities in one batch needs more.
   static let maxLocksPerTransaction = "max_locks_per_transaction = 256"
 
+  /// What keeps the cluster on its 0700 unix socket and off the network: an extra setting comes last and would win.
+  static let socketSettings: Set<String> = [
+    "listen_addresses", "unix_socket_directories", "unix_socket_permissions", "unix_socket_group",
+  ]
+
   /// - Parameter serverMajorVersion: from the data folder's PG_VERSION; settings newer than the server are left
   ///   out, since an unknown setting stops the server from starting. Nil means a current server.
   static func render(
@@ -60,6 +65,11 @@ enum ServerSettings {
         !name.isEmpty && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") }
       guard validName else {
         throw ClusterError(.invalidConfiguration, "invalid server setting name '\(name)'")
+      }
+      guard !socketSettings.contains(name.lowercased()) else {
+        throw ClusterError(
+          .invalidConfiguration,
+          "server setting \(name) cannot be changed: the embedded cluster is reached only through its own 0700 socket")
       }
       guard !value.contains(where: \.isNewline) else {
         throw ClusterError(.invalidConfiguration, "server setting \(name) must not contain a line break")

@@ -21,12 +21,10 @@ struct LedgerCommand: ParsableCommand {
     func run() throws {
       let store = try database.open()
       let differences = try StockQueries.verify(store)
-      if differences.isEmpty && output.format == .table {
-        Console.output("ledger consistent: every balance, daily total, transfer and kept week matches its events\n")
-        return
-      }
-      Console.output(StockQueries.verificationListing(differences).rendered(as: output.format))
-      if !differences.isEmpty {
+      let found = StockQueries.verificationListing(differences).printedAsFindings(
+        output.format,
+        noneFound: "ledger consistent: every balance, daily total, transfer and kept week matches its events")
+      if found {
         throw KPStockError(
           .operational,
           "the ledger does not match its events in \(differences.count) place\(differences.count == 1 ? "" : "s")")

@@ -143,3 +143,16 @@ struct Record: Sendable {
     }
   }
 }
+
+extension Listing {
+  /// A check's findings: a sentence when there are none and the output is for a person, else the listing (empty in
+  /// CSV or JSON, so a program always reads one shape). True when something was found.
+  func printedAsFindings(_ format: OutputFormat, noneFound: String) -> Bool {
+    if rows.isEmpty && format == .table {
+      Console.output(noneFound + "\n")
+      return false
+    }
+    Console.output(rendered(as: format))
+    return !rows.isEmpty
+  }
+}

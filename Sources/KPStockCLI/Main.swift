@@ -71,7 +71,7 @@ struct KPStockCommand: ParsableCommand {
       ReceiveCommand.self, DispenseCommand.self, AdjustCommand.self, CountCommand.self, TransferCommand.self,
       UndoCommand.self, StockCommand.self, StockCardCommand.self, LedgerCommand.self, ReasonCommand.self,
       OutreachCommand.self, SizeEstimateCommand.self, ForecastCommand.self, OrdersCommand.self, WeeklyCommand.self,
-      MatCommand.self, ReportCommand.self, UserCommand.self, AuditCommand.self,
+      MatCommand.self, ReportCommand.self, UserCommand.self, AuditCommand.self, PrivacyCommand.self,
       SimulateCommand.self,
     ])
 }

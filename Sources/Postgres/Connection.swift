@@ -29,10 +29,11 @@ public final class Connection {
   /// are collected in `notices` rather than printed (see `PostgresNotice`).
   public init(connectingTo conninfo: String) throws {
     // The session settings travel with the start-up packet: no statement, no round trip. The caller's conninfo is
-    // expanded as the first parameter, so these override any `options` it carries.
+    // expanded as the first parameter and a later keyword replaces what it set, so kpstock's `options` are appended to
+    // the caller's (the later `-c` of a setting wins) instead of dropping them.
     let keywords = ["dbname", "options", "client_encoding"]
     let values = [
-      conninfo, "-c DateStyle=ISO,YMD -c IntervalStyle=postgres -c TimeZone=UTC -c extra_float_digits=3", "UTF8",
+      conninfo, [Self.callerOptions(conninfo), Self.sessionOptions].compactMap { $0 }.joined(separator: " "), "UTF8",
     ]
     let connected = Self.withCStrings(keywords) { keywords in
       Self.withCStrings(values) { values in PQconnectdbParams(keywords, values, 1) }
@@ -50,6 +51,28 @@ public final class Connection {
     self.handle = handle
     self.conninfo = conninfo
     installNoticeReceiver()
+  }
+
+  static let sessionOptions = "-c DateStyle=ISO,YMD -c IntervalStyle=postgres -c TimeZone=UTC -c extra_float_digits=3"
+
+  /// The `options` that the conninfo sets, or else `PGOPTIONS`: libpq would have used them had kpstock not passed
+  /// `options` of its own (a `search_path`, a `statement_timeout`, a pooler's `-c` settings).
+  static func callerOptions(_ conninfo: String) -> String? {
+    var error: UnsafeMutablePointer<CChar>?
+    if let parsed = PQconninfoParse(conninfo, &error) {
+      defer { PQconninfoFree(parsed) }
+      var option = parsed
+      while let keyword = option.pointee.keyword {
+        if String(cString: keyword) == "options", let value = option.pointee.val {
+          return String(cString: value)
+        }
+        option += 1
+      }
+    } else if let error {
+      // Not a conninfo (a bare database name); PQconnectdbParams words anything truly wrong with it.
+      PQfreemem(error)
+    }
+    return ProcessInfo.processInfo.environment["PGOPTIONS"].flatMap { $0.isEmpty ? nil : $0 }
   }
 
   /// A NULL-terminated C array of the strings, alive for the duration of `body`.

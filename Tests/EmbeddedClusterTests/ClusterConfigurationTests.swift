@@ -83,6 +83,19 @@ struct ClusterConfigurationTests {
     #expect(throws: ClusterError.self) { try ServerSettings.render(configuration, socketDirectory: "/tmp/kp/run") }
   }
 
+  @Test func noExtraSettingOpensTheClusterToTheNetworkOrWidensItsSocket() {
+    for (name, value) in [
+      ("listen_addresses", "*"), ("Listen_Addresses", "0.0.0.0"), ("unix_socket_permissions", "0777"),
+      ("unix_socket_directories", "/tmp"), ("unix_socket_group", "users"),
+    ] {
+      let configuration = ClusterConfiguration(home: "/tmp/kp", serverSettings: [name: value])
+      let error = #expect(throws: ClusterError.self) {
+        try ServerSettings.render(configuration, socketDirectory: "/tmp/kp/run")
+      }
+      #expect(error?.kind == .invalidConfiguration)
+    }
+  }
+
   @Test func homeTooLongForAUnixSocketIsAClearError() throws {
     let home = "/tmp/" + String(repeating: "k", count: 100)
     let cluster = EmbeddedCluster(configuration: ClusterConfiguration(home: home, durable: false))

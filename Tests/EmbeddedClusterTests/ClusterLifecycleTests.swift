@@ -142,25 +142,40 @@ struct ClusterLifecycleTests {
   @Test func textIsComparedBytewiseWhileCharacterClassesFollowUTF8() throws {
     let home = try TestHome()
     try home.cluster.start()
-    let status = try home.cluster.status()
-    let binaries = try BinaryLocator.locate(configured: nil, environment: ProcessInfo.processInfo.environment)
-    let psql = try #require(BinaryLocator.clientTool("psql", near: binaries, environment: [:]))
-    let output = home.path + "/collation.txt"
-    let result = try ProcessRunner.run(
-      psql,
-      [
-        "-X", "-A", "-t", "-h", status.socketDirectory, "-p", "5432", "-U", home.cluster.configuration.superuser,
-        "-d", "postgres", "-c",
-        "SELECT datcollate || ' ' || datctype || ' ' || upper('ñandú') FROM pg_database WHERE datname = 'postgres'",
-      ],
-      environment: ProcessRunner.childEnvironment(account: try ServerAccount.resolve()), outputPath: output)
-    #expect(result.succeeded)
-    let answer = try String(contentsOfFile: output, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    let answer = try psqlAnswer(
+      home, "SELECT datcollate || ' ' || datctype || ' ' || upper('ñandú') FROM pg_database WHERE datname = 'postgres'")
     if ProcessRunner.localeIsAvailable("C.UTF-8") {
       #expect(answer == "C C.UTF-8 ÑANDÚ")
     } else {
       #expect(answer.hasPrefix("C C "))
     }
+  }
+
+  /// The running server, not only its settings file: no TCP port, and a socket only its own user may open.
+  @Test func theRunningServerListensOnlyOnItsPrivateSocket() throws {
+    let home = try TestHome()
+    try home.cluster.start()
+    let answer = try psqlAnswer(
+      home, "SELECT '[' || current_setting('listen_addresses') || '] ' || current_setting('unix_socket_permissions')")
+    #expect(answer == "[] 0700")
+    #expect(permissions(of: try home.cluster.status().socketDirectory) == 0o700)
+  }
+
+  /// What `psql` prints for one query to the running cluster, through its socket, as the server's user would run it.
+  private func psqlAnswer(_ home: borrowing TestHome, _ sql: String) throws -> String {
+    let status = try home.cluster.status()
+    let binaries = try BinaryLocator.locate(configured: nil, environment: ProcessInfo.processInfo.environment)
+    let psql = try #require(BinaryLocator.clientTool("psql", near: binaries, environment: [:]))
+    let output = home.path + "/psql-\(UUID().uuidString).txt"
+    let result = try ProcessRunner.run(
+      psql,
+      [
+        "-X", "-A", "-t", "-h", status.socketDirectory, "-p", "5432", "-U", home.cluster.configuration.superuser,
+        "-d", "postgres", "-c", sql,
+      ],
+      environment: ProcessRunner.childEnvironment(account: try ServerAccount.resolve()), outputPath: output)
+    #expect(result.succeeded)
+    return try String(contentsOfFile: output, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
   @Test func invalidServerSettingFailsWithTheServerLogReason() throws {

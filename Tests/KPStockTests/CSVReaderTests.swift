@@ -61,11 +61,13 @@ struct CSVReaderTests {
 
   @Test func columnsAreMatchedCaseInsensitivelyAndTyposAreRefused() throws {
     let table = try parse("Code,NAME\nA1,x\n")
-    try table.requireColumns(required: ["code", "name"])
+    try table.requireColumns(required: ["code", "name"], notPersonal: ["name"])
     #expect(throws: KPStockError.self) {
-      try parse("code,nmae\nA1,x\n").requireColumns(required: ["code"], optional: ["name"])
+      try parse("code,nmae\nA1,x\n").requireColumns(required: ["code"], optional: ["name"], notPersonal: ["name"])
     }
-    #expect(throws: KPStockError.self) { try parse("name\nx\n").requireColumns(required: ["code", "name"]) }
+    #expect(throws: KPStockError.self) {
+      try parse("name\nx\n").requireColumns(required: ["code", "name"], notPersonal: ["name"])
+    }
   }
 
   @Test func everyBadRowIsReportedBeforeAnythingIsKept() throws {

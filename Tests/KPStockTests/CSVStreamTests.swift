@@ -166,60 +166,60 @@ struct StagingTableTests {
   struct StagedRow: Equatable {
     var line: Int
     var code: String?
-    var name: String?
+    var label: String?
     var note: String?
   }
 
   func rows(_ connection: Connection, _ table: String = "staged") throws -> [StagedRow] {
-    try connection.query("SELECT line, code, name, note FROM \(identifier: table) ORDER BY line").map { row in
+    try connection.query("SELECT line, code, label, note FROM \(identifier: table) ORDER BY line").map { row in
       StagedRow(
-        line: try row.decode("line"), code: try row.decode("code"), name: try row.decode("name"),
+        line: try row.decode("line"), code: try row.decode("code"), label: try row.decode("label"),
         note: try row.decode("note"))
     }
   }
 
   func stage(_ file: ScratchFile, into connection: Connection, chunkSize: Int = 7) throws -> StagedFile {
     try StagingTable.load(
-      connection: connection, file: file.path, fileName: "in.csv", required: ["code"], optional: ["name", "note"],
+      connection: connection, file: file.path, fileName: "in.csv", required: ["code"], optional: ["label", "note"],
       tableName: "staged", chunkSize: chunkSize)
   }
 
   @Test func threeRowsArriveWithTheirLinesAndBlankCellsAsNull() throws {
     let connection = try TestDatabase.fresh().connect()
-    let file = try ScratchFile("Name,CODE\r\nLikoni DICE,A1\r\n\r\n  ,B2\r\n\"Kwale\nstore\",C3\r\n")
+    let file = try ScratchFile("Label,CODE\r\nLikoni DICE,A1\r\n\r\n  ,B2\r\n\"Kwale\nstore\",C3\r\n")
     let staged = try stage(file, into: connection)
     #expect(staged.tableName == "staged" && staged.fileName == "in.csv")
-    #expect(staged.columns == ["name", "code"] && staged.rowCount == 3)
+    #expect(staged.columns == ["label", "code"] && staged.rowCount == 3)
     #expect(
       try rows(connection) == [
-        StagedRow(line: 2, code: "A1", name: "Likoni DICE", note: nil),
-        StagedRow(line: 4, code: "B2", name: nil, note: nil),
-        StagedRow(line: 5, code: "C3", name: "Kwale\nstore", note: nil),
+        StagedRow(line: 2, code: "A1", label: "Likoni DICE", note: nil),
+        StagedRow(line: 4, code: "B2", label: nil, note: nil),
+        StagedRow(line: 5, code: "C3", label: "Kwale\nstore", note: nil),
       ])
   }
 
   @Test func theFormulaGuardOfOurExportIsRemoved() throws {
     let connection = try TestDatabase.fresh().connect()
-    let file = try ScratchFile("code,name,note\nA1,'=SUM(B1),'-5\nB2,'plain,'@x\nC3,'+1,''=\nD4,\"'\t\",'\n")
+    let file = try ScratchFile("code,label,note\nA1,'=SUM(B1),'-5\nB2,'plain,'@x\nC3,'+1,''=\nD4,\"'\t\",'\n")
     _ = try stage(file, into: connection)
     #expect(
       try rows(connection) == [
-        StagedRow(line: 2, code: "A1", name: "=SUM(B1)", note: "-5"),
-        StagedRow(line: 3, code: "B2", name: "'plain", note: "@x"),
-        StagedRow(line: 4, code: "C3", name: "+1", note: "''="),
-        StagedRow(line: 5, code: "D4", name: nil, note: "'"),
+        StagedRow(line: 2, code: "A1", label: "=SUM(B1)", note: "-5"),
+        StagedRow(line: 3, code: "B2", label: "'plain", note: "@x"),
+        StagedRow(line: 4, code: "C3", label: "+1", note: "''="),
+        StagedRow(line: 5, code: "D4", label: nil, note: "'"),
       ])
   }
 
   @Test func backslashesTabsAndLineBreaksArriveUnchanged() throws {
     let connection = try TestDatabase.fresh().connect()
     let awkward = "back\\slash\ttab\nnew\r\nline\rcr \\N \\. end"
-    let file = try ScratchFile("code,name,note\nA1,\"\(awkward)\",\\N\n\"\\.\",x,\\\n")
+    let file = try ScratchFile("code,label,note\nA1,\"\(awkward)\",\\N\n\"\\.\",x,\\\n")
     _ = try stage(file, into: connection)
     #expect(
       try rows(connection) == [
-        StagedRow(line: 2, code: "A1", name: awkward, note: "\\N"),
-        StagedRow(line: 5, code: "\\.", name: "x", note: "\\"),
+        StagedRow(line: 2, code: "A1", label: awkward, note: "\\N"),
+        StagedRow(line: 5, code: "\\.", label: "x", note: "\\"),
       ])
   }
 
@@ -227,7 +227,7 @@ struct StagingTableTests {
     let connection = try TestDatabase.fresh().connect()
     // Well past one 256 KiB batch, so rows have reached the server before the bad one is read.
     let body = (1...20_000).map { "C\($0),site number \($0)\n" }.joined()
-    let file = try ScratchFile("code,name\n" + body + "LAST\n")
+    let file = try ScratchFile("code,label\n" + body + "LAST\n")
     #expect(
       failureMessage {
         _ = try connection.transaction { connection in try stage(file, into: connection, chunkSize: 1 << 16) }
@@ -244,11 +244,11 @@ struct StagingTableTests {
 
   @Test func aBadHeaderIsRefusedBeforeAnyTableIsMade() throws {
     let connection = try TestDatabase.fresh().connect()
-    let file = try ScratchFile("code,nmae\nA1,x\n")
+    let file = try ScratchFile("code,lbael\nA1,x\n")
     #expect(
       failureMessage {
         _ = try stage(file, into: connection)
-      } == "in.csv:1: unknown column 'nmae' (expected code,name,note)")
+      } == "in.csv:1: unknown column 'lbael' (expected code,label,note)")
     #expect(try connection.query("SELECT to_regclass('pg_temp.staged') IS NULL AS gone")[0].decode("gone") == true)
   }
 
@@ -263,26 +263,26 @@ struct StagingTableTests {
 
   @Test func twoHundredThousandRowsAreStagedWhole() throws {
     let connection = try TestDatabase.fresh().connect()
-    var text = "code,name,note\n"
+    var text = "code,label,note\n"
     for row in 1...200_000 {
       text += "SITE-\(row),\"Site \(row), Kwale\",\(row % 7 == 0 ? "" : "batch \(row % 13)")\n"
     }
     let file = try ScratchFile(text)
     var reports: [(bytesRead: Int, totalBytes: Int)] = []
     let staged = try StagingTable.load(
-      connection: connection, file: file.path, required: ["code", "name"], optional: ["note"], tableName: "big",
+      connection: connection, file: file.path, required: ["code", "label"], optional: ["note"], tableName: "big",
       progress: { reports.append(($0, $1)) })
     #expect(staged.rowCount == 200_000)
     let summary = try connection.query(
       """
       SELECT count(*) AS n, max(line) AS last, count(note) AS notes,
-             max(name) FILTER (WHERE code = 'SITE-200000') AS name
+             max(label) FILTER (WHERE code = 'SITE-200000') AS label
       FROM big
       """)[0]
     #expect(try summary.decode("n", as: Int.self) == 200_000)
     #expect(try summary.decode("last", as: Int.self) == 200_001)
     #expect(try summary.decode("notes", as: Int.self) == 200_000 - 200_000 / 7)
-    #expect(try summary.decode("name", as: String.self) == "Site 200000, Kwale")
+    #expect(try summary.decode("label", as: String.self) == "Site 200000, Kwale")
     #expect(reports.allSatisfy { $0.bytesRead <= $0.totalBytes && $0.totalBytes == text.utf8.count })
   }
 }

@@ -32,6 +32,7 @@ struct MigrationReleaseTests {
     "0019_methadone": "609f620f1189141c139465ff7cd93c0ce8629f5e3cce9aa7a2c8b33e6ea87ce2",
     "0020_access": "52ad8467e8bdf5b7dacb1f78d3b5d493b38d320c333ad33f0f86c18197439737",
     "0021_audit": "1f303e44a8efe7dfa8c29cec9e46bc380aeaf8bf001d2ca75728b85d6cf5137f",
+    "0022_identity_checks": "e716a206119c1fa6d5a71e59fcdfbff4e45707207c03c968955e6cf8a009cf3d",
   ]
 
   @Test func releasedMigrationsAreNeverEdited() throws {

@@ -19,15 +19,18 @@ public enum Seeds {
     try connection.transaction { connection in
       var result = Result()
       result.added["counties"] = try insertRows(
-        connection, try EmbeddedSchema.seedFile("reference/counties.csv"), columns: ["code", "name"]
+        connection, try EmbeddedSchema.seedFile("reference/counties.csv"), columns: ["code", "name"],
+        notPersonal: ["name"]
       ) { row in "INSERT INTO counties (code, name) VALUES (\(row["code"]), \(row["name"])) ON CONFLICT DO NOTHING" }
       result.added["sub_counties"] = try insertRows(
-        connection, try EmbeddedSchema.seedFile("reference/sub_counties.csv"), columns: ["county", "name"]
+        connection, try EmbeddedSchema.seedFile("reference/sub_counties.csv"), columns: ["county", "name"],
+        notPersonal: ["name"]
       ) { row in
         "INSERT INTO sub_counties (county_code, name) VALUES (\(row["county"]), \(row["name"])) ON CONFLICT DO NOTHING"
       }
       result.added["populations"] = try insertRows(
-        connection, try EmbeddedSchema.seedFile("reference/populations.csv"), columns: ["code", "name"]
+        connection, try EmbeddedSchema.seedFile("reference/populations.csv"), columns: ["code", "name"],
+        notPersonal: ["name"]
       ) { row in
         "INSERT INTO populations (code, name) VALUES (\(row["code"]), \(row["name"])) ON CONFLICT DO NOTHING"
       }
@@ -91,9 +94,10 @@ public enum Seeds {
   }
 
   private static func insertRows(
-    _ connection: Connection, _ csv: CSVTable, columns: [String], _ insert: (CSVRow) -> Query
+    _ connection: Connection, _ csv: CSVTable, columns: [String], notPersonal: [String] = [],
+    _ insert: (CSVRow) -> Query
   ) throws -> Int {
-    try csv.requireColumns(required: columns)
+    try csv.requireColumns(required: columns, notPersonal: notPersonal)
     var added = 0
     for record in csv.records {
       added += try connection.execute(insert(CSVRow(table: csv, record: record)))

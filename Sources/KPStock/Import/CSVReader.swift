@@ -18,9 +18,13 @@ public struct CSVTable: Sendable {
   }
 
   /// Refuses files missing a required column or holding one nobody reads, since a typo'd header
-  /// would otherwise import silently as empty values.
-  public func requireColumns(required: [String], optional: [String] = []) throws(KPStockError) {
-    try CSVHeader.requireColumns(header, fileName: fileName, required: required, optional: optional)
+  /// would otherwise import silently as empty values, and files with a personal identifier's column.
+  /// - Parameter notPersonal: declared columns that only look like an identifier (a site's `name`).
+  public func requireColumns(
+    required: [String], optional: [String] = [], notPersonal: [String] = []
+  ) throws(KPStockError) {
+    try CSVHeader.requireColumns(
+      header, fileName: fileName, required: required, optional: optional, notPersonal: notPersonal)
   }
 }
 
@@ -32,8 +36,9 @@ enum CSVHeader {
   }
 
   static func requireColumns(
-    _ header: [String], fileName: String, required: [String], optional: [String]
+    _ header: [String], fileName: String, required: [String], optional: [String], notPersonal: [String]
   ) throws(KPStockError) {
+    try PersonalIdentifiers.refuseColumns(header, fileName: fileName, owned: notPersonal)
     if let position = header.firstIndex(of: "") {
       throw .badInput("\(fileName):1: column \(position + 1) of the header has no name")
     }

@@ -121,8 +121,11 @@ public final class CSVStream {
   }
 
   /// The same header rules as `CSVTable.requireColumns`.
-  public func requireColumns(required: [String], optional: [String] = []) throws(KPStockError) {
-    try CSVHeader.requireColumns(header, fileName: fileName, required: required, optional: optional)
+  public func requireColumns(
+    required: [String], optional: [String] = [], notPersonal: [String] = []
+  ) throws(KPStockError) {
+    try CSVHeader.requireColumns(
+      header, fileName: fileName, required: required, optional: optional, notPersonal: notPersonal)
   }
 
   private enum State {

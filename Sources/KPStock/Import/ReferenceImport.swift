@@ -67,6 +67,8 @@ public enum ReferenceImport {
     var optional: [String]
     /// Columns a listing of this table exports that the import accepts and ignores, so an export imports back.
     var ignored: [String] = []
+    /// Columns of this table that only look like a personal identifier: the `name` of a site or a commodity.
+    var notPersonal: [String] = []
     /// What makes two rows the same row, in words for the duplicate-row message.
     var keyName: String
     /// The key of a row still as typed, to find the stored row it updates (nil: rows never merge).
@@ -81,7 +83,8 @@ public enum ReferenceImport {
     _ loader: Loader<Row>, _ csv: CSVTable, _ table: ReferenceTable, _ connection: Connection,
     _ existing: ExistingRow
   ) throws -> ImportSummary {
-    try csv.requireColumns(required: loader.required, optional: loader.optional + loader.ignored)
+    try csv.requireColumns(
+      required: loader.required, optional: loader.optional + loader.ignored, notPersonal: loader.notPersonal)
     let columns = loader.required + loader.optional
     let rows = try csv.parseRecords { row throws(FieldError) in
       let values = row.inputValues(columns: columns)
@@ -95,7 +98,7 @@ public enum ReferenceImport {
   private static func sites(_ connection: Connection, _ reference: ReferenceData) throws -> Loader<Site> {
     Loader(
       required: SiteInput.requiredColumns, optional: SiteInput.optionalColumns, ignored: ["county_name"],
-      keyName: "code",
+      notPersonal: ["name"], keyName: "code",
       typedKey: { values throws(FieldError) in try FieldParsing.newCode(values["code"] ?? "", field: "code") },
       key: \.code,
       current: Dictionary(try SiteCatalog.list(connection).map { ($0.code, $0) }) { first, _ in first },
@@ -106,7 +109,8 @@ public enum ReferenceImport {
 
   private static func commodities(_ connection: Connection, _ reference: ReferenceData) throws -> Loader<Commodity> {
     Loader(
-      required: CommodityInput.requiredColumns, optional: CommodityInput.optionalColumns, keyName: "code",
+      required: CommodityInput.requiredColumns, optional: CommodityInput.optionalColumns, notPersonal: ["name"],
+      keyName: "code",
       typedKey: { values throws(FieldError) in try FieldParsing.newCode(values["code"] ?? "", field: "code") },
       key: \.code,
       current: Dictionary(try CommodityCatalog.list(connection).map { ($0.code, $0) }) { first, _ in first },

@@ -224,13 +224,17 @@ public struct LedgerInput: Sendable {
     return value
   }
 
-  /// A client's UIC: letters, digits and dashes, with at least one letter, so a phone or ID number is refused.
+  /// A client's UIC: letters, digits and dashes, with at least one letter and no run of seven digits, so a phone or ID
+  /// number is refused, alone or inside a code. A refusal for the digits does not repeat them.
   public static func uic(_ text: String) throws(FieldError) -> String {
     let code = text.trimmingCharacters(in: .whitespaces).uppercased()
     guard code.wholeMatch(of: /[A-Z0-9-]{6,32}/) != nil, code.contains(where: \.isLetter) else {
       throw FieldError(
         field: "client",
         problem: "'\(text)' is not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number")
+    }
+    if code.contains(/[0-9]{7}/), let refusal = ConstraintMessages.fieldError(for: "stock_events_client_uic_digits") {
+      throw refusal
     }
     return code
   }

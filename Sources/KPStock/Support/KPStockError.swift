@@ -65,6 +65,12 @@ enum ConstraintMessages {
     "stock_events_client_uic": (
       "client", "not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number"
     ),
+    "stock_events_client_uic_digits": (
+      "client", "holds a run of 7 or more digits, as a phone or ID number does; a UIC never carries one"
+    ),
+    "stock_events_note_identifier": (
+      "note", "looks like it holds a phone or ID number; kpstock never stores one — leave it out"
+    ),
     "stock_events_worker_code": ("worker", "not a peer educator code (2–32 letters, digits or dashes)"),
     "stock_events_note": ("note", "is longer than 500 characters"),
     "mat_clients_uic": (

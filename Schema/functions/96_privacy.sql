@@ -38,9 +38,11 @@ $$;
 -- Every stored row whose free text (notes, reasons, sources) or client UIC holds a phone or ID number, one row per
 -- number found, with the number masked: the list to fix, which must not itself leak what it lists. Rows written
 -- before migration 0022 may hold one in a ledger note or a UIC; reasons, exit notes and sources are checked only here.
+-- It reads every site's notes and client codes with the owner's rights, so only admins may run it.
 CREATE OR REPLACE FUNCTION privacy_findings()
 RETURNS TABLE (table_name text, row_key text, site_code text, column_name text, kind text, masked text)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT access_refuse_unless_admin('run the privacy check');
   WITH texts (table_name, row_key, site_code, column_name, value) AS (
     SELECT 'stock_events', e.id::text, e.site_code, 'note', e.note::text
     FROM stock_events e WHERE e.note IS NOT NULL AND privacy_identifier_found(e.note)

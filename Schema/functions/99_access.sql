@@ -41,8 +41,19 @@ GRANT SELECT ON mat_clients, mat_episodes, mat_exits, mat_prescriptions, mat_dos
   mat_dose_returns, mat_deliveries, mat_delivery_doses, mat_day_closes
   TO kp_admin, kp_pharmacist;
 
--- Grants are read through access_users and access_sites.
+-- Grants are read through access_users and access_sites; every change to them is in the audit trail.
 GRANT SELECT ON access_grants TO kp_admin;
+SELECT audit_track('access_grants', p_key => ARRAY['user_name', 'site_code', 'county_code']);
+
+-- The audit trail (written by audit_record, with the owner's rights): admins read all of it, pharmacists what
+-- happened at their sites and to reference data. Logistics officers and viewers do not read it, since it shows who
+-- dosed methadone clients.
+GRANT SELECT ON audit_log TO kp_admin, kp_pharmacist;
+ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON audit_log;
+CREATE POLICY access_read ON audit_log FOR SELECT USING ((SELECT access_sites('read')) IS NULL
+  OR site_code = ANY ((SELECT access_sites('read'))::text[])
+  OR (site_code IS NULL AND county_code IS NULL AND table_name <> 'access_grants'));
 
 -- Views read with the rights of whoever reads them, so their rows pass the same policies as the tables'.
 ALTER VIEW stock_daily SET (security_invoker = true);

@@ -245,6 +245,34 @@ struct AccessTests {
     #expect(try Users.list(admin).contains { $0.name == world.pharmacist } == false)
   }
 
+  @Test func usersChangesAreAuditedAndTheTrailIsKeptToTheReadersPlaces() throws {
+    let world = try AccessWorld()
+    let owner = try world.database.connect()
+    #expect(
+      try count(
+        owner,
+        """
+        SELECT count(*) FROM audit_log
+        WHERE table_name = 'access_grants' AND action = 'insert' AND row_key ->> 'user_name' = \(world.pharmacist)
+        """) == 1)
+    let pharmacist = try world.store(as: world.pharmacist)
+    let seen = try AuditTrail.entries(pharmacist).entries
+    #expect(!seen.isEmpty)
+    #expect(seen.allSatisfy { $0.siteCode == nil || $0.siteCode == "DICE-UKUNDA" })
+    for user in [world.logistics, world.viewer] {
+      do {
+        _ = try AuditTrail.entries(try world.store(as: user))
+        Issue.record("\(user) read the audit trail")
+      } catch let error as KPStockError {
+        #expect(
+          error.message == "\(user) may not read the audit trail: it shows who dosed methadone clients, "
+            + "which only pharmacists and admins see")
+      }
+    }
+    #expect(throws: LedgerRefusal.self) { try PrivacyCheck.findings(pharmacist) }
+    _ = try PrivacyCheck.findings(try world.store(as: world.admin))
+  }
+
   @Test func theSchemaBelongsToTheOwnerAndEveryTableIsCoveredByTheAccessFile() throws {
     let world = try AccessWorld()
     let connection = try world.database.connect()

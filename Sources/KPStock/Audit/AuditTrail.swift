@@ -60,7 +60,8 @@ public enum AuditTrail {
     let range = try connection.query(
       """
       SELECT from_day, to_day, (from_day::timestamp AT TIME ZONE time_zone) AS since,
-        ((to_day + 1)::timestamp AT TIME ZONE time_zone) AS until
+        ((to_day + 1)::timestamp AT TIME ZONE time_zone) AS until, session_user::text AS reader,
+        has_table_privilege('audit_log', 'SELECT') AND has_table_privilege('mat_doses', 'SELECT') AS may_read
       FROM (
         SELECT coalesce(\(from)::date, last_day - \(defaultDays - 1)::integer) AS from_day, last_day AS to_day, time_zone
         FROM (SELECT coalesce(\(to)::date, (now() AT TIME ZONE time_zone)::date) AS last_day, time_zone
@@ -68,6 +69,13 @@ public enum AuditTrail {
       ) r
       """
     ).first!
+    // The trail names who dosed methadone clients: only those who may read the register may read it (pharmacists,
+    // for their sites, and admins; docs/security.md).
+    guard try range.decode("may_read") as Bool else {
+      throw KPStockError.badInput(
+        "\(try range.decode("reader") as String) may not read the audit trail: it shows who dosed methadone clients, "
+          + "which only pharmacists and admins see")
+    }
     let firstDay: CalendarDate = try range.decode("from_day")
     let lastDay: CalendarDate = try range.decode("to_day")
     let since: Date = try range.decode("since")

@@ -171,7 +171,10 @@ BEGIN
       PERFORM ledger_refuse('role', format('%s is already a %s; a person has one role', p_name,
         replace(substr(v_existing, 4), '_', '-')));
     END IF;
-    EXECUTE format('ALTER ROLE %I LOGIN', p_name);
+    -- Only when it changes anything: logins are the server's, and databases on it may add the same user at once.
+    IF NOT (SELECT rolcanlogin FROM pg_roles WHERE rolname = p_name) THEN
+      EXECUTE format('ALTER ROLE %I LOGIN', p_name);
+    END IF;
   ELSE
     BEGIN
       EXECUTE format('CREATE ROLE %I LOGIN IN ROLE %I', p_name, v_group);

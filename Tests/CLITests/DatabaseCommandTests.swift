@@ -75,6 +75,21 @@ struct DatabaseServerCommandTests {
     #expect(second.stdout == outcome.stdout)
   }
 
+  /// A person's login may not change the schema: finding it behind, kpstock says who may (docs/security.md).
+  @Test func aPersonsLoginThatFindsTheSchemaBehindIsToldWhoMigrates() throws {
+    let database = try TestDatabase.empty()
+    let name = "late_\(UUID().uuidString.prefix(8).lowercased())"
+    try database.connect().execute("CREATE ROLE \(identifier: name) LOGIN")
+    let outcome = try KPStockProcess(environment: ["DATABASE_URL": database.conninfo + " user=\(name)"])
+      .run(["site", "list"])
+    #expect(outcome.status == 1)
+    #expect(
+      outcome.stderr
+        == "kpstock: error: the database's schema is behind this kpstock, and this login may not change it "
+        + "(permission denied for schema public): the schema owner (a superuser or a member of kp_owner) runs "
+        + "`kpstock db migrate`\n")
+  }
+
   @Test func anUnknownDemoIsRefused() throws {
     let cli = try CLI()
     expectRefused(try cli.run("db", "seed", "--demo", "mombasa"), "--demo: unknown demo 'mombasa' (kwale)")

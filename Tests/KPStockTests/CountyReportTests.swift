@@ -231,7 +231,7 @@ struct SuppressionTests {
       """)
   }
 
-  @Test func coverageWithholdsSmallCountsOfPeopleUnlessTheOwnerAsks() throws {
+  @Test func coverageWithholdsSmallCountsOfPeopleAndAViewerCannotAskOtherwise() throws {
     try reach("FSW", 40)
     try reach("TG", 3)
     try reach("MSM", 12)
@@ -246,15 +246,18 @@ struct SuppressionTests {
     #expect(shown("FSW") == "40")
     #expect(shown("ALL") == "55")
     #expect(lines.first { $0.populationCode == "TG" }?.rate == nil)
-    // The owner (this session) may see them; nobody else.
+    // The owner (this session) may see them; a county viewer may not (docs/security.md).
     let open = try Reports.coverage(store, window, suppress: false).filter { $0.measure == "reached vs size" }
     #expect(open.first { $0.populationCode == "TG" }?.figure == 3)
-    try store.execute("CREATE ROLE county_viewer_test")
-    try store.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO county_viewer_test")
-    try store.execute("SET SESSION AUTHORIZATION county_viewer_test")
+    let viewer = "viewer_\(UUID().uuidString.prefix(8).lowercased())"
+    try Users.add(store, name: viewer, role: "county-viewer", sites: [], counties: ["Kwale"])
+    try store.execute("SET SESSION AUTHORIZATION \(identifier: viewer)")
+    // The simulated clock is the owner's alone (a viewer who set it would be refused for that first).
+    try store.execute("RESET kpstock.today")
     defer { _ = try? store.execute("RESET SESSION AUTHORIZATION") }
     let refusal = try #require(throws: LedgerRefusal.self) { try Reports.coverage(store, window, suppress: false) }
     #expect(refusal.field == "no-suppress")
+    #expect(refusal.problem == "\(viewer) may not see counts of people under 5: a county viewer reads aggregates only")
   }
 }
 

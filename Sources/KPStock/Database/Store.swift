@@ -58,7 +58,15 @@ public final class Store {
         if let owner {
           try prepare(as: owner, seedReference: seedReference, notice: notice)
         } else {
-          try prepare(connection, seedReference: seedReference, notice: notice)
+          do {
+            try prepare(connection, seedReference: seedReference, notice: notice)
+          } catch let error as PostgresError where error.sqlState?.code == "42501" {
+            // A person's login found the schema behind this kpstock: only the owner may change it.
+            throw KPStockError(
+              .operational,
+              "the database's schema is behind this kpstock, and this login may not change it (\(error.message)): "
+                + "the schema owner (a superuser or a member of kp_owner) runs `kpstock db migrate`")
+          }
         }
         try useProgrammeTimeZone(connection)
       }

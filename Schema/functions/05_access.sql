@@ -35,7 +35,8 @@ SET search_path = public, pg_temp AS $$
   SELECT CASE WHEN access_unrestricted() THEN NULL
     WHEN CASE p_for
         WHEN 'read' THEN pg_has_role(session_user, 'kp_pharmacist', 'MEMBER')
-          OR pg_has_role(session_user, 'kp_logistics', 'MEMBER') OR pg_has_role(session_user, 'kp_county_viewer', 'MEMBER')
+          OR pg_has_role(session_user, 'kp_logistics', 'MEMBER')
+          OR pg_has_role(session_user, 'kp_county_viewer', 'MEMBER')
         WHEN 'stock' THEN pg_has_role(session_user, 'kp_pharmacist', 'MEMBER')
           OR pg_has_role(session_user, 'kp_logistics', 'MEMBER')
         WHEN 'clients' THEN pg_has_role(session_user, 'kp_pharmacist', 'MEMBER')
@@ -134,7 +135,8 @@ BEGIN
   INSERT INTO access_grants (user_name, site_code)
   SELECT p_name, upper(btrim(s)) FROM unnest(p_sites) s ON CONFLICT DO NOTHING;
   INSERT INTO access_grants (user_name, county_code)
-  SELECT p_name, x.code FROM unnest(p_counties) c JOIN counties x ON x.code = btrim(c) OR lower(x.name) = lower(btrim(c))
+  SELECT p_name, x.code FROM unnest(p_counties) c
+  JOIN counties x ON x.code = btrim(c) OR lower(x.name) = lower(btrim(c))
   ON CONFLICT DO NOTHING;
 END $$;
 
@@ -165,8 +167,8 @@ BEGIN
   IF EXISTS (SELECT FROM pg_roles WHERE rolname = p_name) THEN
     v_existing := access_user_role(p_name);
     IF v_existing IS NULL THEN
-      PERFORM ledger_refuse('name', format('%s is a login of this server that is not a kpstock user: choose another name',
-        p_name));
+      PERFORM ledger_refuse('name', format(
+        '%s is a login of this server that is not a kpstock user: choose another name', p_name));
     ELSIF v_existing <> v_group THEN
       PERFORM ledger_refuse('role', format('%s is already a %s; a person has one role', p_name,
         replace(substr(v_existing, 4), '_', '-')));

@@ -75,7 +75,8 @@ $$;
 --     client, reason, note, to (see ledger_request_line);
 --   transfer_receipt: transfer, rejected, reason, lot (of the rejected stock), date, note. The transfer's lots arrive
 --     at its destination as they left; a rejected quantity is written off there with its reason.
-CREATE OR REPLACE FUNCTION ledger_post(p_requests jsonb) RETURNS SETOF ledger_booked LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+CREATE OR REPLACE FUNCTION ledger_post(p_requests jsonb) RETURNS SETOF ledger_booked LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_today date;
   v_refusal record;
@@ -211,7 +212,8 @@ BEGIN
     (SELECT programme_day(s.time_zone) FROM programme_settings s))]);
 END $$;
 
-CREATE OR REPLACE FUNCTION count_start(p_site text, p_commodity text, p_day date) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+CREATE OR REPLACE FUNCTION count_start(p_site text, p_commodity text, p_day date) RETURNS bigint LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_count bigint;
   v_refusal ledger_booked;

@@ -177,7 +177,8 @@ END $$;
 -- Spans of whole days of the typed register, in date order, of about p_rows rows each. A day is never split, so its
 -- rows meet in one ledger_book batch.
 CREATE OR REPLACE FUNCTION ledger_import_spans(p_rows bigint)
-RETURNS TABLE (first_day date, last_day date, rows bigint) LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+RETURNS TABLE (first_day date, last_day date, rows bigint) LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   -- plpgsql: the table it reads exists only while an import runs.
   RETURN QUERY

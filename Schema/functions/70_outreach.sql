@@ -49,7 +49,8 @@ $$;
 -- problem). p_kind: reach (site, week, population, reached, new, worker, hotspot, key), peer_need (site, week,
 -- population, commodity, qty, key) or size_estimates (area, population, year, size, source). Codes are compared as
 -- typed, trimmed and in upper case; hotspots in lower case.
-CREATE OR REPLACE FUNCTION outreach_import_check(p_kind text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+CREATE OR REPLACE FUNCTION outreach_import_check(p_kind text) RETURNS void LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_today date := programme_today();
   -- The Monday of the week today is in: a later week has not begun.

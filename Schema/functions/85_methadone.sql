@@ -220,7 +220,8 @@ END $$;
 
 -- Moves a client's dosing to a prison or a hospital, or back to their clinic: the same episode and history. A move to
 -- another MAT clinic is a transfer (an exit there, an enrolment here), not a move.
-CREATE OR REPLACE FUNCTION mat_move(p_uic text, p_site text, p_day date) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+CREATE OR REPLACE FUNCTION mat_move(p_uic text, p_site text, p_day date) RETURNS void LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_day date := mat_day(p_day);
   v_state mat_client_state;
@@ -275,7 +276,8 @@ BEGIN
 END $$;
 
 -- Records a batch's concentration, once: doses are measured in ml from it, so it never changes after it is set.
-CREATE OR REPLACE FUNCTION mat_batch(p_lot text, p_mg_per_ml numeric) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+CREATE OR REPLACE FUNCTION mat_batch(p_lot text, p_mg_per_ml numeric) RETURNS void LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_lot lots;
 BEGIN
@@ -949,7 +951,8 @@ $$;
 -- 'suppressed' when a single one would otherwise be recomputable), the mean dose and the share at 60 mg or more
 -- withheld when they describe 1 to 4 people. p_suppress false only for those report_may_show_small_numbers allows.
 CREATE OR REPLACE FUNCTION mat_monthly_report(p_site text, p_first date, p_last date, p_suppress boolean)
-RETURNS TABLE (figure text, value text) LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+RETURNS TABLE (figure text, value text) LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   m record;
   v_marks text[];

@@ -393,7 +393,8 @@ BEGIN
 END $$;
 
 -- Approves a draft: its lots are picked (order_pick) and it counts as on order for its destination.
-CREATE OR REPLACE FUNCTION order_approve(p_order bigint) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+CREATE OR REPLACE FUNCTION order_approve(p_order bigint) RETURNS void LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_order orders := order_for_change(p_order, ARRAY['draft'], 'approved');
   v_cut jsonb;
@@ -441,7 +442,8 @@ END $$;
 
 -- Dispatches an approved order: each picked lot leaves the supplier as a transfer through the ledger's one booking
 -- path (ledger_post), keyed by order, commodity and lot, so a repeat books nothing twice.
-CREATE OR REPLACE FUNCTION order_dispatch(p_order bigint, p_day date DEFAULT NULL) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+CREATE OR REPLACE FUNCTION order_dispatch(p_order bigint, p_day date DEFAULT NULL) RETURNS void LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_order orders := order_for_change(p_order, ARRAY['approved'], 'dispatched');
   v_requests jsonb;
@@ -543,7 +545,8 @@ BEGIN
 END $$;
 
 -- Cancels a draft or an approved order (its picked lots are freed), with the reason.
-CREATE OR REPLACE FUNCTION order_cancel(p_order bigint, p_reason text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+CREATE OR REPLACE FUNCTION order_cancel(p_order bigint, p_reason text) RETURNS void LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_order orders := order_for_change(p_order, ARRAY['draft', 'approved'], 'cancelled');
 BEGIN

@@ -22,7 +22,8 @@ $$;
 -- The trigger function of every tracked table. Arguments (audit_track writes them): the column holding the row's
 -- site code ('' for none), the column holding its county code ('' for none), then the key columns.
 -- Runs with the owner's rights: people write audit_log only through it (who is still the session user).
-CREATE OR REPLACE FUNCTION audit_record() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+CREATE OR REPLACE FUNCTION audit_record() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_site text := nullif(TG_ARGV[0], '');
   v_county text := nullif(TG_ARGV[1], '');

@@ -63,7 +63,8 @@ ALTER VIEW site_norms SET (security_invoker = true);
 ALTER VIEW supply_line_depths SET (security_invoker = true);
 ALTER VIEW supply_line_levels SET (security_invoker = true);
 
--- One read policy per table: its rows are those of a site (any of the columns named) the person may p_for there.
+-- One read policy per table: its rows are those of a site (either site column named) the person may do the
+-- capability at, or of a county (its county column) where they may at one site or more.
 -- Policies evaluate access_sites once per statement (an InitPlan), not once per row.
 DO $$
 DECLARE
@@ -71,26 +72,35 @@ DECLARE
 BEGIN
   FOR v_table IN
     SELECT * FROM (VALUES
-      ('stock_events', 'site_code', NULL, 'read'), ('stock_balances', 'site_code', NULL, 'read'),
-      ('stock_lot_daily', 'site_code', NULL, 'read'), ('stock_cards', 'site_code', NULL, 'read'),
-      ('stock_weeks', 'site_code', NULL, 'read'), ('stock_weeks_changed', 'site_code', NULL, 'read'),
-      ('stock_counts', 'site_code', NULL, 'read'), ('stock_count_lines', 'site_code', NULL, 'read'),
-      ('transfers', 'from_site_code', 'to_site_code', 'read'),
-      ('forecast_lines', 'site_code', NULL, 'read'), ('forecast_line_populations', 'site_code', NULL, 'read'),
-      ('orders', 'site_code', 'supplier_code', 'read'), ('order_warnings', 'site_code', NULL, 'read'),
-      ('outreach_reach', 'site_code', NULL, 'read'), ('outreach_reach_replaced', 'site_code', NULL, 'read'),
-      ('peer_need', 'site_code', NULL, 'read'), ('peer_need_replaced', 'site_code', NULL, 'read'),
-      ('mat_doses', 'site_code', NULL, 'clients'), ('mat_dose_returns', 'site_code', NULL, 'clients'),
-      ('mat_day_closes', 'site_code', NULL, 'clients'), ('mat_dosing_sites', 'site_code', NULL, 'clients'),
-      ('mat_deliveries', 'from_site', 'to_site', 'clients')
-    ) t (name, site, other_site, capability)
+      ('stock_events', 'site_code', NULL::text, 'read', NULL::text),
+      ('stock_balances', 'site_code', NULL, 'read', NULL),
+      ('stock_lot_daily', 'site_code', NULL, 'read', NULL), ('stock_cards', 'site_code', NULL, 'read', NULL),
+      ('stock_weeks', 'site_code', NULL, 'read', NULL), ('stock_weeks_changed', 'site_code', NULL, 'read', NULL),
+      ('stock_counts', 'site_code', NULL, 'read', NULL), ('stock_count_lines', 'site_code', NULL, 'read', NULL),
+      ('transfers', 'from_site_code', 'to_site_code', 'read', NULL),
+      ('forecast_lines', 'site_code', NULL, 'read', NULL),
+      ('forecast_line_populations', 'site_code', NULL, 'read', NULL),
+      ('orders', 'site_code', 'supplier_code', 'read', NULL), ('order_warnings', 'site_code', NULL, 'read', NULL),
+      ('outreach_reach', 'site_code', NULL, 'read', NULL),
+      ('outreach_reach_replaced', 'site_code', NULL, 'read', NULL),
+      ('peer_need', 'site_code', NULL, 'read', NULL), ('peer_need_replaced', 'site_code', NULL, 'read', NULL),
+      ('mat_doses', 'site_code', NULL, 'clients', NULL), ('mat_dose_returns', 'site_code', NULL, 'clients', NULL),
+      ('mat_day_closes', 'site_code', NULL, 'clients', NULL),
+      ('mat_dosing_sites', 'site_code', NULL, 'clients', NULL),
+      ('mat_deliveries', 'from_site', 'to_site', 'clients', NULL),
+      ('forecast_runs', 'site_code', NULL, 'read', 'county_code'),
+      ('size_estimates', 'site_code', NULL, 'read', 'county_code'),
+      ('size_estimates_replaced', 'site_code', NULL, 'read', 'county_code')
+    ) t (name, site, other_site, capability, county)
   LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', v_table.name);
     EXECUTE format('DROP POLICY IF EXISTS access_read ON %I', v_table.name);
     EXECUTE format('CREATE POLICY access_read ON %I FOR SELECT USING ((SELECT access_sites(%L)) IS NULL '
-      'OR %I = ANY ((SELECT access_sites(%L))::text[])%s)', v_table.name, v_table.capability, v_table.site,
+      'OR %I = ANY ((SELECT access_sites(%L))::text[])%s%s)', v_table.name, v_table.capability, v_table.site,
       v_table.capability, CASE WHEN v_table.other_site IS NOT NULL THEN
-        format(' OR %I = ANY ((SELECT access_sites(%L))::text[])', v_table.other_site, v_table.capability) ELSE '' END);
+        format(' OR %I = ANY ((SELECT access_sites(%L))::text[])', v_table.other_site, v_table.capability) ELSE '' END,
+      CASE WHEN v_table.county IS NOT NULL THEN format(' OR %I IN (SELECT s.county_code FROM sites s '
+        'WHERE s.code = ANY ((SELECT access_sites(%L))::text[]))', v_table.county, v_table.capability) ELSE '' END);
   END LOOP;
 END $$;
 
@@ -105,21 +115,6 @@ CREATE POLICY access_read ON order_line_lots FOR SELECT USING (order_id IN (SELE
 ALTER TABLE order_changes ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS access_read ON order_changes;
 CREATE POLICY access_read ON order_changes FOR SELECT USING (order_id IN (SELECT o.id FROM orders o));
-ALTER TABLE forecast_runs ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS access_read ON forecast_runs;
-CREATE POLICY access_read ON forecast_runs FOR SELECT USING ((SELECT access_sites('read')) IS NULL
-  OR site_code = ANY ((SELECT access_sites('read'))::text[])
-  OR county_code IN (SELECT s.county_code FROM sites s WHERE s.code = ANY ((SELECT access_sites('read'))::text[])));
-ALTER TABLE size_estimates ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS access_read ON size_estimates;
-CREATE POLICY access_read ON size_estimates FOR SELECT USING ((SELECT access_sites('read')) IS NULL
-  OR site_code = ANY ((SELECT access_sites('read'))::text[])
-  OR county_code IN (SELECT s.county_code FROM sites s WHERE s.code = ANY ((SELECT access_sites('read'))::text[])));
-ALTER TABLE size_estimates_replaced ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS access_read ON size_estimates_replaced;
-CREATE POLICY access_read ON size_estimates_replaced FOR SELECT USING ((SELECT access_sites('read')) IS NULL
-  OR site_code = ANY ((SELECT access_sites('read'))::text[])
-  OR county_code IN (SELECT s.county_code FROM sites s WHERE s.code = ANY ((SELECT access_sites('read'))::text[])));
 -- Admins write size estimates directly (reference seeds); the policy above lets them read, this one write.
 DROP POLICY IF EXISTS access_admin ON size_estimates;
 CREATE POLICY access_admin ON size_estimates FOR ALL TO kp_admin USING (true) WITH CHECK (true);

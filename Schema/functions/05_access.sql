@@ -184,6 +184,7 @@ BEGIN
       -- Another database of this server made it at the same moment (roles are the server's): a repeat.
       NULL;
     END;
+    PERFORM access_audit_user(p_name, 'insert', v_group);
   END IF;
   PERFORM access_grant_places(p_name, p_sites, p_counties);
 END $$;
@@ -213,6 +214,7 @@ BEGIN
     DELETE FROM access_grants WHERE user_name = p_name;
     EXECUTE format('REVOKE %I FROM %I', v_group, p_name);
     EXECUTE format('ALTER ROLE %I NOLOGIN', p_name);
+    PERFORM access_audit_user(p_name, 'delete', v_group);
     RETURN;
   END IF;
   DELETE FROM access_grants g WHERE g.user_name = p_name
@@ -249,3 +251,12 @@ BEGIN
   WHERE g.rolname IN ('kp_admin', 'kp_pharmacist', 'kp_logistics', 'kp_county_viewer') AND u.rolname <> 'kp_owner'
   ORDER BY u.rolname;
 END $$;
+
+-- A person's role given or taken, in the audit trail beside their places (access_grants, tracked by audit_track): a
+-- login is not a row of any table, so the functions that change one say so themselves.
+CREATE OR REPLACE FUNCTION access_audit_user(p_name text, p_action text, p_group text) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO audit_log (table_name, action, row_key, before, after)
+  VALUES ('users', p_action, jsonb_build_object('user_name', p_name),
+    CASE WHEN p_action = 'delete' THEN jsonb_build_object('role', replace(substr(p_group, 4), '_', '-')) END,
+    CASE WHEN p_action = 'insert' THEN jsonb_build_object('role', replace(substr(p_group, 4), '_', '-')) END)
+$$;

@@ -9,7 +9,8 @@
 -- Reference data and settings: everyone reads, admins change.
 GRANT SELECT ON counties, sub_counties, site_kinds, sites, commodity_categories, commodities, populations, norms,
   supply_lines, programme_settings, stock_reasons, lots, coverage_targets, forecast_methods, mat_settings,
-  schema_migrations, schema_repeatables, site_norms, supply_line_depths, supply_line_levels
+  schema_migrations, schema_repeatables, site_norms, supply_line_depths, supply_line_levels,
+  forecast_commodity_methods
   TO kp_admin, kp_pharmacist, kp_logistics, kp_county_viewer;
 GRANT INSERT, UPDATE, DELETE ON counties, sub_counties, site_kinds, sites, commodity_categories, commodities,
   populations, norms, supply_lines, programme_settings, stock_reasons, coverage_targets, forecast_methods,
@@ -62,6 +63,7 @@ ALTER VIEW outreach_weekly SET (security_invoker = true);
 ALTER VIEW site_norms SET (security_invoker = true);
 ALTER VIEW supply_line_depths SET (security_invoker = true);
 ALTER VIEW supply_line_levels SET (security_invoker = true);
+ALTER VIEW forecast_commodity_methods SET (security_invoker = true);
 
 -- One read policy per table: its rows are those of a site (either site column named) the person may do the
 -- capability at, or of a county (its county column) where they may at one site or more.

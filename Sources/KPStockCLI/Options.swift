@@ -17,7 +17,8 @@ struct DatabaseOptions: ParsableArguments {
   ///
   /// - Parameter asOwner: work as the schema owner (migrating, simulating history on chosen days). On the embedded
   ///   cluster that is its superuser; everything else runs as a person's login (`KPSTOCK_USER`, or kpstock_admin).
-  ///   A server named by URL is used as the URL's login, whichever the command.
+  ///   A server named by URL is used as the URL's login; for daily work, a login that may act as the owner takes an
+  ///   admin's rights instead.
   func open(migrate: Bool = true, seedReference: Bool = true, asOwner: Bool = false) throws -> Store {
     let target = self.target
     var recreateMissingDatabase: (() throws -> Void)?
@@ -31,7 +32,7 @@ struct DatabaseOptions: ParsableArguments {
       let owner = target.ownerAccess
       let store = try Store.open(
         conninfo: asOwner ? owner?.conninfo ?? target.conninfo : target.conninfo, owner: owner, migrate: migrate,
-        seedReference: seedReference,
+        seedReference: seedReference, dailyWork: !asOwner,
         recreateMissingDatabase: recreateMissingDatabase, notice: Console.notice)
       Interruption.watch(store)
       return store

@@ -255,6 +255,14 @@ struct AccessTests {
         SELECT count(*) FROM audit_log
         WHERE table_name = 'access_grants' AND action = 'insert' AND row_key ->> 'user_name' = \(world.pharmacist)
         """) == 1)
+    #expect(
+      try count(
+        owner,
+        """
+        SELECT count(*) FROM audit_log
+        WHERE table_name = 'users' AND action = 'insert' AND row_key ->> 'user_name' = \(world.admin)
+          AND after ->> 'role' = 'admin' AND who = session_user
+        """) == 1)
     let pharmacist = try world.store(as: world.pharmacist)
     let seen = try AuditTrail.entries(pharmacist).entries
     #expect(!seen.isEmpty)
@@ -296,5 +304,16 @@ struct AccessTests {
       """
     ).map { try $0.decode("name") }
     #expect(uncovered == [])
+    // Every view reads with its reader's rights (else it would read as its owner, past every policy), and every
+    // daily role may read it or is meant not to (the outreach view, as the outreach tables).
+    let views: [String] = try connection.query(
+      """
+      SELECT c.relname::text AS name FROM pg_class c
+      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'v'
+        AND (NOT coalesce('security_invoker=true' = ANY (c.reloptions), false)
+          OR NOT has_table_privilege('kp_pharmacist', c.oid, 'SELECT'))
+      """
+    ).map { try $0.decode("name") }
+    #expect(views == [])
   }
 }

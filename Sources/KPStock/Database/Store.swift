@@ -37,9 +37,12 @@ public final class Store {
   ///   CLI to print on stderr.
   /// - Parameter owner: a way in as the schema owner, for what a person's login may not do (the embedded cluster has
   ///   one); without it, `conninfo`'s login must be able to migrate when the schema is behind.
+  /// - Parameter dailyWork: the store does a person's work, never the owner's: a login that may act as the owner (a
+  ///   database administrator's URL) works with an admin's rights instead (`SET ROLE kp_admin`), so it too writes
+  ///   the ledger only through the posting functions (docs/security.md).
   public static func open(
     conninfo: String, owner: OwnerAccess? = nil, migrate: Bool = true, seedReference: Bool = true,
-    recreateMissingDatabase: (() throws -> Void)? = nil, notice: (String) -> Void = { _ in }
+    dailyWork: Bool = false, recreateMissingDatabase: (() throws -> Void)? = nil, notice: (String) -> Void = { _ in }
   ) throws -> Store {
     do {
       let connection: Connection
@@ -54,7 +57,9 @@ public final class Store {
         try prepare(as: owner, seedReference: seedReference, notice: notice)
         connection = try connect(conninfo, recreateMissingDatabase: recreateMissingDatabase)
       }
-      if migrate, try !isReady(connection, seedReference: seedReference) {
+      var start =
+        try migrate ? sessionStart(connection, seedReference: seedReference) : (ready: true, actsAsOwner: false)
+      if !start.ready {
         if let owner {
           try prepare(as: owner, seedReference: seedReference, notice: notice)
         } else {
@@ -69,6 +74,10 @@ public final class Store {
           }
         }
         try useProgrammeTimeZone(connection)
+        start = try sessionStart(connection, seedReference: seedReference)
+      }
+      if dailyWork && start.actsAsOwner {
+        try connection.execute("SET ROLE kp_admin")
       }
       return Store(connection)
     } catch let error as PostgresError {
@@ -144,18 +153,25 @@ public final class Store {
   /// one round trip that also moves the session to the programme's time zone. A database that cannot answer (new,
   /// or made by another build) is not ready, and `prepare` takes over.
   static func isReady(_ connection: Connection, seedReference: Bool) throws -> Bool {
+    try sessionStart(connection, seedReference: seedReference).ready
+  }
+
+  /// isReady's one round trip, which also says whether the login acts for the schema owner.
+  static func sessionStart(_ connection: Connection, seedReference: Bool) throws -> (ready: Bool, actsAsOwner: Bool) {
     let state: Row
     do {
       state = try connection.query("SELECT * FROM kpstock_session_start()")[0]
     } catch let error as PostgresError where error.sqlState?.errorClass == "42" {
-      return false
+      return (false, false)
     }
     let migrations: String? = try state.decode("migrations")
     let repeatables: String? = try state.decode("repeatables")
     let referenceLoaded: Bool = try state.decode("reference_loaded")
-    return migrations == EmbeddedSchema.migrationChecksums.joined(separator: "\n")
+    let ready =
+      migrations == EmbeddedSchema.migrationChecksums.joined(separator: "\n")
       && repeatables == EmbeddedSchema.repeatableChecksums.joined(separator: "\n")
       && (referenceLoaded || !seedReference)
+    return (ready, try state.decode("acts_as_owner") as Bool? ?? false)
   }
 
   /// Applies pending migrations and, unless told not to, loads the reference data when the database

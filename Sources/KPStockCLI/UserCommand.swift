@@ -103,7 +103,7 @@ struct UserCommand: ParsableCommand {
   }
 
   static func describe(_ places: Places) -> String {
-    let named = places.sites.map { "at \($0)" } + places.counties.map { "in \($0)" }
+    let named = places.sites.map { "at \($0.uppercased())" } + places.counties.map { "in \($0)" }
     return named.isEmpty ? "" : " " + named.joined(separator: ", ")
   }
 }

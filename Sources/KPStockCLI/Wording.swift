@@ -31,10 +31,20 @@ enum RegisterWording {
 extension StoreUnavailable {
   /// Says why the database cannot be used, naming where kpstock looked when that is known and, for a database it
   /// cannot upgrade, what to do instead.
+  /// On the embedded cluster, a login refused by name is the one KPSTOCK_USER named: say what it must name.
+  static func loginHint(_ message: String, _ target: DatabaseTarget?) -> String {
+    guard case .embedded = target, message.contains("role \""),
+      message.contains("does not exist") || message.contains("is not permitted to log in")
+    else { return "" }
+    return "; KPSTOCK_USER must name a kpstock user who may log in (kpstock user list)"
+  }
+
   func worded(at target: DatabaseTarget?) -> KPStockError {
     switch self {
     case .unreachable(let message):
-      KPStockError(.operational, "cannot use the database" + (target.map { " (\($0))" } ?? "") + ": \(message)")
+      KPStockError(
+        .operational,
+        "cannot use the database" + (target.map { " (\($0))" } ?? "") + ": \(message)" + Self.loginHint(message, target))
     case .madeBeforeSquash(let migration):
       KPStockError(
         .operational,

@@ -44,7 +44,8 @@ extension StoreUnavailable {
     case .unreachable(let message):
       KPStockError(
         .operational,
-        "cannot use the database" + (target.map { " (\($0))" } ?? "") + ": \(message)" + Self.loginHint(message, target))
+        "cannot use the database" + (target.map { " (\($0))" } ?? "") + ": \(message)" + Self.loginHint(message, target)
+      )
     case .madeBeforeSquash(let migration):
       KPStockError(
         .operational,

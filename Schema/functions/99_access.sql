@@ -106,36 +106,36 @@ BEGIN
   END LOOP;
 END $$;
 
--- Tables whose place is another row's: an order's lines, a methadone episode's prescriptions. Their policies read the
--- parent table, whose own policy applies.
-ALTER TABLE order_lines ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS access_read ON order_lines;
-CREATE POLICY access_read ON order_lines FOR SELECT USING (order_id IN (SELECT o.id FROM orders o));
-ALTER TABLE order_line_lots ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS access_read ON order_line_lots;
-CREATE POLICY access_read ON order_line_lots FOR SELECT USING (order_id IN (SELECT o.id FROM orders o));
-ALTER TABLE order_changes ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS access_read ON order_changes;
-CREATE POLICY access_read ON order_changes FOR SELECT USING (order_id IN (SELECT o.id FROM orders o));
--- Admins write size estimates directly (reference seeds); the policy above lets them read, this one write.
-DROP POLICY IF EXISTS access_admin ON size_estimates;
-CREATE POLICY access_admin ON size_estimates FOR ALL TO kp_admin USING (true) WITH CHECK (true);
-DROP POLICY IF EXISTS access_admin ON size_estimates_replaced;
-CREATE POLICY access_admin ON size_estimates_replaced FOR ALL TO kp_admin USING (true) WITH CHECK (true);
-ALTER TABLE mat_delivery_doses ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS access_read ON mat_delivery_doses;
-CREATE POLICY access_read ON mat_delivery_doses FOR SELECT
-  USING (delivery_id IN (SELECT d.id FROM mat_deliveries d));
+-- A methadone episode is its clinic's, and that of the sites the client doses at (mat_dosing_sites has its own policy
+-- above, so this one does not read itself through it).
 ALTER TABLE mat_episodes ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS access_read ON mat_episodes;
 CREATE POLICY access_read ON mat_episodes FOR SELECT USING ((SELECT access_sites('clients')) IS NULL
   OR clinic_code = ANY ((SELECT access_sites('clients'))::text[]) OR id IN (SELECT d.episode_id FROM mat_dosing_sites d));
-ALTER TABLE mat_clients ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS access_read ON mat_clients;
-CREATE POLICY access_read ON mat_clients FOR SELECT USING (uic IN (SELECT e.uic FROM mat_episodes e));
-ALTER TABLE mat_exits ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS access_read ON mat_exits;
-CREATE POLICY access_read ON mat_exits FOR SELECT USING (episode_id IN (SELECT e.id FROM mat_episodes e));
-ALTER TABLE mat_prescriptions ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS access_read ON mat_prescriptions;
-CREATE POLICY access_read ON mat_prescriptions FOR SELECT USING (episode_id IN (SELECT e.id FROM mat_episodes e));
+
+-- Tables whose place is another row's: an order's lines, a delivery's doses, an episode's client, exit and
+-- prescriptions. Their policies read the parent table, whose own policy applies.
+DO $$
+DECLARE
+  v_table record;
+BEGIN
+  FOR v_table IN
+    SELECT * FROM (VALUES
+      ('order_lines', 'order_id', 'orders', 'id'), ('order_line_lots', 'order_id', 'orders', 'id'),
+      ('order_changes', 'order_id', 'orders', 'id'), ('mat_delivery_doses', 'delivery_id', 'mat_deliveries', 'id'),
+      ('mat_clients', 'uic', 'mat_episodes', 'uic'), ('mat_exits', 'episode_id', 'mat_episodes', 'id'),
+      ('mat_prescriptions', 'episode_id', 'mat_episodes', 'id')
+    ) t (name, parent_column, parent, parent_key)
+  LOOP
+    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', v_table.name);
+    EXECUTE format('DROP POLICY IF EXISTS access_read ON %I', v_table.name);
+    EXECUTE format('CREATE POLICY access_read ON %I FOR SELECT USING (%I IN (SELECT p.%I FROM %I p))', v_table.name,
+      v_table.parent_column, v_table.parent_key, v_table.parent);
+  END LOOP;
+END $$;
+
+-- Admins write size estimates directly (reference seeds); the read policy lets them read, this one write.
+DROP POLICY IF EXISTS access_admin ON size_estimates;
+CREATE POLICY access_admin ON size_estimates FOR ALL TO kp_admin USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS access_admin ON size_estimates_replaced;
+CREATE POLICY access_admin ON size_estimates_replaced FOR ALL TO kp_admin USING (true) WITH CHECK (true);

@@ -134,8 +134,26 @@ BEGIN
   END LOOP;
 END $$;
 
--- Admins write size estimates directly (reference seeds); the read policy lets them read, this one write.
-DROP POLICY IF EXISTS access_admin ON size_estimates;
-CREATE POLICY access_admin ON size_estimates FOR ALL TO kp_admin USING (true) WITH CHECK (true);
-DROP POLICY IF EXISTS access_admin ON size_estimates_replaced;
-CREATE POLICY access_admin ON size_estimates_replaced FOR ALL TO kp_admin USING (true) WITH CHECK (true);
+-- Norms and supply lines are the programme's settings, but a site's or a county's own rows are that place's: people
+-- read the national norms and those of their places, and the supply lines their sites are on, either end.
+ALTER TABLE norms ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON norms;
+CREATE POLICY access_read ON norms FOR SELECT USING ((SELECT access_sites('read')) IS NULL
+  OR (site_code IS NULL AND county_code IS NULL) OR site_code = ANY ((SELECT access_sites('read'))::text[])
+  OR county_code IN (SELECT s.county_code FROM sites s WHERE s.code = ANY ((SELECT access_sites('read'))::text[])));
+ALTER TABLE supply_lines ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS access_read ON supply_lines;
+CREATE POLICY access_read ON supply_lines FOR SELECT USING ((SELECT access_sites('read')) IS NULL
+  OR site_code = ANY ((SELECT access_sites('read'))::text[])
+  OR supplier_code = ANY ((SELECT access_sites('read'))::text[]));
+
+-- Admins write these directly (reference data, seeds); the read policies let them read, these write.
+DO $$
+DECLARE
+  v_table text;
+BEGIN
+  FOREACH v_table IN ARRAY ARRAY['size_estimates', 'size_estimates_replaced', 'norms', 'supply_lines'] LOOP
+    EXECUTE format('DROP POLICY IF EXISTS access_admin ON %I', v_table);
+    EXECUTE format('CREATE POLICY access_admin ON %I FOR ALL TO kp_admin USING (true) WITH CHECK (true)', v_table);
+  END LOOP;
+END $$;

@@ -80,6 +80,12 @@ struct AccessTests {
       try $0.decode("site_code")
     }
     #expect(sites == ["DICE-UKUNDA"])
+    let elsewhere = "SELECT count(*) FROM supply_lines WHERE 'DICE-UKUNDA' NOT IN (site_code, supplier_code)"
+    #expect(try count(connection, Query(unsafeSQL: elsewhere)) == 0)
+    #expect(try count(world.database.connect(), Query(unsafeSQL: elsewhere)) > 0)
+    #expect(
+      try count(connection, "SELECT count(*) FROM norms WHERE site_code IS NOT NULL AND site_code <> 'DICE-UKUNDA'")
+        == 0)
     #expect(try count(connection, "SELECT count(*) FROM stock_balances WHERE site_code = 'STORE-KWALE'") == 0)
     let logistics = try world.connect(as: world.logistics)
     #expect(try count(logistics, "SELECT count(DISTINCT site_code) FROM stock_balances") == 2)

@@ -73,6 +73,7 @@ struct DemoCommand: ParsableCommand {
             kpstock report consumption --county Kwale --period \(window.period.label) --format dhis2
             kpstock mat clients --site \(Demo.matClinic) --status defaulting
             kpstock report mat-register --site \(Demo.matClinic) --from \(window.period.firstDay) --to \(window.period.lastDay)
+            KPSTOCK_USER=kwale_viewer kpstock report coverage --county Kwale   # as a user of the demo (docs/security.md)
 
       """)
   }

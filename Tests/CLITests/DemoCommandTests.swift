@@ -36,7 +36,8 @@ struct DemoCommandTests {
     #expect(outcome.stdout.contains("\n== Stock on hand at DICE-UKUNDA, by lot\nSITE "))
     #expect(outcome.stdout.contains("\n== Stock card: NS-SET at DICE-UKUNDA, "))
     #expect(outcome.stdout.contains(" --format dhis2\n"))
-    #expect(outcome.outputLines.contains { $0.hasPrefix("      kpstock report mat-register --site MAT-KOMBANI --from ") })
+    #expect(
+      outcome.outputLines.contains { $0.hasPrefix("      kpstock report mat-register --site MAT-KOMBANI --from ") })
     #expect(outcome.outputLines.last?.hasPrefix("      KPSTOCK_USER=kwale_viewer kpstock report coverage") == true)
     // The coming week's forecast for Kwale, and how to read one line of it step by step.
     #expect(outcome.stdout.contains("\n== Forecast of the coming week, "))

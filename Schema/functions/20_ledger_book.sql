@@ -135,8 +135,11 @@ DECLARE
   v_booked_flag text;
 BEGIN
   -- Who may record stock where: the one check every writer of stock passes (docs/security.md). Admins and the owner
-  -- pass on two role lookups; anyone else must hold a grant for every site of the batch.
-  IF NOT access_unrestricted() THEN
+  -- pass on two role lookups; anyone else must hold a grant for every site of the batch, and is refused in words
+  -- (access_refuse) only when not.
+  IF NOT access_unrestricted() AND NOT access_may_record_stock(
+      CASE WHEN cardinality(p_lines) = 1 THEN ARRAY[p_lines[1].site] ELSE ARRAY(SELECT DISTINCT l.site FROM unnest(p_lines) l) END)
+  THEN
     PERFORM access_refuse(ARRAY(SELECT DISTINCT l.site FROM unnest(p_lines) l), 'stock', 'site');
   END IF;
   -- The everyday dispense (today, no lot named, first usable lot covers it) in one statement, which checks the day is

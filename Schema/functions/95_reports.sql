@@ -92,7 +92,7 @@ BEGIN
   WHERE (p_county IS NULL OR s.county_code = p_county) AND (p_site IS NULL OR s.code = p_site)
     AND (p_sub_county IS NULL OR (s.county_code = v_county AND s.sub_county = v_name))
     AND (s.opened_on IS NULL OR s.opened_on <= p_last) AND (s.closed_on IS NULL OR s.closed_on >= p_first)
-    AND access_allows(ARRAY[s.code], 'read')
+    AND ((SELECT access_sites('read')) IS NULL OR s.code = ANY ((SELECT access_sites('read'))::text[]))
   ORDER BY s.code;
 END $$;
 

@@ -149,14 +149,9 @@ public final class Store {
 
   // MARK: Schema
 
-  /// Whether the database already holds exactly this build's schema (and reference data, when asked for), asked in
-  /// one round trip that also moves the session to the programme's time zone. A database that cannot answer (new,
-  /// or made by another build) is not ready, and `prepare` takes over.
-  static func isReady(_ connection: Connection, seedReference: Bool) throws -> Bool {
-    try sessionStart(connection, seedReference: seedReference).ready
-  }
-
-  /// isReady's one round trip, which also says whether the login acts for the schema owner.
+  /// Whether the database already holds exactly this build's schema (and reference data, when asked for), and whether
+  /// the login acts for the schema owner, asked in one round trip that also moves the session to the programme's time
+  /// zone. A database that cannot answer (new, or made by another build) is not ready, and `prepare` takes over.
   static func sessionStart(_ connection: Connection, seedReference: Bool) throws -> (ready: Bool, actsAsOwner: Bool) {
     let state: Row
     do {

@@ -30,8 +30,8 @@ $$;
 -- * 'plan'    run forecasts and generate, approve and dispatch orders (logistics officers only).
 -- A grant of a county stands for every site in it. SECURITY DEFINER: people may not read each other's grants.
 -- Policies call it as `(SELECT access_sites(…))`, so it runs once per statement, not once per row. plpgsql, not sql:
--- a sql function that cannot be inlined (this one runs as the owner) is planned again at every call, and every
--- batch a person posts calls it (a pharmacist's dispense cost a quarter more than an admin's).
+-- a sql function that cannot be inlined (this one runs as the owner) is planned again at every call. It lists every
+-- site the person may use, which a county's grant makes long: the posting path asks access_may_record_stock instead.
 CREATE OR REPLACE FUNCTION access_sites(p_for text) RETURNS text[] LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 BEGIN
@@ -135,9 +135,10 @@ CREATE OR REPLACE FUNCTION access_user_role(p_name text) RETURNS text LANGUAGE s
   ORDER BY g.rolname LIMIT 1
 $$;
 
--- Adds places to a user's grants (codes of sites; codes or names of counties), refusing unknown ones by field.
-CREATE OR REPLACE FUNCTION access_grant_places(p_name text, p_sites text[], p_counties text[]) RETURNS void
-LANGUAGE plpgsql AS $$
+-- The places named by `--site` (codes) and `--county` (codes or names), as access_grants keeps them; an unknown one
+-- is refused by its field. The one reading of a place that adding, granting and revoking share.
+CREATE OR REPLACE FUNCTION access_places(p_sites text[], p_counties text[])
+RETURNS TABLE (site_code text, county_code char(3)) LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_unknown text;
 BEGIN
@@ -151,13 +152,20 @@ BEGIN
   IF FOUND THEN
     PERFORM ledger_refuse('county', format('no county %s', v_unknown));
   END IF;
-  INSERT INTO access_grants (user_name, site_code)
-  SELECT p_name, upper(btrim(s)) FROM unnest(p_sites) s ON CONFLICT DO NOTHING;
-  INSERT INTO access_grants (user_name, county_code)
-  SELECT p_name, x.code FROM unnest(p_counties) c
-  JOIN counties x ON x.code = btrim(c) OR lower(x.name) = lower(btrim(c))
-  ON CONFLICT DO NOTHING;
+  RETURN QUERY
+  SELECT upper(btrim(s)), NULL::char(3) FROM unnest(p_sites) s
+  UNION
+  SELECT NULL, x.code FROM unnest(p_counties) c
+  JOIN counties x ON x.code = btrim(c) OR lower(x.name) = lower(btrim(c));
 END $$;
+
+-- Adds places to a user's grants.
+CREATE OR REPLACE FUNCTION access_grant_places(p_name text, p_sites text[], p_counties text[]) RETURNS void
+LANGUAGE sql AS $$
+  INSERT INTO access_grants (user_name, site_code, county_code)
+  SELECT p_name, p.site_code, p.county_code FROM access_places(p_sites, p_counties) p
+  ON CONFLICT DO NOTHING
+$$;
 
 -- `kpstock user add`: a new login with a daily role and its places. Adding a user again with the same role adds any
 -- new places (a repeat changes nothing); a name taken by another role, or by a login that is not a kpstock user, is
@@ -228,6 +236,7 @@ CREATE OR REPLACE FUNCTION access_user_revoke(p_name text, p_sites text[], p_cou
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_group text := access_role_of_user(p_name);
+  v_place record;
 BEGIN
   IF coalesce(cardinality(p_sites), 0) + coalesce(cardinality(p_counties), 0) = 0 THEN
     DELETE FROM access_grants WHERE user_name = p_name;
@@ -236,10 +245,19 @@ BEGIN
     PERFORM access_audit_user(p_name, 'delete', v_group);
     RETURN;
   END IF;
-  DELETE FROM access_grants g WHERE g.user_name = p_name
-    AND (g.site_code IN (SELECT upper(btrim(s)) FROM unnest(p_sites) s)
-      OR g.county_code IN (SELECT x.code FROM unnest(p_counties) c
-        JOIN counties x ON x.code = btrim(c) OR lower(x.name) = lower(btrim(c))));
+  -- A place the user does not work at is refused, not passed over: the admin may have meant another.
+  SELECT p.site_code, p.county_code INTO v_place FROM access_places(p_sites, p_counties) p
+  WHERE NOT EXISTS (SELECT FROM access_grants g WHERE g.user_name = p_name
+    AND g.site_code IS NOT DISTINCT FROM p.site_code AND g.county_code IS NOT DISTINCT FROM p.county_code)
+  LIMIT 1;
+  IF FOUND THEN
+    PERFORM ledger_refuse(CASE WHEN v_place.site_code IS NULL THEN 'county' ELSE 'site' END,
+      format('%s does not work %s', p_name, coalesce('at ' || v_place.site_code,
+        'in ' || (SELECT c.name FROM counties c WHERE c.code = v_place.county_code))));
+  END IF;
+  DELETE FROM access_grants g USING access_places(p_sites, p_counties) p
+  WHERE g.user_name = p_name AND g.site_code IS NOT DISTINCT FROM p.site_code
+    AND g.county_code IS NOT DISTINCT FROM p.county_code;
 END $$;
 
 -- The daily role of an existing kpstock user, for a change an admin makes; refuses anyone else and any other name.

@@ -34,6 +34,11 @@ struct UserCommandTests {
       try cli.run("user", "add", name, "--role", "logistics", "--county", "Kwale"),
       "--role: \(name) is already a pharmacist; a person has one role")
     expectSuccess(try cli.run("user", "grant", name, "--county", "Kwale"))
+    expectRefused(try cli.run("user", "revoke", name, "--site", "NOWHERE"), "--site: no site NOWHERE")
+    expectRefused(
+      try cli.run("user", "revoke", name, "--site", "STORE-KWALE"), "--site: \(name) does not work at STORE-KWALE")
+    expectRefused(
+      try cli.run("user", "revoke", name, "--county", "Mombasa"), "--county: \(name) does not work in Mombasa")
     let listed = try cli.run("user", "list", "--format", "csv")
     #expect(listed.outputLines.contains("\(name),pharmacist,true,DICE-UKUNDA,Kwale"))
 

@@ -253,8 +253,9 @@ extension LedgerRequest {
 
   /// Posts the request on its own; its rows are `ledger_booked`.
   func post(_ connection: Connection, key: String) throws -> QueryResult {
-    if let request = self as? any PostsItself { return try request.postItself(connection, key: key) }
+    // The everyday kinds first: each cast that fails is a lookup in the runtime's conformance cache.
     if let request = self as? any StockRequest { return try connection.repeatedQuery(request.fields.posting(key: key)) }
+    if let request = self as? any PostsItself { return try request.postItself(connection, key: key) }
     guard let element = batchElement(req: 1, key: key) else {
       preconditionFailure("\(Self.self) must post itself or be batchable")
     }

@@ -47,9 +47,10 @@ private func dispensing(_ quantity: Int64, lot: String? = nil, date: CalendarDat
 
 @Suite("Stock ledger")
 struct LedgerTests {
-  /// An entry posted without a key gets a new one, a random (version 4) UUID, so it can never be applied twice by
-  /// accident, and two identical entries are two dispenses.
-  @Test func anEntryWithoutAKeyGetsAFreshRandomUUID() throws {
+  /// An entry posted without a key gets a new one, a time-ordered (version 7) UUID, so it can never be applied twice
+  /// by accident, two identical entries are two dispenses, and a later entry's key does not sort before an earlier
+  /// one's (its first twelve digits are the time in milliseconds).
+  @Test func anEntryWithoutAKeyGetsAFreshTimeOrderedUUID() throws {
     let (_, store) = try ledgerDatabase()
     try receive(store, 100)
     let first = try Ledger.post(store, dispensing(1))
@@ -59,8 +60,11 @@ struct LedgerTests {
         .decode("idempotency_key")
     }
     #expect(Set(keys).count == 2)
-    let uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+    let uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
     #expect(keys.allSatisfy { $0.wholeMatch(of: uuid) != nil })
+    #expect(keys[0].prefix(13) <= keys[1].prefix(13))
+    let milliseconds = UInt64(keys[0].prefix(8) + keys[0].dropFirst(9).prefix(4), radix: 16) ?? 0
+    #expect(abs(Double(milliseconds) / 1000 - Date().timeIntervalSince1970) < 600)
   }
 
   @Test func anOverIssueIsRefusedWithTheStockOnHandAndNothingIsWritten() throws {

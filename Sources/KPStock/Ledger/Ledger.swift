@@ -55,14 +55,20 @@ public enum Ledger {
     return try posting(Array(rows), BookedColumns(rows))
   }
 
-  /// A key no one else will use: a random (version 4) UUID, lowercase. Its bits come from the standard library's
-  /// generator (the getrandom system call) and are written out as hex here: Foundation's `UUID()` read /dev/urandom
-  /// at every call, and its text and lowercasing cost as much again.
+  /// A key no one else will use: a version 7 UUID (RFC 9562), lowercase, the time in milliseconds followed by 74
+  /// random bits (the getrandom system call, through the standard library's generator). Time first, so a site's new
+  /// keys sort after its older ones and land at the end of its part of the events' key index, where a random (version
+  /// 4) key fell on any of its leaf pages: on a busy ledger each of those pages was read and, after every checkpoint,
+  /// written whole to the WAL (docs/benchmarks.md, twelfth round).
   static func freshKey() -> String {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    let milliseconds = UInt64(now.tv_sec) &* 1000 &+ UInt64(now.tv_nsec / 1_000_000)
     var generator = SystemRandomNumberGenerator()
-    var halves = (generator.next() as UInt64, generator.next() as UInt64)
-    var bytes = withUnsafeBytes(of: &halves) { Array($0) }
-    bytes[6] = bytes[6] & 0x0F | 0x40
+    var random = (generator.next() as UInt64, generator.next() as UInt64)
+    var bytes = withUnsafeBytes(of: &random) { Array($0) }
+    for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * index)) }
+    bytes[6] = bytes[6] & 0x0F | 0x70
     bytes[8] = bytes[8] & 0x3F | 0x80
     let digits = Array("0123456789abcdef".utf8)
     return String(unsafeUninitializedCapacity: 36) { text in

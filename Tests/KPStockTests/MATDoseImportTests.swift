@@ -26,7 +26,7 @@ struct MATDoseImportTests {
       let mg = number + 1 == badLine ? "twenty" : "20"
       text += "MAT-KOMBANI,\(String(format: "KWL-C-%04d", number)),NURSE-07,2026-11-30,\(mg)\n"
     }
-    return try temporaryPath(named: "doses.csv", contents: text)
+    return try temporaryFile(named: "doses.csv", contents: text)
   }
 
   private func doses() throws -> Int64 {
@@ -43,7 +43,7 @@ struct MATDoseImportTests {
     #expect(try doses() == 0)
 
     // A rule the database judges (a client not enrolled) is reported by line too, and nothing is posted.
-    let unknown = try temporaryPath(
+    let unknown = try temporaryFile(
       named: "unknown.csv",
       contents:
         "site,client,witness,date\nMAT-KOMBANI,KWL-C-0001,NURSE-07,2026-11-30\nMAT-KOMBANI,KWL-Z-0001,NURSE-07,2026-11-30\n"
@@ -66,10 +66,4 @@ struct MATDoseImportTests {
     #expect((again.posted, again.repeats) == (0, 300))
     #expect(try doses() == 300)
   }
-}
-
-private func temporaryPath(named name: String, contents: String) throws -> String {
-  let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)").path
-  try contents.write(toFile: path, atomically: true, encoding: .utf8)
-  return path
 }

@@ -5,7 +5,8 @@
 //      backend against a dispense's writes as plain SQL (the steadiest figure this machine gives);
 //   3. 16-client dispense throughput vs. pgbench running a guarded UPDATE + INSERT, in alternating rounds
 //      (the machine drifts by ±20 % within minutes; the median of per-round ratios does not), beside pgbench
-//      sending Ledger.post's statement and pgbench running a dispense's writes as plain SQL (the floor);
+//      sending Ledger.post's statement, a dispense's writes as plain SQL (sent by pgbench and by this process's
+//      threads) and the rules floor (one owner-run function doing only what the rules ask of a dispense);
 //   4. the national synthetic history (1,000 sites) written through ledger_book, county-day batches: the time
 //      per simulated week against the ≤ 15 minutes the 104-week history may take.
 // Run: swift run -c release LedgerBenchmark [--rows 1000000] [--seconds 6] [--rounds 3] [--clients 16]
@@ -448,11 +449,15 @@ func pgbenchThroughput(binDirectory: String, conninfo: String, clients: Int, sec
       """)
 }
 
+/// A new key as Ledger.post makes one when none is given: time first (the milliseconds in hex), then random, so a
+/// site's keys are inserted at the end of its part of the key index (Ledger.freshKey, a version 7 UUID).
+let timeOrderedKeySQL = "to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint) || md5(random()::text)"
+
 /// The statement Ledger.post sends for one dispense of one unit (the everyday entry, ledger_post_request, as the
 /// schema owner), at the site `site` (an SQL expression) under a random key.
 func ledgerDispenseSQL(site: String) -> String {
   """
-  SELECT * FROM ledger_post_request('dispense', md5(random()::text), \(site), 'MALE-CONDOM', NULL, NULL, 1, NULL,
+  SELECT * FROM ledger_post_request('dispense', \(timeOrderedKeySQL), \(site), 'MALE-CONDOM', NULL, NULL, 1, NULL,
     'FSW', 'clinic', NULL, NULL, NULL, NULL, NULL)
   """
 }
@@ -473,7 +478,7 @@ func dispenseWritesSQL(site: String) -> String {
     INSERT INTO stock_events (site_code, commodity_code, lot_code, kind, quantity, occurred_on, recorded_on,
       population_code, channel, idempotency_key, key_part, fingerprint)
     SELECT \(site), 'MALE-CONDOM', f.lot_code, 'dispense', -1, CURRENT_DATE, CURRENT_DATE, 'FSW', 'clinic',
-      md5(random()::text), 1, '\\x00000000000000000000000000000000'::bytea
+      \(timeOrderedKeySQL), 1, '\\x00000000000000000000000000000000'::bytea
     FROM first_usable f WHERE f.on_hand >= 1
     RETURNING id, lot_code
   ), taken AS (
@@ -669,6 +674,9 @@ func run() throws {
   print(
     "           UPDATE + INSERT   Ledger.post   Ledger.post's SQL     writes, plain SQL       same writes         rules floor     pgbench     pgbench          pgbench    pgbench                  pgbench"
   )
+  print(
+    "           (before→after)"
+  )
   var clientRatios: [Double] = []
   var serverRatios: [Double] = []
   var writesRatios: [Double] = []
@@ -685,11 +693,17 @@ func run() throws {
     return try body()
   }
   flushOutput()
-  for round in 1...settings.rounds {
-    let baseline = try afterCheckpoint {
+  // The baseline runs before a round's five other runs and again after them (the next round's first), and each run is
+  // compared with the baseline drawn straight between the two at its place in the round: the machine's speed drifts
+  // by a fifth within minutes, and a baseline taken once, before the others, charged the drift to them.
+  func baselineRun() throws -> Double {
+    try afterCheckpoint {
       try pgbenchThroughput(
         binDirectory: binDirectory, conninfo: conninfo, clients: settings.clients, seconds: settings.seconds)
     }
+  }
+  var baselineBefore = try baselineRun()
+  for round in 1...settings.rounds {
     var clientCPU = 0.0
     let ours = try afterCheckpoint {
       let (rate, cpuPerPost) = try ledgerThroughput(conninfo: conninfo, sites: sites, seconds: settings.seconds)
@@ -710,19 +724,27 @@ func run() throws {
     let rulesFloor = try afterCheckpoint {
       try rulesFloorThroughput(conninfo: conninfo, sites: sites, seconds: settings.seconds)
     }
-    clientRatios.append(ours / baseline)
-    rulesFloorRatios.append(rulesFloor / baseline)
-    serverRatios.append(serverOnly / baseline)
-    writesRatios.append(writes / baseline)
-    ownWritesRatios.append(ownWrites / baseline)
+    let baselineAfter = try baselineRun()
+    /// The baseline at the run's place among the round's six intervals between the two baseline runs.
+    func baseline(at place: Double) -> Double { baselineBefore + (baselineAfter - baselineBefore) * place / 6 }
+    let (oursRatio, serverRatio, writesRatio, ownWritesRatio, rulesFloorRatio) = (
+      ours / baseline(at: 1), serverOnly / baseline(at: 2), writes / baseline(at: 3), ownWrites / baseline(at: 4),
+      rulesFloor / baseline(at: 5)
+    )
+    clientRatios.append(oursRatio)
+    rulesFloorRatios.append(rulesFloorRatio)
+    serverRatios.append(serverRatio)
+    writesRatios.append(writesRatio)
+    ownWritesRatios.append(ownWritesRatio)
     clientCPUs.append(clientCPU)
     print(
       String(
         format:
-          "   %5d   %15.0f   %11.0f   %19.0f   %21.0f   %17.0f   %13.0f   %7.0f %%   %12.0f %%   %6.0f %%   %18.0f %%   %11.0f %%",
-        round, baseline, ours, serverOnly, writes, ownWrites, rulesFloor, ours / baseline * 100,
-        serverOnly / baseline * 100, writes / baseline * 100, ownWrites / baseline * 100, rulesFloor / baseline * 100))
+          "   %5d   %7.0f→%-7.0f   %11.0f   %19.0f   %21.0f   %17.0f   %13.0f   %7.0f %%   %12.0f %%   %6.0f %%   %18.0f %%   %11.0f %%",
+        round, baselineBefore, baselineAfter, ours, serverOnly, writes, ownWrites, rulesFloor, oursRatio * 100,
+        serverRatio * 100, writesRatio * 100, ownWritesRatio * 100, rulesFloorRatio * 100))
     flushOutput()
+    baselineBefore = baselineAfter
   }
   print(
     String(

@@ -155,7 +155,8 @@ BEGIN
   -- costs nothing here and the day is not read again. The event's unique key stands in for the key check: a key
   -- already used writes nothing, and the general path below replays or refuses it. Anything unusual (the lot runs
   -- short, the site is closed, the population unknown, an expiry or a reason named) writes nothing too and goes the
-  -- general way, which words it (and takes the card's lock again, which it holds already). It evaluates as few plpgsql expressions as will do: each is compiled again in every new transaction.
+  -- general way, which words it (and takes the card's lock again, which it holds already). It evaluates as few
+  -- plpgsql expressions as will do: each is compiled again in every new transaction.
   v_line := CASE WHEN cardinality(p_lines) = 1 AND NOT p_dry_run THEN p_lines[1] END;
   IF v_line.kind = 'dispense' AND v_line.asked_day IS NULL AND v_line.lot IS NULL AND v_line.quantity < 0
     AND v_line.lots = 'usable' AND v_line.expiry IS NULL AND v_line.reason IS NULL

@@ -122,6 +122,22 @@ struct AccessTests {
       #expect(refusal.field == "site")
       #expect(refusal.problem == "\(world.pharmacist) may not record stock at STORE-KWALE (only at DICE-UKUNDA)")
     }
+    // A batch is judged by all its sites: one that is not theirs refuses the whole batch, and nothing is written.
+    let eventsBefore = try count(world.database.connect(), "SELECT count(*) FROM stock_events")
+    let batch = ["DICE-UKUNDA", "STORE-KWALE"].enumerated().map { index, site in
+      Ledger.KeyedRequest(
+        Dispensing(
+          site: site, commodity: "MALE-CONDOM", lot: nil, quantity: 1, date: nil, population: "FSW", channel: .clinic),
+        key: "batch-\(index)")
+    }
+    do {
+      _ = try Ledger.post(store, batch: batch)
+      Issue.record("a batch naming a site that is not the pharmacist's was booked")
+    } catch let refusal as LedgerRefusal {
+      #expect(refusal.rule == .notPermitted)
+      #expect(refusal.problem == "\(world.pharmacist) may not record stock at STORE-KWALE (only at DICE-UKUNDA)")
+    }
+    #expect(try count(world.database.connect(), "SELECT count(*) FROM stock_events") == eventsBefore)
     let viewer = try world.store(as: world.viewer)
     #expect(throws: LedgerRefusal.self) {
       try Ledger.post(

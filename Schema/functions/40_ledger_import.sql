@@ -121,9 +121,9 @@ BEGIN
       CASE WHEN (i.booking).worker !~ '^[A-Z0-9][A-Z0-9-]{1,31}$'
         THEN format('''%s'' is not a valid code (2–32 letters, digits or dashes)', (i.booking).worker) END
         AS worker_problem,
-      CASE WHEN (i.booking).client !~ '^[A-Z0-9-]{6,32}$' OR (i.booking).client !~ '[A-Z]' THEN format(
-          '''%s'' is not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number',
-          (i.booking).client)
+      -- Never repeating the value: what stands where a UIC belongs may be a name or a phone number.
+      CASE WHEN (i.booking).client !~ '^[A-Z0-9-]{6,32}$' OR (i.booking).client !~ '[A-Z]'
+          THEN 'is not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number'
         WHEN (i.booking).client ~ '[0-9]{7}'
           THEN 'holds a run of 7 or more digits, as a phone or ID number does; a UIC never carries one' END
         AS client_problem,

@@ -225,13 +225,14 @@ public struct LedgerInput: Sendable {
   }
 
   /// A client's UIC: letters, digits and dashes, with at least one letter and no run of seven digits, so a phone or ID
-  /// number is refused, alone or inside a code. A refusal for the digits does not repeat them.
+  /// number is refused, alone or inside a code. No refusal repeats the value: what was typed where a UIC belongs may be
+  /// a name or a phone number, and a refusal is printed, logged and written into rejected-rows reports.
   public static func uic(_ text: String) throws(FieldError) -> String {
     let code = text.trimmingCharacters(in: .whitespaces).uppercased()
     guard code.wholeMatch(of: /[A-Z0-9-]{6,32}/) != nil, code.contains(where: \.isLetter) else {
       throw FieldError(
         field: "client",
-        problem: "'\(text)' is not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number")
+        problem: "is not a UIC (6–32 letters, digits or dashes, with a letter); never a name or phone number")
     }
     if code.contains(/[0-9]{7}/), let refusal = ConstraintMessages.fieldError(for: "stock_events_client_uic_digits") {
       throw refusal

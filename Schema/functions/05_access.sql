@@ -187,9 +187,9 @@ BEGIN
     PERFORM ledger_refuse('role', format('''%s'' is not a role: pharmacist, logistics, county-viewer or admin',
       p_role));
   ELSIF v_group = 'kp_admin' AND v_places > 0 THEN
-    PERFORM ledger_refuse('site', 'an admin works everywhere: give no --site or --county');
+    PERFORM ledger_refuse('site', 'an admin works everywhere: name no site or county');
   ELSIF v_group <> 'kp_admin' AND v_places = 0 THEN
-    PERFORM ledger_refuse('site', format('a %s works somewhere: give --site or --county', p_role));
+    PERFORM ledger_refuse('site', format('a %s works somewhere: name a site or a county', p_role));
   END IF;
   IF EXISTS (SELECT FROM pg_roles WHERE rolname = p_name) THEN
     v_existing := access_user_role(p_name);
@@ -225,7 +225,7 @@ BEGIN
   IF v_group = 'kp_admin' THEN
     PERFORM ledger_refuse('name', format('%s is an admin and works everywhere already', p_name));
   ELSIF coalesce(cardinality(p_sites), 0) + coalesce(cardinality(p_counties), 0) = 0 THEN
-    PERFORM ledger_refuse('site', 'give --site or --county');
+    PERFORM ledger_refuse('site', 'name a site or a county');
   END IF;
   PERFORM access_grant_places(p_name, p_sites, p_counties);
 END $$;

@@ -17,12 +17,12 @@ struct UserCommandTests {
       "NAME: 'Amina' is not a user name: 3 to 63 lower-case letters, digits and _, starting with a letter")
     expectRefused(
       try cli.run("user", "add", name, "--role", "pharmacist"),
-      "--site: a pharmacist works somewhere: give --site or --county")
+      "--site: a pharmacist works somewhere: name a site or a county")
     expectRefused(
       try cli.run("user", "add", name, "--role", "pharmacist", "--site", "NOWHERE"), "--site: no site NOWHERE")
     expectRefused(
       try cli.run("user", "add", name, "--role", "admin", "--county", "Kwale"),
-      "--site: an admin works everywhere: give no --site or --county")
+      "--site: an admin works everywhere: name no site or county")
     #expect(try cli.integer("SELECT count(*)::int FROM pg_roles WHERE rolname = \(name)") == 0)
 
     for _ in 1...2 {

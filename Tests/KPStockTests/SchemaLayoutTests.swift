@@ -66,6 +66,46 @@ struct SchemaLayoutTests {
     #expect(Self.definitions(text) == ["function ledger_book", "function ledger_book"])
   }
 
+  /// The text of every single-quoted string in SQL, comments left out: what the schema can say to a person.
+  static func stringLiterals(_ text: String) -> [String] {
+    var literals: [String] = []
+    var current: String?
+    var characters = text[...]
+    while let character = characters.popFirst() {
+      if var literal = current {
+        if character == "'" {
+          if characters.first == "'" {
+            characters.removeFirst()
+            literal.append("'")
+            current = literal
+          } else {
+            literals.append(literal)
+            current = nil
+          }
+        } else {
+          literal.append(character)
+          current = literal
+        }
+      } else if character == "'" {
+        current = ""
+      } else if character == "-", characters.first == "-" {
+        characters = characters.drop { $0 != "\n" }
+      }
+    }
+    return literals
+  }
+
+  /// Refusals are worded by field, and the CLI names the field's flag (README, "Rules have one home"): no message in
+  /// the schema names a flag, which would be wrong for an import row or another client.
+  @Test func noMessageInTheSchemaNamesACommandLineFlag() throws {
+    #expect(Self.stringLiterals("SELECT 'a -- b', 'it''s --site' -- 'not --this'\n") == ["a -- b", "it's --site"])
+    for file in try Self.sqlFiles() {
+      for literal in Self.stringLiterals(file.text) where literal.contains(/--[a-z]/) {
+        Issue.record("\(file.name): '\(literal)' names a flag; word it by its field")
+      }
+    }
+  }
+
   /// A database made before 0001–0006 were squashed cannot be upgraded in place; it is refused, saying what to do.
   @Test func aDatabaseFromBeforeTheSquashIsRefusedWithWhatToDo() throws {
     let database = try TestDatabase.fresh()

@@ -232,50 +232,65 @@ public final class Connection {
     return text.isEmpty ? "connection failed" : text.replacingOccurrences(of: "\n", with: " ")
   }
 
-  /// Lays the parameters out as the C arrays PQexecParams wants, checking each text value first.
+  /// Lays the parameters out as the C arrays PQexecParams wants, checking each text value first. The values are
+  /// copied, each ending in a NUL as libpq reads text, into one buffer, and the four arrays live on the stack: the
+  /// everyday dispense binds seven values at each post, and a buffer, a String for the UTF-8 check and an array each
+  /// made it a third of what the client spent on a post.
   private func withParameters(
     _ binds: [PostgresBind],
     _ body: (
       UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?
     ) -> OpaquePointer?
   ) throws -> OpaquePointer? {
-    var buffers: [UnsafeMutablePointer<CChar>?] = []
-    defer { buffers.forEach { $0?.deallocate() } }
-    var lengths: [Int32] = []
+    var size = 0
     for (offset, bind) in binds.enumerated() {
-      guard let bytes = bind.bytes else {
-        buffers.append(nil)
-        lengths.append(0)
-        continue
-      }
-      if bind.format == .text {
-        if bytes.contains(0) {
-          throw PostgresError(
-            kind: .bind, message: "parameter $\(offset + 1) contains a NUL byte, which text cannot hold")
-        }
-        if String(validating: bytes, as: UTF8.self) == nil {
-          throw PostgresError(kind: .bind, message: "parameter $\(offset + 1) is not valid UTF-8 text")
-        }
-      }
-      let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
-      bytes.withUnsafeBufferPointer { source in
-        source.withMemoryRebound(to: CChar.self) { buffer.update(from: $0.baseAddress!, count: bytes.count) }
-      }
-      buffer[bytes.count] = 0
-      buffers.append(buffer)
-      lengths.append(Int32(bytes.count))
+      guard let bytes = bind.bytes else { continue }
+      if bind.format == .text { try Self.checkText(bytes, parameter: offset + 1) }
+      size += bytes.count + 1
     }
-    let types = binds.map { Oid($0.typeOID) }
-    let formats = binds.map { $0.format.rawValue }
-    let values = buffers.map { UnsafePointer($0) }
-    return types.withUnsafeBufferPointer { types in
-      values.withUnsafeBufferPointer { values in
-        lengths.withUnsafeBufferPointer { lengths in
-          formats.withUnsafeBufferPointer { formats in
-            body(types.baseAddress, values.baseAddress, lengths.baseAddress, formats.baseAddress)
+    let count = binds.count
+    return withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(size, 1)) { buffer in
+      withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: max(count, 1)) { values in
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(count, 1) * 2) { numbers in
+          withUnsafeTemporaryAllocation(of: Oid.self, capacity: max(count, 1)) { types in
+            var end = 0
+            for (index, bind) in binds.enumerated() {
+              types[index] = Oid(bind.typeOID)
+              numbers[count + index] = bind.format.rawValue
+              guard let bytes = bind.bytes else {
+                values[index] = nil
+                numbers[index] = 0
+                continue
+              }
+              let start = buffer.baseAddress! + end
+              bytes.withUnsafeBytes { source in
+                UnsafeMutableRawPointer(start).copyMemory(from: source.baseAddress!, byteCount: bytes.count)
+              }
+              start[bytes.count] = 0
+              values[index] = UnsafePointer(start)
+              numbers[index] = Int32(bytes.count)
+              end += bytes.count + 1
+            }
+            let numbersBase = UnsafePointer(numbers.baseAddress!)
+            return body(
+              UnsafePointer(types.baseAddress), UnsafePointer(values.baseAddress), numbersBase, numbersBase + count)
           }
         }
       }
+    }
+  }
+
+  /// A text value must be UTF-8 without NUL bytes; checked byte by byte, and only text that is not ASCII decoded.
+  private static func checkText(_ bytes: [UInt8], parameter: Int) throws {
+    var ascii = true
+    for byte in bytes {
+      if byte == 0 {
+        throw PostgresError(kind: .bind, message: "parameter $\(parameter) contains a NUL byte, which text cannot hold")
+      }
+      if byte >= 0x80 { ascii = false }
+    }
+    if !ascii && String(validating: bytes, as: UTF8.self) == nil {
+      throw PostgresError(kind: .bind, message: "parameter $\(parameter) is not valid UTF-8 text")
     }
   }
 }

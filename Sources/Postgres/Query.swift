@@ -6,17 +6,22 @@
 /// `\(unsafeRaw: …)`. `\(identifier: …)` quotes a name; `\(fragment)` splices another query.
 /// Literals are `StaticString`s, so even `Query(stringLiteral:)` cannot be handed a runtime string.
 public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible {
+  @usableFromInline
   enum Segment: Sendable {
+    /// A literal of the source, kept as it is: made into a String only when the statement's text is rendered, once.
+    case literal(StaticString)
     case sql(String)
     case bind(PostgresBind)
   }
 
+  @usableFromInline
   var segments: [Segment]
 
   public init(stringLiteral value: StaticString) {
-    segments = [.sql(value.text)]
+    segments = [.literal(value)]
   }
 
+  @inlinable
   public init(stringInterpolation: StringInterpolation) {
     segments = stringInterpolation.segments
   }
@@ -31,18 +36,28 @@ public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringCon
 
   public var binds: [PostgresBind] { rendered.binds }
 
+  /// Rendered as UTF-8 bytes and made a String once: the everyday dispense renders a statement of some thirty
+  /// segments at each post, and a String made and appended for each cost more than the bytes do.
   var rendered: (sql: String, binds: [PostgresBind]) {
-    var sql = ""
+    var text: [UInt8] = []
+    text.reserveCapacity(256)
     var binds: [PostgresBind] = []
     for segment in segments {
       switch segment {
-      case .sql(let text): sql += text
+      case .literal(let literal): literal.withUTF8Buffer { text.append(contentsOf: $0) }
+      case .sql(let sql): text.append(contentsOf: sql.utf8)
       case .bind(let bind):
         binds.append(bind)
-        sql += "$\(binds.count)"
+        text.append(UInt8(ascii: "$"))
+        Self.appendDecimal(binds.count, to: &text)
       }
     }
-    return (sql, binds)
+    return (String(decoding: text, as: UTF8.self), binds)
+  }
+
+  private static func appendDecimal(_ number: Int, to text: inout [UInt8]) {
+    if number >= 10 { appendDecimal(number / 10, to: &text) }
+    text.append(UInt8(ascii: "0") + UInt8(number % 10))
   }
 
   public var description: String { sql }
@@ -70,30 +85,39 @@ public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringCon
     return result
   }
 
+  /// Inlinable, so that a statement's segments are laid out by code specialised for its values' types: called as
+  /// generics across the module boundary, each optional value cost a look-up of its type's metadata at run time.
   public struct StringInterpolation: StringInterpolationProtocol {
+    @usableFromInline
     var segments: [Segment] = []
 
+    @inlinable
     public init(literalCapacity: Int, interpolationCount: Int) {
       segments.reserveCapacity(interpolationCount * 2 + 1)
     }
 
+    @inlinable
     public mutating func appendLiteral(_ literal: StaticString) {
-      segments.append(.sql(literal.text))
+      segments.append(.literal(literal))
     }
 
+    @inlinable
     public mutating func appendInterpolation(_ value: some PostgresEncodable) {
       segments.append(.bind(value.postgresBind))
     }
 
+    @inlinable
     public mutating func appendInterpolation(_ value: (some PostgresEncodable)?) {
       segments.append(.bind(value?.postgresBind ?? .null))
     }
 
+    @inlinable
     public mutating func appendInterpolation(bind: PostgresBind) {
       segments.append(.bind(bind))
     }
 
     /// Splices another query, keeping its values as parameters.
+    @inlinable
     public mutating func appendInterpolation(_ fragment: Query) {
       segments += fragment.segments
     }
@@ -107,11 +131,5 @@ public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringCon
     public mutating func appendInterpolation(unsafeRaw sql: String) {
       segments.append(.sql(sql))
     }
-  }
-}
-
-extension StaticString {
-  fileprivate var text: String {
-    withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
   }
 }

@@ -18,8 +18,11 @@ final class ResultHandle {
 
   /// The first column with this name. Looked up in libpq's own field names at each use: a dictionary of them, built
   /// for every result, cost more than the few comparisons of short names a row's decoding makes.
-  func position(of name: String) -> Int? {
+  func position(of name: String, expectedAt expected: Int? = nil) -> Int? {
     name.withCString { wanted in
+      if let expected, expected >= 0, expected < columnCount, strcmp(PQfname(pointer, Int32(expected)), wanted) == 0 {
+        return expected
+      }
       for column in 0..<columnCount where strcmp(PQfname(pointer, column), wanted) == 0 { return Int(column) }
       return nil
     }
@@ -44,8 +47,11 @@ public struct QueryResult: RandomAccessCollection {
   }
 
   public var columns: [String] { handle.columnNames }
-  /// The position of the first column with this name: found once, for decoding many rows by position.
-  public func position(of column: String) -> Int? { handle.position(of: column) }
+  /// The position of the first column with this name: found once, for decoding many rows by position. A caller that
+  /// knows where the column usually is (a function's result type) names that place, which is tried first.
+  public func position(of column: String, expectedAt expected: Int? = nil) -> Int? {
+    handle.position(of: column, expectedAt: expected)
+  }
   public var startIndex: Int { 0 }
   public var endIndex: Int { Int(PQntuples(handle.pointer)) }
   public subscript(position: Int) -> Row { Row(handle: handle, index: Int32(position)) }
@@ -65,18 +71,25 @@ public struct Row {
     return try decode(at: position, as: type)
   }
 
+  /// Inlinable, so a caller decoding a concrete type gets a copy specialised for it: called across the module
+  /// boundary as a generic, each call looked up the type's metadata and conformances at run time (for an optional,
+  /// its metadata was instantiated anew), a third of what decoding a posted event cost the client.
+  @inlinable
   public func decode<T: PostgresDecodable>(at position: Int, as type: T.Type = T.self) throws -> T {
     guard let text = text(at: position) else {
-      guard let null = T.postgresNull else {
-        throw RowDecodingError(column: handle.columnName(at: position), expectedType: "\(T.self)", value: nil)
-      }
+      guard let null = T.postgresNull else { throw decodingError(at: position, expected: "\(T.self)", text: nil) }
       return null
     }
     guard let value = T(postgresText: text) else {
-      throw RowDecodingError(
-        column: handle.columnName(at: position), expectedType: "\(T.self)", value: String(text.prefix(60)))
+      throw decodingError(at: position, expected: "\(T.self)", text: text)
     }
     return value
+  }
+
+  @usableFromInline
+  func decodingError(at position: Int, expected: String, text: String?) -> RowDecodingError {
+    RowDecodingError(
+      column: handle.columnName(at: position), expectedType: expected, value: text.map { String($0.prefix(60)) })
   }
 
   /// The value as the server's text, nil for SQL NULL.

@@ -56,17 +56,21 @@ public enum Ledger {
   }
 
   /// A key no one else will use: a version 7 UUID (RFC 9562), lowercase, the time in milliseconds followed by 74
-  /// random bits (the getrandom system call, through the standard library's generator). Time first, so a site's new
-  /// keys sort after its older ones and land at the end of its part of the events' key index, where a random (version
-  /// 4) key fell on any of its leaf pages: on a busy ledger each of those pages was read and, after every checkpoint,
-  /// written whole to the WAL (docs/benchmarks.md, twelfth round).
+  /// random bits (the getrandom system call). Time first, so a site's new keys sort after its older ones and land at
+  /// the end of its part of the events' key index, where a random (version 4) key fell on any of its leaf pages: on a
+  /// busy ledger each of those pages was read and, after every checkpoint, written whole to the WAL
+  /// (docs/benchmarks.md, twelfth round).
   static func freshKey() -> String {
     var now = timespec()
     clock_gettime(CLOCK_REALTIME, &now)
     let milliseconds = UInt64(now.tv_sec) &* 1000 &+ UInt64(now.tv_nsec / 1_000_000)
-    var generator = SystemRandomNumberGenerator()
-    var random = (generator.next() as UInt64, generator.next() as UInt64)
-    var bytes = withUnsafeBytes(of: &random) { Array($0) }
+    var bytes = [UInt8](repeating: 0, count: 16)
+    // One system call for the sixteen bytes (getrandom, through getentropy), where the standard library's generator
+    // makes one for every eight.
+    if bytes.withUnsafeMutableBytes({ getentropy($0.baseAddress, 16) }) != 0 {
+      var generator = SystemRandomNumberGenerator()
+      for index in bytes.indices { bytes[index] = generator.next() }
+    }
     for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * index)) }
     bytes[6] = bytes[6] & 0x0F | 0x70
     bytes[8] = bytes[8] & 0x3F | 0x80
@@ -147,22 +151,23 @@ public enum Ledger {
       reverses: Int
 
     init(_ result: QueryResult) throws {
-      func position(_ name: String) throws -> Int {
-        guard let position = result.position(of: name) else {
+      /// Each column is looked for first where ledger_booked (Schema/0002_ledger.sql) puts it.
+      func position(_ name: String, _ expected: Int) throws -> Int {
+        guard let position = result.position(of: name, expectedAt: expected) else {
           throw KPStockError(.operational, "the ledger's reply has no column \(name)")
         }
         return position
       }
       (req, outcome, id, site, commodity, lot) = (
-        try position("req"), try position("outcome"), try position("id"), try position("site_code"),
-        try position("commodity_code"), try position("lot_code")
+        try position("req", 0), try position("outcome", 1), try position("id", 6), try position("site_code", 8),
+        try position("commodity_code", 9), try position("lot_code", 10)
       )
       (expiresOn, kind, quantity, reason, occurredOn) = (
-        try position("expires_on"), try position("kind"), try position("quantity"), try position("reason_code"),
-        try position("occurred_on")
+        try position("expires_on", 11), try position("kind", 12), try position("quantity", 13),
+        try position("reason_code", 14), try position("occurred_on", 15)
       )
       (transfer, count, reverses) = (
-        try position("transfer_id"), try position("count_id"), try position("reverses_event_id")
+        try position("transfer_id", 16), try position("count_id", 17), try position("reverses_event_id", 18)
       )
     }
   }

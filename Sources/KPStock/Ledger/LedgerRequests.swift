@@ -237,12 +237,10 @@ struct StockRequestFields {
   /// steps a `ledger_post` batch does (ledger_request_line, then ledger_book) without a JSON document to unpack, and
   /// runs with the schema owner's rights, since the person's own role may not write the ledger (docs/security.md).
   func posting(key: String) -> Query {
-    func value(_ value: (some PostgresEncodable)?) -> Query { value.map { "\($0)" } ?? "NULL" }
-    return """
-      SELECT * FROM ledger_post_request(\(kind), \(key), \(site), \(commodity), \(value(lot)),
-        \(value(expiry)), \(quantity), \(value(date)), \(value(population)), \(value(channel)), \(value(worker)),
-        \(value(client)), \(value(reason)), \(value(note)), \(value(to)))
-      """
+    """
+    SELECT * FROM ledger_post_request(\(kind), \(key), \(site), \(commodity), \(lot), \(expiry), \(quantity), \(date),
+      \(population), \(channel), \(worker), \(client), \(reason), \(note), \(to))
+    """
   }
 }
 

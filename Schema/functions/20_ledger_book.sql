@@ -161,8 +161,9 @@ BEGIN
   IF v_line.kind = 'dispense' AND v_line.asked_day IS NULL AND v_line.lot IS NULL AND v_line.quantity < 0
     AND v_line.lots = 'usable' AND v_line.expiry IS NULL AND v_line.reason IS NULL
     AND length(v_line.key) BETWEEN 1 AND 100 AND v_line.key !~ '[[:cntrl:]]'
-    AND ((v_line.channel = 'outreach' AND v_line.worker IS NOT NULL)
-      OR (v_line.channel = 'clinic' AND v_line.worker IS NULL)) THEN
+    -- The channel its worker implies (outreach names a peer educator, the clinic none): one comparison, not two.
+    -- In parentheses, or plpgsql would end the condition at the CASE's THEN.
+    AND v_line.channel = (CASE WHEN v_line.worker IS NULL THEN 'clinic' ELSE 'outreach' END) THEN
     -- The card's lock (stock_card_key), as every writer of this stock takes it, and taken here, before the statement
     -- below starts: that statement's snapshot then holds all that the writer before committed, so it reads the
     -- balances as they are and locks none of them. An assignment, not PERFORM, which starts a query; it returns

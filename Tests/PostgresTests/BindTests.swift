@@ -36,6 +36,15 @@ struct BindTests {
     #expect(query.binds[1] == .text("42", typeOID: PostgresOID.int8))
   }
 
+  @Test func parametersPastTheNinthAreNumberedInFull() {
+    let values = Array(1...12)
+    let query: Query =
+      "SELECT \(values[0]), \(values[1]), \(values[2]), \(values[3]), \(values[4]), \(values[5]), \(values[6]), \(values[7]), \(values[8]), \(values[9]), \(values[10]), \(values[11])"
+    #expect(query.sql == "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12")
+    #expect(query.binds.count == 12)
+    #expect(query.binds[11] == .text("12", typeOID: PostgresOID.int8))
+  }
+
   @Test func splicedFragmentsKeepTheirValuesAsParameters() {
     let conditions: [Query] = ["county = \("Turkana")", "kind = \("dispensary")"]
     let query: Query = "SELECT * FROM sites WHERE \(Query.joined(conditions, separator: " AND ")) LIMIT \(5)"

@@ -269,6 +269,16 @@ struct DecodingTests {
     #expect(error.description.contains("note"))
   }
 
+  @Test func aColumnIsFoundWhereverItIsWhenTheExpectedPlaceIsWrong() throws {
+    let connection = try TestDatabase.fresh().connect()
+    let result = try connection.query("SELECT 1 AS a, 2 AS b, 3 AS c")
+    #expect(result.position(of: "b", expectedAt: 1) == 1)
+    #expect(result.position(of: "b", expectedAt: 0) == 1)
+    #expect(result.position(of: "b", expectedAt: 9) == 1)
+    #expect(result.position(of: "b", expectedAt: -1) == 1)
+    #expect(result.position(of: "d", expectedAt: 2) == nil)
+  }
+
   @Test func aMissingColumnNameThrows() throws {
     let connection = try TestDatabase.fresh().connect()
     let row = try connection.query("SELECT 1 AS id")[0]

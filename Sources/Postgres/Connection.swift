@@ -264,7 +264,10 @@ public final class Connection {
               }
               let start = buffer.baseAddress! + end
               bytes.withUnsafeBytes { source in
-                UnsafeMutableRawPointer(start).copyMemory(from: source.baseAddress!, byteCount: bytes.count)
+                // An empty value's buffer may have no address; there is nothing to copy then.
+                if let source = source.baseAddress {
+                  UnsafeMutableRawPointer(start).copyMemory(from: source, byteCount: bytes.count)
+                }
               }
               start[bytes.count] = 0
               values[index] = UnsafePointer(start)

@@ -48,7 +48,8 @@ public struct QueryResult: RandomAccessCollection {
 
   public var columns: [String] { handle.columnNames }
   /// The position of the first column with this name: found once, for decoding many rows by position. A caller that
-  /// knows where the column usually is (a function's result type) names that place, which is tried first.
+  /// knows where the column is (a function's result type) names that place, which is taken when the column is there,
+  /// even if an earlier column has the same name.
   public func position(of column: String, expectedAt expected: Int? = nil) -> Int? {
     handle.position(of: column, expectedAt: expected)
   }

@@ -14,7 +14,7 @@ public final class Connection {
   /// Statements sent to the server so far (each one round trip), so tests can hold a hot path to a budget.
   public private(set) var statementsSent = 0
   let cancelRequest = CancelRequest()
-  /// Server-side statements made by `preparedQuery`, by SQL text and parameter types.
+  /// Server-side statements made by `preparedQuery` and `repeatedQuery`, by their text and parameter types.
   private var preparedStatements: [PreparedKey: String] = [:]
   private var preparedStatementsMade = 0
   /// Statements `repeatedQuery` has run once, unprepared.
@@ -113,8 +113,8 @@ public final class Connection {
   /// holds at most `preparedStatementLimit` statements (further ones run unprepared).
   @discardableResult
   public func preparedQuery(_ query: Query) throws -> QueryResult {
-    let (sql, binds) = query.rendered
-    return try runPrepared(PreparedKey(sql: sql, types: binds.map(\.typeOID)), binds: binds)
+    let (key, binds) = query.keyed
+    return try runPrepared(key, binds: binds)
   }
 
   /// `key` carries the statement's text and types, rendered once by the caller.
@@ -147,13 +147,13 @@ public final class Connection {
   /// long-lived service) has it parsed and planned once.
   @discardableResult
   public func repeatedQuery(_ query: Query) throws -> QueryResult {
-    let (sql, binds) = query.rendered
-    let key = PreparedKey(sql: sql, types: binds.map(\.typeOID))
-    // One lookup for a statement already prepared, the case a long session repeats: its key is the statement's text.
+    let (key, binds) = query.keyed
+    // One lookup for a statement already prepared, the case a long session repeats, by its key: its text is
+    // rendered only to be sent.
     if let name = preparedStatements[key] { return try runPrepared(key, named: name, binds: binds) }
     if runsUnprepared.contains(key) { return try runPrepared(key, binds: binds) }
     if runsUnprepared.count < Self.preparedStatementLimit { runsUnprepared.insert(key) }
-    return try run(sql: sql, binds: binds)
+    return try run(sql: key.sql, binds: binds)
   }
 
   private func preparedStatement(for key: PreparedKey) throws -> String? {
@@ -298,9 +298,69 @@ public final class Connection {
   }
 }
 
+/// A statement's text and parameter types, by which a session finds the statement it prepared. A literal of the
+/// source is known by its address and length: its text lives in the binary, never moves and never changes. The same
+/// text reached another way (spliced SQL, a literal written twice) is another key, prepared again: harmless.
+///
+/// Its parts are plain integers, so a key is built, hashed and compared as a block of memory: hashing thirty parts
+/// as enum values, one at a time, cost the everyday dispense as much as rendering its text had.
 struct PreparedKey: Hashable {
-  var sql: String
-  var types: [UInt32]
+  /// A literal (its address and length), a parameter (address 0, its type's OID) or spliced SQL (address 1, its
+  /// place in `spliced`).
+  struct Part: Equatable {
+    var address: UInt
+    var value: Int
+  }
+
+  var parts: [Part] = []
+  var spliced: [String] = []
+
+  mutating func appendLiteral(_ literal: StaticString) {
+    guard literal.hasPointerRepresentation else { return appendSQL(literal.description) }
+    parts.append(Part(address: UInt(bitPattern: literal.utf8Start), value: literal.utf8CodeUnitCount))
+  }
+
+  mutating func appendSQL(_ sql: String) {
+    parts.append(Part(address: 1, value: spliced.count))
+    spliced.append(sql)
+  }
+
+  mutating func appendParameter(type: UInt32) {
+    parts.append(Part(address: 0, value: Int(type)))
+  }
+
+  func hash(into hasher: inout Hasher) {
+    parts.withUnsafeBytes { hasher.combine(bytes: $0) }
+    hasher.combine(spliced)
+  }
+
+  var types: [UInt32] { parts.filter { $0.address == 0 }.map { UInt32($0.value) } }
+
+  /// The text sent to the server, with `$1…$n` in place of the values; rendered as UTF-8 bytes and made a String
+  /// once.
+  var sql: String {
+    var text: [UInt8] = []
+    text.reserveCapacity(256)
+    var parameters = 0
+    for part in parts {
+      switch part.address {
+      case 0:
+        parameters += 1
+        text.append(UInt8(ascii: "$"))
+        Self.appendDecimal(parameters, to: &text)
+      case 1: text.append(contentsOf: spliced[part.value].utf8)
+      default:
+        text.append(
+          contentsOf: UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: part.address), count: part.value))
+      }
+    }
+    return String(decoding: text, as: UTF8.self)
+  }
+
+  private static func appendDecimal(_ number: Int, to text: inout [UInt8]) {
+    if number >= 10 { appendDecimal(number / 10, to: &text) }
+    text.append(UInt8(ascii: "0") + UInt8(number % 10))
+  }
 }
 
 @available(*, unavailable, message: "a connection belongs to one task; open another for concurrent work")

@@ -36,28 +36,31 @@ public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringCon
 
   public var binds: [PostgresBind] { rendered.binds }
 
-  /// Rendered as UTF-8 bytes and made a String once: the everyday dispense renders a statement of some thirty
-  /// segments at each post, and a String made and appended for each cost more than the bytes do.
+  /// The text and values, the text rendered from the statement's key (one home for `$n` numbering).
   var rendered: (sql: String, binds: [PostgresBind]) {
-    var text: [UInt8] = []
-    text.reserveCapacity(256)
-    var binds: [PostgresBind] = []
-    for segment in segments {
-      switch segment {
-      case .literal(let literal): literal.withUTF8Buffer { text.append(contentsOf: $0) }
-      case .sql(let sql): text.append(contentsOf: sql.utf8)
-      case .bind(let bind):
-        binds.append(bind)
-        text.append(UInt8(ascii: "$"))
-        Self.appendDecimal(binds.count, to: &text)
-      }
-    }
-    return (String(decoding: text, as: UTF8.self), binds)
+    let (key, binds) = keyed
+    return (key.sql, binds)
   }
 
-  private static func appendDecimal(_ number: Int, to text: inout [UInt8]) {
-    if number >= 10 { appendDecimal(number / 10, to: &text) }
-    text.append(UInt8(ascii: "0") + UInt8(number % 10))
+  /// The statement's key and its values, without its text: a session that runs the statement again finds it
+  /// prepared by the key alone. Rendering the everyday dispense's thirty-odd segments to find it by its text cost
+  /// 13 k of the 51 k instructions this process spent on a post; making and finding the key costs 7 k
+  /// (docs/benchmarks.md, fourteenth round).
+  var keyed: (key: PreparedKey, binds: [PostgresBind]) {
+    var key = PreparedKey()
+    key.parts.reserveCapacity(segments.count)
+    var binds: [PostgresBind] = []
+    binds.reserveCapacity(segments.count / 2)
+    for segment in segments {
+      switch segment {
+      case .literal(let literal): key.appendLiteral(literal)
+      case .sql(let sql): key.appendSQL(sql)
+      case .bind(let bind):
+        binds.append(bind)
+        key.appendParameter(type: bind.typeOID)
+      }
+    }
+    return (key, binds)
   }
 
   public var description: String { sql }

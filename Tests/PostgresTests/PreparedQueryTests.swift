@@ -20,6 +20,22 @@ struct PreparedQueryTests {
     #expect(try Self.preparedCount(connection) == 2)
   }
 
+  /// A statement is found by its literals' places in the binary, its spliced SQL and its parameters' types: text
+  /// spliced in or a parameter of another type makes another statement, the same again finds the one prepared.
+  @Test func statementsThatDifferInSplicedSQLOrAParameterTypeArePreparedApart() throws {
+    let connection = try TestDatabase.fresh().connect()
+    for (term, expected) in [("1", Int64(6)), ("2", 7), ("1", 6)] {
+      let row = try connection.preparedQuery("SELECT \(unsafeRaw: term)::bigint + \(5)::bigint AS n")[0]
+      #expect(try row.decode("n") == expected)
+    }
+    #expect(try Self.preparedCount(connection) == 2)
+    for type: UInt32 in [20, 23, 20] {
+      let row = try connection.preparedQuery("SELECT pg_typeof(\(bind: .text("5", typeOID: type)))::text AS t")[0]
+      #expect(try row.decode("t") == (type == 20 ? "bigint" : "integer"))
+    }
+    #expect(try Self.preparedCount(connection) == 4)
+  }
+
   @Test func aSessionThatLostItsStatementsPreparesThemAgain() throws {
     let connection = try TestDatabase.fresh().connect()
     try connection.preparedQuery("SELECT \(1)::bigint AS n")

@@ -427,6 +427,34 @@ struct OneBookingPathTests {
     #expect(dispensed == 0)
   }
 
+  /// A key's length is judged by its domain on the fast path and by ledger_book's batch checks otherwise, control
+  /// characters by ledger_book both ways: an everyday dispense under an empty, overlong or tabbed key (which the
+  /// command line and imports refuse before sending) is refused naming the key, alone or in a batch, and books
+  /// nothing.
+  @Test func anEverydayDispenseUnderAKeyTooLongOrWithAControlCharacterIsRefusedEitherWay() throws {
+    let store = try bookingDatabase()
+    try Ledger.post(store, receipt(500, lot: "L1", expiry: "2027-06-30", on: "2026-03-02"))
+    for key in ["", String(repeating: "k", count: 101), "tab\tkey"] {
+      let alone = thrownDescription { try Ledger.post(store, dispensing(24), key: key) }
+      let inBatch = thrownDescription {
+        try Ledger.post(
+          store,
+          batch: [
+            .init(dispensing(24), key: key),
+            .init(Receipt(site: "DICE-KWALE", commodity: "LUBRICANT", quantity: 5), key: "other"),
+          ])
+      }
+      for (way, refusal) in [("alone", alone), ("in a batch", inBatch)] {
+        #expect(
+          refusal == "key: must be 1–100 characters without control characters",
+          "\(key.count) characters, \(way): \(refusal ?? "booked")")
+      }
+    }
+    let dispensed: Int64 = try store.query("SELECT count(*) AS n FROM stock_events WHERE kind = 'dispense'")[0]
+      .decode("n")
+    #expect(dispensed == 0)
+  }
+
   /// An arrival names the transfer it completes; ledger_book refuses one naming a transfer that does not exist or
   /// goes elsewhere, whoever writes the line (it booked both, with the transfer left dangling).
   @Test func anArrivalNamingNoSuchTransferIsRefused() throws {

@@ -34,7 +34,7 @@ public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringCon
   /// The text sent to the server, with `$1…$n` in place of the values.
   public var sql: String { rendered.sql }
 
-  public var binds: [PostgresBind] { rendered.binds }
+  public var binds: [PostgresBind] { keyed.binds }
 
   /// The text and values, the text rendered from the statement's key (one home for `$n` numbering).
   var rendered: (sql: String, binds: [PostgresBind]) {

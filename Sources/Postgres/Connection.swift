@@ -117,7 +117,8 @@ public final class Connection {
     return try runPrepared(key, binds: binds)
   }
 
-  /// `key` carries the statement's text and types, rendered once by the caller.
+  /// Prepares the statement on its first run (its text rendered from `key` then, and only then); once the cache is
+  /// full, further statements run unprepared.
   private func runPrepared(_ key: PreparedKey, binds: [PostgresBind]) throws -> QueryResult {
     try throwIfCancelled()
     guard let name = try preparedStatement(for: key) else { return try run(sql: key.sql, binds: binds) }
@@ -234,8 +235,8 @@ public final class Connection {
 
   /// Lays the parameters out as the C arrays PQexecParams wants, checking each text value first. The values are
   /// copied, each ending in a NUL as libpq reads text, into one buffer, and the four arrays live on the stack: the
-  /// everyday dispense binds seven values at each post, and a buffer, a String for the UTF-8 check and an array each
-  /// made it a third of what the client spent on a post.
+  /// everyday dispense binds fifteen values at each post (the absent ones NULL), and a buffer, a String for the UTF-8
+  /// check and an array each made them a third of what the client spent on a post.
   private func withParameters(
     _ binds: [PostgresBind],
     _ body: (

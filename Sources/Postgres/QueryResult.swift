@@ -16,8 +16,9 @@ final class ResultHandle {
     columnCount = PQnfields(pointer)
   }
 
-  /// The first column with this name. Looked up in libpq's own field names at each use: a dictionary of them, built
-  /// for every result, cost more than the few comparisons of short names a row's decoding makes.
+  /// The column with this name: the one at `expected` when it has the name, else the first. Looked up in libpq's own
+  /// field names at each use: a dictionary of them, built for every result, cost more than the few comparisons of
+  /// short names a row's decoding makes.
   func position(of name: String, expectedAt expected: Int? = nil) -> Int? {
     name.withCString { wanted in
       if let expected, expected >= 0, expected < columnCount, strcmp(PQfname(pointer, Int32(expected)), wanted) == 0 {

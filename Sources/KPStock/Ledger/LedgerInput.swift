@@ -246,7 +246,10 @@ public struct LedgerInput: Sendable {
     let key = text.trimmingCharacters(in: .whitespaces)
     guard (1...100).contains(key.count),
       !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
-    else { throw FieldError(field: "key", problem: "must be 1–100 characters without control characters") }
+    else { throw keyRefused }
     return key
   }
+
+  /// What a key must be: the same words whether the command line, a register or the ledger refuses it.
+  static let keyRefused = FieldError(field: "key", problem: "must be 1–100 characters without control characters")
 }

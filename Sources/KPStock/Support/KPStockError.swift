@@ -72,7 +72,7 @@ enum ConstraintMessages {
       "note", "looks like it holds a phone or ID number; kpstock never stores one — leave it out"
     ),
     "stock_events_worker_code": ("worker", "not a peer educator code (2–32 letters, digits or dashes)"),
-    "idempotency_key_length": ("key", "must be 1–100 characters without control characters"),
+    "idempotency_key_length": (LedgerInput.keyRefused.field, LedgerInput.keyRefused.problem),
     "stock_events_note": ("note", "is longer than 500 characters"),
     "mat_clients_uic": (
       "client",
